@@ -10,8 +10,8 @@ pub mod utf8;
 
 pub use accounting::{per_byte_bits, Summary, Units, UNITS_PER_BIT};
 pub use contract::{
-    Alternative, GenerateSettings, GenerateStep, GolfError, Golfer, GolferInfo, Progress, ScoreStep,
-    Span, TokenInfo,
+    Alternative, GenerateSettings, GenerateStep, GolfError, Golfer, GolferInfo, Progress,
+    ScoreStep, Span, TokenInfo,
 };
 pub use sampling::{Rng, Sampler, SamplerSettings};
 pub use utf8::Utf8Stream;

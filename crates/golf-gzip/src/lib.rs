@@ -1,1 +1,303 @@
+//! gzip as a language model.
+//!
+//! A text's code length under gzip is its raw DEFLATE stream (zlib level 9, bit-exact with zlib 1.2.13):
+//! `bits = 8 x stream length`. [`attribution`] charges each of those bits to the bytes it encodes; the
+//! `.gz` container adds an 18-byte header and trailer that carry no information about the text, reported apart.
+
+pub mod attribution;
 pub mod deflate;
+mod generate;
+
+use golf_core::accounting::to_bits;
+use golf_core::{
+    GenerateSettings, GenerateStep, GolfError, Golfer, GolferInfo, Progress, ScoreStep, Span,
+    TokenInfo,
+};
+
+use attribution::{attribute, Coding};
+use deflate::Deflater;
+pub use generate::{Dry, GzipGeneration};
+
+/// Bytes of gzip's container around the raw DEFLATE stream: 10-byte header + CRC-32 + ISIZE.
+pub const GZIP_CONTAINER_BYTES: u64 = 18;
+
+/// The marginal method compresses every prefix, O(N^2): above this size it would take minutes.
+pub const MARGINAL_MAX_BYTES: usize = 16 * 1024;
+
+/// Input bytes compressed per scoring step: about 25 ms natively, so the page stays responsive.
+const SCORE_STEP_BYTES: usize = 256 * 1024;
+/// Prefix bytes compressed per marginal step.
+const MARGINAL_STEP_WORK: usize = 2 * 1024 * 1024;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Method {
+    /// Decode the stream and charge every bit to the bytes it encodes; adds up to the stream exactly.
+    #[default]
+    Exact,
+    /// The inspiration page's method: bits of byte i = 8 x (|deflate(text[..=i])| - |deflate(text[..i])|),
+    /// with nothing sent before the first byte. Whole bytes only, often 0 or 8, sometimes negative.
+    Marginal,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct GzipGolfer {
+    pub method: Method,
+    /// Attach token text and a description of each symbol to the spans (the page's popovers).
+    pub token_info: bool,
+    pub dry: Dry,
+}
+
+impl GzipGolfer {
+    pub fn new(method: Method) -> GzipGolfer {
+        GzipGolfer {
+            method,
+            token_info: true,
+            dry: Dry::default(),
+        }
+    }
+}
+
+/// Per-run scoring state.
+pub enum GzipScore {
+    Exact(Box<Deflater>),
+    Marginal {
+        text: Vec<u8>,
+        next: usize,
+        prev_len: usize,
+    },
+    Done,
+}
+
+impl Golfer for GzipGolfer {
+    type ScoreRun = GzipScore;
+    type GenerateRun = GzipGeneration;
+
+    fn info(&self) -> GolferInfo {
+        GolferInfo {
+            id: "gzip".into(),
+            label: "gzip -9".into(),
+            about: "DEFLATE at zlib level 9 used as a language model: a 32 KB window of exact repeats plus \
+                    Huffman codes, no training."
+                .into(),
+            params: None,
+            model_bytes: 0,
+        }
+    }
+
+    fn start_score(&self, text: &[u8]) -> Result<GzipScore, GolfError> {
+        if text.is_empty() {
+            return Err(GolfError::EmptyInput);
+        }
+        Ok(match self.method {
+            Method::Exact => GzipScore::Exact(Box::new(Deflater::new(text.to_vec()))),
+            Method::Marginal => {
+                if text.len() > MARGINAL_MAX_BYTES {
+                    return Err(GolfError::TooLong {
+                        len: text.len(),
+                        max: MARGINAL_MAX_BYTES,
+                        why: "the marginal method recompresses every prefix (quadratic time); use the exact method",
+                    });
+                }
+                GzipScore::Marginal {
+                    text: text.to_vec(),
+                    next: 0,
+                    prev_len: 0,
+                }
+            }
+        })
+    }
+
+    async fn score_step(&self, run: &mut GzipScore) -> Result<ScoreStep, GolfError> {
+        Ok(match run {
+            GzipScore::Exact(d) => {
+                let total = d.input_len() as u64;
+                if !d.advance(SCORE_STEP_BYTES) {
+                    return Ok(ScoreStep {
+                        progress: Progress {
+                            done: d.consumed() as u64,
+                            total,
+                        },
+                        ..Default::default()
+                    });
+                }
+                let spans = self.exact_spans(d)?;
+                *run = GzipScore::Done;
+                ScoreStep {
+                    spans,
+                    progress: Progress { done: total, total },
+                    finished: true,
+                }
+            }
+            GzipScore::Marginal {
+                text,
+                next,
+                prev_len,
+            } => {
+                let mut spans = Vec::new();
+                let mut work = 0;
+                while *next < text.len() && work < MARGINAL_STEP_WORK {
+                    let i = *next;
+                    let len = Deflater::new(text[..=i].to_vec()).finish().len();
+                    let bits = 8.0 * (len as f64 - *prev_len as f64);
+                    let token = self.token_info.then(|| TokenInfo {
+                        text: String::from_utf8_lossy(&text[i..=i]).into_owned(),
+                        detail: Some(format!("prefix compresses to {len} bytes (was {prev_len})")),
+                        ..Default::default()
+                    });
+                    spans.push(Span {
+                        start: i as u32,
+                        end: i as u32 + 1,
+                        bits,
+                        token,
+                    });
+                    *prev_len = len;
+                    *next += 1;
+                    work += i + 1;
+                }
+                let progress = Progress {
+                    done: *next as u64,
+                    total: text.len() as u64,
+                };
+                let finished = *next == text.len();
+                if finished {
+                    *run = GzipScore::Done;
+                }
+                ScoreStep {
+                    spans,
+                    progress,
+                    finished,
+                }
+            }
+            GzipScore::Done => ScoreStep {
+                finished: true,
+                ..Default::default()
+            },
+        })
+    }
+
+    fn start_generate(
+        &self,
+        prompt: &str,
+        settings: &GenerateSettings,
+    ) -> Result<GzipGeneration, GolfError> {
+        GzipGeneration::new(prompt, settings, self.dry)
+    }
+
+    async fn generate_step(&self, run: &mut GzipGeneration) -> Result<GenerateStep, GolfError> {
+        Ok(run.step())
+    }
+}
+
+impl GzipGolfer {
+    fn exact_spans(&self, d: &Deflater) -> Result<Vec<Span>, GolfError> {
+        let text = d.input();
+        let a = attribute(d.output(), text)
+            .map_err(|e| GolfError::Model(format!("gzip attribution failed: {e}")))?;
+        Ok(a.charges
+            .iter()
+            .map(|c| {
+                let token = self.token_info.then(|| {
+                    let bytes = &text[c.start as usize..c.end as usize];
+                    let detail = match c.coding {
+                        Coding::Literal => format!("literal, {} code bits", c.code_bits),
+                        Coding::Stored => "stored byte (uncompressed block), 8 bits".to_string(),
+                        Coding::Match { length, distance } => {
+                            format!(
+                                "copy {length} bytes from {distance} back, {} code bits",
+                                c.code_bits
+                            )
+                        }
+                        Coding::Other => String::new(),
+                    };
+                    TokenInfo {
+                        text: String::from_utf8_lossy(bytes).into_owned(),
+                        detail: Some(detail),
+                        ..Default::default()
+                    }
+                });
+                Span {
+                    start: c.start,
+                    end: c.end,
+                    bits: to_bits(c.units),
+                    token,
+                }
+            })
+            .collect())
+    }
+}
+
+/// Scores a whole text synchronously (CLI, tests): drives the steps to the end.
+pub fn score_blocking(golfer: &GzipGolfer, text: &[u8]) -> Result<Vec<Span>, GolfError> {
+    let mut run = golfer.start_score(text)?;
+    let mut spans = Vec::new();
+    loop {
+        let step = block_on(golfer.score_step(&mut run))?;
+        spans.extend(step.spans);
+        if step.finished {
+            return Ok(spans);
+        }
+    }
+}
+
+/// gzip's futures never wait on anything, so polling once completes them.
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    use std::task::{Context, Poll, Waker};
+    let mut f = std::pin::pin!(f);
+    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(v) => v,
+        Poll::Pending => unreachable!("gzip futures complete immediately"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use golf_core::Summary;
+
+    #[test]
+    fn exact_total_is_the_stream() {
+        let text = "It was the best of times, it was the worst of times, it was the age of wisdom."
+            .repeat(30);
+        let spans = score_blocking(&GzipGolfer::new(Method::Exact), text.as_bytes()).unwrap();
+        let stream = Deflater::new(text.as_bytes().to_vec()).finish();
+        assert_eq!(
+            Summary::of(&spans, text.len() as u64).bits,
+            stream.len() as f64 * 8.0
+        );
+    }
+
+    #[test]
+    fn marginal_telescopes_to_the_stream_and_is_capped() {
+        let text = b"abracadabra abracadabra abracadabra";
+        let spans = score_blocking(&GzipGolfer::new(Method::Marginal), text).unwrap();
+        assert_eq!(spans.len(), text.len());
+        let total: f64 = spans.iter().map(|s| s.bits).sum();
+        assert_eq!(
+            total,
+            Deflater::new(text.to_vec()).finish().len() as f64 * 8.0
+        );
+        let big = vec![b'x'; MARGINAL_MAX_BYTES + 1];
+        assert!(matches!(
+            GzipGolfer::new(Method::Marginal).start_score(&big),
+            Err(GolfError::TooLong { .. })
+        ));
+    }
+
+    #[test]
+    fn stepping_does_not_change_the_stream() {
+        let text: Vec<u8> = (0..700_000u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 27) as u8 + b'a')
+            .collect();
+        let mut d = Deflater::new(text.clone());
+        while !d.advance(1000) {}
+        assert_eq!(d.output(), &Deflater::new(text).finish()[..]);
+    }
+
+    #[test]
+    fn empty_input_is_refused() {
+        assert_eq!(
+            GzipGolfer::default().start_score(b"").err(),
+            Some(GolfError::EmptyInput)
+        );
+    }
+}
