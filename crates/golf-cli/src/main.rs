@@ -53,6 +53,12 @@ enum Command {
         /// Print one JSON object with the spans
         #[arg(long)]
         json: bool,
+        /// With --json: add each span's token text and how its bits were spent
+        #[arg(long)]
+        tokens: bool,
+        /// With --json: add "per_byte", the bits of every byte (each span spread evenly over its bytes)
+        #[arg(long)]
+        per_byte: bool,
         /// Score the input as raw bytes even if it is not UTF-8 (gzip only)
         #[arg(long)]
         bytes: bool,
@@ -101,6 +107,8 @@ fn run(cli: Cli) -> Result<()> {
             golfer: GolferId::Gzip,
             method,
             json,
+            tokens,
+            per_byte,
             bytes,
             file,
         } => {
@@ -118,13 +126,22 @@ fn run(cli: Cli) -> Result<()> {
             };
             let golfer = GzipGolfer {
                 method,
-                token_info: json,
+                token_info: json && tokens,
                 dry: Dry::default(),
             };
             let start = Instant::now();
             let spans = golf_gzip::score_blocking(&golfer, &text)?;
             let seconds = start.elapsed().as_secs_f64();
-            report(&golfer, method, &text, &spans, seconds, json, file.as_ref())
+            let output = Output { json, per_byte };
+            report(
+                &golfer,
+                method,
+                &text,
+                &spans,
+                seconds,
+                output,
+                file.as_ref(),
+            )
         }
         Command::Generate {
             golfer: GolferId::Gzip,
@@ -201,6 +218,13 @@ struct ScoreJson<'a> {
     gzip_file_bytes: u64,
     seconds: f64,
     spans: &'a [Span],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    per_byte: Option<Vec<f64>>,
+}
+
+struct Output {
+    json: bool,
+    per_byte: bool,
 }
 
 fn report(
@@ -209,7 +233,7 @@ fn report(
     text: &[u8],
     spans: &[Span],
     seconds: f64,
-    json: bool,
+    output: Output,
     file: Option<&PathBuf>,
 ) -> Result<()> {
     let summary = Summary::of(spans, text.len() as u64);
@@ -218,7 +242,7 @@ fn report(
         Method::Marginal => "marginal",
     };
     let stream_bytes = (summary.bits / 8.0).round() as u64;
-    if json {
+    if output.json {
         let obj = ScoreJson {
             golfer: "gzip",
             method: method_name,
@@ -228,6 +252,9 @@ fn report(
             gzip_file_bytes: stream_bytes + GZIP_CONTAINER_BYTES,
             seconds,
             spans,
+            per_byte: output
+                .per_byte
+                .then(|| golf_core::per_byte_bits(spans, text.len())),
         };
         let mut out = std::io::stdout().lock();
         serde_json::to_writer(&mut out, &obj)?;

@@ -452,7 +452,7 @@ mod tests {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            text.push(if x % 6 == 0 {
+            text.push(if x.is_multiple_of(6) {
                 b' '
             } else {
                 b'a' + (x >> 8) as u8 % 26

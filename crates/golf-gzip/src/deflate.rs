@@ -8,6 +8,9 @@
 //! The encoder owns its input and can pause between symbols ([`Deflater::advance`]); pausing does not change
 //! the output, so the page can compress a large text in bounded steps.
 
+// Index loops are kept as zlib writes them, so the port can be read side by side with trees.c.
+#![allow(clippy::needless_range_loop)]
+
 const WSIZE: usize = 32 * 1024;
 const W_MASK: usize = WSIZE - 1;
 const WINDOW_SIZE: usize = 2 * WSIZE;

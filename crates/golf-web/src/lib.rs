@@ -1,0 +1,9 @@
+//! The Four Golfers page. `views` is pure and tested natively; `app` is the DOM glue (wasm only).
+
+pub mod views;
+
+#[cfg(target_arch = "wasm32")]
+pub mod app;
+
+/// The default text: a FineWeb document, embedded at build time from the shared data.
+pub const DEFAULT_TEXT: &str = include_str!(concat!(env!("OUT_DIR"), "/default_text.txt"));

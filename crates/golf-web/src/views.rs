@@ -1,0 +1,196 @@
+//! Pure view functions: spans and settings in, what to draw out. Unit-tested natively; the DOM glue in
+//! `app` only copies their results onto elements.
+
+use golf_core::Span;
+
+/// viridis, a perceptually uniform, colour-blind-safe palette, from high bits (dark) to low bits (light).
+const VIRIDIS: [[u8; 3]; 10] = [
+    [0x44, 0x01, 0x54],
+    [0x48, 0x28, 0x78],
+    [0x3e, 0x49, 0x89],
+    [0x31, 0x68, 0x8e],
+    [0x26, 0x82, 0x8e],
+    [0x1f, 0x9e, 0x89],
+    [0x35, 0xb7, 0x79],
+    [0x6e, 0xce, 0x58],
+    [0xb5, 0xde, 0x2b],
+    [0xfd, 0xe7, 0x25],
+];
+
+/// Background colour for `bits` per byte on a scale of `0..=max`: light = cheap (predictable), dark = costly.
+pub fn heat_color(bits: f64, max: f64) -> [u8; 3] {
+    let t = if max > 0.0 {
+        (bits / max).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    // t = 0 is the light end.
+    let x = (1.0 - t) * (VIRIDIS.len() - 1) as f64;
+    let i = (x.floor() as usize).min(VIRIDIS.len() - 2);
+    let f = x - i as f64;
+    let mix = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * f).round() as u8;
+    let (a, b) = (VIRIDIS[i], VIRIDIS[i + 1]);
+    [mix(a[0], b[0]), mix(a[1], b[1]), mix(a[2], b[2])]
+}
+
+/// Text colour that stays readable on `bg` (WCAG relative luminance).
+pub fn ink_for(bg: [u8; 3]) -> &'static str {
+    let lin = |c: u8| {
+        let c = c as f64 / 255.0;
+        if c <= 0.03928 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let l = 0.2126 * lin(bg[0]) + 0.7152 * lin(bg[1]) + 0.0722 * lin(bg[2]);
+    if l > 0.18 {
+        "#111"
+    } else {
+        "#fff"
+    }
+}
+
+pub fn css_rgb(c: [u8; 3]) -> String {
+    format!("rgb({},{},{})", c[0], c[1], c[2])
+}
+
+/// One character of the heatmap: its bytes and the bits charged to them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cell {
+    pub text: char,
+    pub start: u32,
+    pub end: u32,
+    pub bits: f64,
+}
+
+impl Cell {
+    pub fn bits_per_byte(&self) -> f64 {
+        self.bits / (self.end - self.start) as f64
+    }
+}
+
+/// Splits `text` into characters with the bits of their bytes summed.
+pub fn cells(text: &str, per_byte: &[f64]) -> Vec<Cell> {
+    text.char_indices()
+        .map(|(i, ch)| {
+            let end = i + ch.len_utf8();
+            Cell {
+                text: ch,
+                start: i as u32,
+                end: end as u32,
+                bits: per_byte[i..end].iter().sum(),
+            }
+        })
+        .collect()
+}
+
+/// The span covering byte `at` (spans tile the text in order).
+pub fn span_at(spans: &[Span], at: u32) -> Option<usize> {
+    let i = spans.partition_point(|s| s.end <= at);
+    (i < spans.len() && spans[i].start <= at).then_some(i)
+}
+
+/// The hover line for a character and the span it belongs to.
+pub fn hover_text(cell: &Cell, span: Option<&Span>) -> String {
+    let shown = match cell.text {
+        '\n' => "\\n".to_string(),
+        ' ' => "space".to_string(),
+        c => format!("'{c}'"),
+    };
+    let mut s = format!(
+        "{shown} (byte {}{}): {:.2} bits",
+        cell.start,
+        if cell.end - cell.start > 1 {
+            format!("-{}", cell.end - 1)
+        } else {
+            String::new()
+        },
+        cell.bits
+    );
+    if let Some(span) = span {
+        let detail = span
+            .token
+            .as_ref()
+            .and_then(|t| t.detail.clone())
+            .unwrap_or_default();
+        s += &format!(
+            " · its symbol covers {} byte{} for {:.2} bits{}{}",
+            span.end - span.start,
+            if span.end - span.start == 1 { "" } else { "s" },
+            span.bits,
+            if detail.is_empty() { "" } else { ": " },
+            detail
+        );
+    }
+    s
+}
+
+/// Legend stops: (bits per byte, colour) from 0 to `max`.
+pub fn legend(max: f64, stops: usize) -> Vec<(f64, [u8; 3])> {
+    (0..stops)
+        .map(|i| {
+            let b = max * i as f64 / (stops - 1) as f64;
+            (b, heat_color(b, max))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colors_run_light_to_dark() {
+        assert_eq!(heat_color(0.0, 12.0), VIRIDIS[9]);
+        assert_eq!(heat_color(12.0, 12.0), VIRIDIS[0]);
+        assert_eq!(heat_color(99.0, 12.0), VIRIDIS[0]);
+        assert_eq!(heat_color(-3.0, 12.0), VIRIDIS[9]);
+        assert_eq!(ink_for(VIRIDIS[0]), "#fff");
+        assert_eq!(ink_for(VIRIDIS[9]), "#111");
+    }
+
+    #[test]
+    fn cells_sum_multibyte_characters() {
+        let text = "aé😀";
+        let per_byte = [1.0, 2.0, 3.0, 1.0, 1.0, 1.0, 1.0];
+        let c = cells(text, &per_byte);
+        assert_eq!(c.len(), 3);
+        assert_eq!((c[1].start, c[1].end, c[1].bits), (1, 3, 5.0));
+        assert_eq!(c[2].bits_per_byte(), 1.0);
+    }
+
+    #[test]
+    fn span_lookup() {
+        let s = |a, b| Span {
+            start: a,
+            end: b,
+            bits: 1.0,
+            token: None,
+        };
+        let spans = [s(0, 1), s(1, 5), s(5, 6)];
+        assert_eq!(span_at(&spans, 0), Some(0));
+        assert_eq!(span_at(&spans, 4), Some(1));
+        assert_eq!(span_at(&spans, 5), Some(2));
+        assert_eq!(span_at(&spans, 6), None);
+    }
+
+    #[test]
+    fn hover_describes_the_symbol() {
+        let cell = Cell {
+            text: 'x',
+            start: 3,
+            end: 4,
+            bits: 2.5,
+        };
+        let span = Span {
+            start: 2,
+            end: 6,
+            bits: 10.0,
+            token: None,
+        };
+        let t = hover_text(&cell, Some(&span));
+        assert!(t.starts_with("'x' (byte 3): 2.50 bits"), "{t}");
+        assert!(t.contains("covers 4 bytes for 10.00 bits"), "{t}");
+    }
+}

@@ -1,0 +1,88 @@
+# Shared set-up steps for scripts/serve.sh and scripts/test.sh. Each step checks before it installs,
+# so running it again is quick. Versions: ../shared/notes/toolchain.md.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/.tools"
+export PATH="$HOME/.cargo/bin:$TOOLS/node_modules/.bin:$PATH"
+# Defaults for the project's shared data (read, never copied into the repository).
+export GOLF_DATA="${GOLF_DATA:-$ROOT/../shared/data}"
+
+TRUNK_VERSION=0.21.14
+WASM_BINDGEN_VERSION=0.2.130
+BINARYEN_VERSION=132.0.0
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+ensure_wasm_target() {
+  rustup target list --installed | grep -qx wasm32-unknown-unknown || {
+    say "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  }
+}
+
+ensure_trunk() {
+  if ! trunk --version 2>/dev/null | grep -q "$TRUNK_VERSION"; then
+    say "installing trunk $TRUNK_VERSION (about 9 minutes on 2 cores)"
+    cargo install trunk --version "$TRUNK_VERSION" --locked
+  fi
+}
+
+ensure_wasm_bindgen() {
+  if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
+    say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 5 minutes)"
+    # Not --locked: its lockfile pins a webpki-roots version the registry no longer has.
+    cargo install wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION"
+  fi
+}
+
+ensure_wasm_opt() {
+  # binaryen from npm: Debian's binaryen 108 produces a broken module.
+  if ! wasm-opt --version 2>/dev/null | grep -q "version ${BINARYEN_VERSION%%.*}"; then
+    say "installing binaryen $BINARYEN_VERSION (wasm-opt) from npm"
+    mkdir -p "$TOOLS"
+    npm install --prefix "$TOOLS" --no-audit --no-fund "binaryen@$BINARYEN_VERSION" >/dev/null
+  fi
+}
+
+ensure_data() {
+  [ -f "$GOLF_DATA/fineweb/val-first-docs.txt" ] || {
+    echo "error: the shared data is missing at $GOLF_DATA (set GOLF_DATA to the folder holding fineweb/ and enwik8/)" >&2
+    exit 1
+  }
+}
+
+build_page() {
+  ensure_wasm_target; ensure_trunk; ensure_wasm_bindgen; ensure_wasm_opt; ensure_data
+  say "building the page (trunk build --release)"
+  (cd "$ROOT" && trunk build --release)
+}
+
+ensure_chromium() {
+  if [ ! -x /usr/bin/chromium ]; then
+    say "installing Chromium from Debian"
+    as_root apt-get update -q
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q chromium chromium-driver fonts-dejavu-core
+  fi
+}
+
+ensure_browser_test_deps() {
+  if [ ! -d "$ROOT/tests/browser/node_modules/playwright-core" ]; then
+    say "installing playwright-core (npm; uses Debian's Chromium, downloads no browser)"
+    (cd "$ROOT/tests/browser" && npm ci --no-audit --no-fund >/dev/null)
+  fi
+}
+
+ensure_python_env() {
+  local venv="$ROOT/.venv"
+  if [ ! -x "$venv/bin/python" ]; then
+    say "creating the Python environment (.venv)"
+    python3 -m venv "$venv"
+  fi
+  if ! "$venv/bin/python" -c "import pytest" 2>/dev/null; then
+    say "installing Python test packages"
+    "$venv/bin/pip" install -q -r "$ROOT/scripts/requirements-test.txt"
+  fi
+}
