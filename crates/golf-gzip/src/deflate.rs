@@ -460,6 +460,39 @@ impl Deflater {
         d
     }
 
+    /// Starts a new stream over `input`, reusing this one's buffers (as `deflateReset`): the output is the
+    /// same as a fresh [`Deflater::new`]'s. Bytes past the new data are re-zeroed before any probe reads them.
+    pub fn reset(&mut self, input: Vec<u8>) {
+        self.input = input;
+        self.next_in = 0;
+        self.head.fill(0);
+        self.ins_h = 0;
+        self.strstart = 0;
+        self.block_start = 0;
+        self.lookahead = 0;
+        self.insert = 0;
+        self.high_water = 0;
+        self.match_length = MIN_MATCH - 1;
+        self.prev_length = MIN_MATCH - 1;
+        self.match_available = false;
+        self.match_start = 0;
+        self.prev_match = 0;
+        self.bits = BitWriter {
+            out: std::mem::take(&mut self.bits.out),
+            acc: 0,
+            nbits: 0,
+        };
+        self.bits.out.clear();
+        self.exact_bits = 0;
+        self.finished = false;
+        self.init_block();
+    }
+
+    /// Takes the input back (to reuse its allocation).
+    pub fn take_input(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.input)
+    }
+
     /// Input bytes read so far, for progress.
     pub fn consumed(&self) -> usize {
         self.next_in

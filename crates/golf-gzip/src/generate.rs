@@ -77,9 +77,14 @@ fn longest_repeated_suffix(text: &[u8]) -> usize {
     best
 }
 
-/// Compressed size in bits (without the final byte padding) of `bytes`.
-fn compressed_bits(bytes: &[u8]) -> f64 {
-    Deflater::new(bytes.to_vec()).finished_state().exact_bits() as f64
+/// Compressed size in bits (without the final byte padding) of `bytes`, reusing `scratch`'s buffers.
+fn compressed_bits(scratch: &mut Deflater, bytes: &[u8]) -> f64 {
+    let mut input = scratch.take_input();
+    input.clear();
+    input.extend_from_slice(bytes);
+    scratch.reset(input);
+    while !scratch.advance(usize::MAX) {}
+    scratch.exact_bits() as f64
 }
 
 /// Per-run generation state.
@@ -89,6 +94,7 @@ pub struct GzipGeneration {
     settings: GenerateSettings,
     dry: Dry,
     utf8: Utf8Stream,
+    scratch: Box<Deflater>,
     generated: usize,
     steps: usize,
     finished: bool,
@@ -109,6 +115,7 @@ impl GzipGeneration {
             settings: settings.clone(),
             dry,
             utf8: Utf8Stream::new(),
+            scratch: Box::new(Deflater::new(Vec::new())),
             generated: 0,
             steps: 0,
             finished: false,
@@ -146,9 +153,10 @@ impl GzipGeneration {
                 ..Default::default()
             };
         }
-        let ctx = &self.context[self.context.len().saturating_sub(CONTEXT_BYTES)..];
-        let base = compressed_bits(ctx);
         let pool = self.pool(room);
+        let ctx = &self.context[self.context.len().saturating_sub(CONTEXT_BYTES)..];
+        let scratch = &mut self.scratch;
+        let base = compressed_bits(scratch, ctx);
         let mut buf = Vec::with_capacity(ctx.len() + MAX_PIECE);
         let costs: Vec<f64> = pool
             .iter()
@@ -156,7 +164,7 @@ impl GzipGeneration {
                 buf.clear();
                 buf.extend_from_slice(ctx);
                 buf.extend_from_slice(piece);
-                compressed_bits(&buf) - base + self.dry.penalty_bits(&buf)
+                compressed_bits(scratch, &buf) - base + self.dry.penalty_bits(&buf)
             })
             .collect();
         // Weight 2^-cost: a logit of -cost * ln 2 nats.

@@ -294,6 +294,24 @@ mod tests {
     }
 
     #[test]
+    fn a_reset_stream_equals_a_fresh_one() {
+        let long: Vec<u8> = (0..100_000u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 28) as u8 + b'a')
+            .collect();
+        let mut d = Deflater::new(long);
+        while !d.advance(usize::MAX) {}
+        for text in [
+            &b"short text, short text"[..],
+            b"x",
+            b"another text entirely, another",
+        ] {
+            d.reset(text.to_vec());
+            while !d.advance(usize::MAX) {}
+            assert_eq!(d.output(), &Deflater::new(text.to_vec()).finish()[..]);
+        }
+    }
+
+    #[test]
     fn empty_input_is_refused() {
         assert_eq!(
             GzipGolfer::default().start_score(b"").err(),

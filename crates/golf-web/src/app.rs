@@ -198,7 +198,7 @@ fn render_heatmap(cells: &[Cell]) {
     let heatmap: Element = by_id("heatmap-gzip");
     heatmap.set_text_content(None);
     let frag = doc.create_document_fragment();
-    for (i, cell) in cells.iter().enumerate() {
+    for (i, cell) in cells.iter().take(views::HEATMAP_MAX_CHARS).enumerate() {
         let el = doc.create_element("span").expect("span");
         let bg = views::heat_color(cell.bits_per_byte(), SCALE_MAX);
         el.set_attribute(
@@ -218,6 +218,10 @@ fn render_heatmap(cells: &[Cell]) {
         frag.append_child(&el).expect("append");
     }
     heatmap.append_child(&frag).expect("append");
+    let note: HtmlElement = by_id("note-gzip");
+    let text = views::truncation_note(cells.len());
+    note.set_hidden(text.is_none());
+    note.set_text_content(text.as_deref());
 }
 
 fn hover(state: &Shared, e: &Event) {

@@ -126,6 +126,18 @@ pub fn hover_text(cell: &Cell, span: Option<&Span>) -> String {
     s
 }
 
+/// The heatmap draws at most this many characters: one element each, and past this the page would crawl.
+pub const HEATMAP_MAX_CHARS: usize = 100_000;
+
+/// The note under a heatmap cut at [`HEATMAP_MAX_CHARS`], if it was cut.
+pub fn truncation_note(total_chars: usize) -> Option<String> {
+    (total_chars > HEATMAP_MAX_CHARS).then(|| {
+        format!(
+            "Showing the first {HEATMAP_MAX_CHARS} of {total_chars} characters; the numbers above cover the whole text."
+        )
+    })
+}
+
 /// Legend stops: (bits per byte, colour) from 0 to `max`.
 pub fn legend(max: f64, stops: usize) -> Vec<(f64, [u8; 3])> {
     (0..stops)
@@ -173,6 +185,14 @@ mod tests {
         assert_eq!(span_at(&spans, 4), Some(1));
         assert_eq!(span_at(&spans, 5), Some(2));
         assert_eq!(span_at(&spans, 6), None);
+    }
+
+    #[test]
+    fn long_texts_are_cut_with_a_note() {
+        assert_eq!(truncation_note(HEATMAP_MAX_CHARS), None);
+        assert!(truncation_note(HEATMAP_MAX_CHARS + 1)
+            .unwrap()
+            .contains("of 100001 characters"));
     }
 
     #[test]
