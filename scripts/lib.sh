@@ -81,7 +81,7 @@ ensure_python_env() {
     say "creating the Python environment (.venv)"
     python3 -m venv "$venv"
   fi
-  if ! "$venv/bin/python" -c "import pytest" 2>/dev/null; then
+  if ! "$venv/bin/python" -c "import pytest, sentencepiece" 2>/dev/null; then
     say "installing Python test packages"
     "$venv/bin/pip" install -q -r "$ROOT/scripts/requirements-test.txt"
   fi

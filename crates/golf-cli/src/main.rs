@@ -86,6 +86,16 @@ enum Command {
         #[arg(long, default_value_t = 1.0)]
         dry_multiplier: f64,
     },
+    /// Token ids and byte offsets of texts under a SentencePiece model, as JSON
+    Tokenize {
+        /// The SentencePiece `.model` file
+        #[arg(long)]
+        model: PathBuf,
+        /// Read a JSON array of strings and print an array of results (one object per string)
+        #[arg(long)]
+        json_array: bool,
+        file: Option<PathBuf>,
+    },
     /// Scoring throughput of the exact method on 4 MB, and the marginal/exact time ratio on 16 KB
     Bench {
         /// Folder holding enwik8/ and fineweb/ (the project's shared data)
@@ -185,7 +195,44 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Bench { data } => bench::run(&data),
+        Command::Tokenize {
+            model,
+            json_array,
+            file,
+        } => tokenize(&model, json_array, file.as_ref()),
     }
+}
+
+fn tokenize(model: &PathBuf, json_array: bool, file: Option<&PathBuf>) -> Result<()> {
+    let bytes =
+        std::fs::read(model).with_context(|| format!("cannot read '{}'", model.display()))?;
+    let sp = golf_tokenize::SentencePiece::from_model_bytes(&bytes)
+        .with_context(|| format!("'{}'", model.display()))?;
+    let input = read_input(file)?;
+    let texts: Vec<String> = if json_array {
+        serde_json::from_slice(&input).context("--json-array expects a JSON array of strings")?
+    } else {
+        vec![String::from_utf8(input).map_err(|e| GolfError::NotUtf8 {
+            offset: e.utf8_error().valid_up_to(),
+        })?]
+    };
+    let results: Vec<serde_json::Value> = texts
+        .iter()
+        .map(|t| {
+            let tokens = sp.encode(t);
+            serde_json::json!({
+                "ids": tokens.iter().map(|k| k.id).collect::<Vec<_>>(),
+                "offsets": tokens.iter().map(|k| [k.orig.start, k.orig.end]).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let out = if json_array {
+        serde_json::Value::Array(results)
+    } else {
+        results.into_iter().next().unwrap()
+    };
+    println!("{out}");
+    Ok(())
 }
 
 fn read_input(file: Option<&PathBuf>) -> Result<Vec<u8>> {
