@@ -7,7 +7,7 @@ a KV cache and computes what the page needs inside the graph:
 
   inputs   input_ids int64 [1, T], targets int64 [1, T] (the token after each position; anything for the last),
            past_key_{i} / past_value_{i} float [1, kv_heads, P, head_dim]
-  outputs  logprob2 [1, T] (log2 p(target)), top_ids int64 [1, T, 10], top_probs [1, T, 10], entropy [1, T] (bits),
+  outputs  logprob2 [1, T] (log2 p(target)), rank int64 [1, T] (1 = the most likely token), top_ids int64 [1, T, 10], top_probs [1, T, 10], entropy [1, T] (bits),
            last_logits [1, vocab], present_key_{i} / present_value_{i}
 
 Shapes (layers, width, heads, KV heads, MLP width, vocabulary) are read from the artifact, so any baseline-architecture
@@ -203,6 +203,9 @@ def build(obj: dict, rope_base: float, softcap: float) -> tuple[onnx.ModelProto,
     inv_ln2 = g.const(1.0 / math.log(2.0), "inv_ln2")
     picked = g.op("GatherElements", [logsm, g.op("Unsqueeze", [g.op("Cast", ["targets"], to=TensorProto.INT64), two])], axis=2)
     g.op("Mul", [g.op("Squeeze", [picked, two]), inv_ln2], outputs=["logprob2"])
+    # Rank of the target: 1 + how many tokens the model put strictly above it.
+    above = g.op("Cast", [g.op("Greater", [logsm, picked])], to=TensorProto.INT64)
+    g.op("Add", [g.op("ReduceSum", [above, g.const([-1], "axis", np.int64)], keepdims=0), g.const(1, "one", np.int64)], outputs=["rank"])
     probs = g.op("Exp", [logsm])
     g.op("TopK", [probs, g.const([TOP_K], "k", np.int64)], outputs=["top_probs", "top_ids"], axis=-1)
     plogp = g.op("ReduceSum", [g.op("Mul", [probs, logsm]), g.const([-1], "axis", np.int64)], keepdims=0)
@@ -211,6 +214,7 @@ def build(obj: dict, rope_base: float, softcap: float) -> tuple[onnx.ModelProto,
 
     outputs = [
         helper.make_tensor_value_info("logprob2", TensorProto.FLOAT, [1, "T"]),
+        helper.make_tensor_value_info("rank", TensorProto.INT64, [1, "T"]),
         helper.make_tensor_value_info("top_ids", TensorProto.INT64, [1, "T", TOP_K]),
         helper.make_tensor_value_info("top_probs", TensorProto.FLOAT, [1, "T", TOP_K]),
         helper.make_tensor_value_info("entropy", TensorProto.FLOAT, [1, "T"]),

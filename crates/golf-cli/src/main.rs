@@ -1,6 +1,7 @@
 //! `golf`: score a text's bits per byte, generate, and benchmark, with the same code the page runs.
 
 mod bench;
+mod locate;
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -8,8 +9,11 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use golf_core::{GenerateSettings, GolfError, Golfer, SamplerSettings, Span, Summary};
+use golf_core::{
+    block_on, score_to_end, GenerateSettings, GolfError, Golfer, SamplerSettings, Span, Summary,
+};
 use golf_gzip::{Dry, GzipGolfer, Method, GZIP_CONTAINER_BYTES, MARGINAL_MAX_BYTES};
+use golf_onnx::{ArGolfer, Window};
 
 #[derive(Parser)]
 #[command(
@@ -22,10 +26,12 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum GolferId {
     /// DEFLATE at zlib level 9 (bit-exact with zlib 1.2.13)
     Gzip,
+    /// The Parameter Golf baseline architecture, int8, trained here (models/ar)
+    Ar,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -36,20 +42,39 @@ enum MethodArg {
     Marginal,
 }
 
+/// Where the models and the shared data are.
+#[derive(clap::Args, Clone)]
+struct Places {
+    /// Folder of model folders (default: models/ next to the current directory or the golf binary)
+    #[arg(long, global = true)]
+    models: Option<PathBuf>,
+    /// The shared data folder, for tokenizers (default: $GOLF_DATA, else ../shared/data from the repository)
+    #[arg(long, global = true)]
+    data: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Bits, bits per byte and time for a text (FILE, or standard input when FILE is - or absent)
     #[command(after_help = format!(
         "The marginal method recompresses every prefix, so it takes O(N^2) time; it is limited to {} bytes. \
          Its per-byte bits are whole bytes' worth (mostly 0 or 8) and can be negative, because a longer prefix \
-         can compress to fewer bytes. The exact method has neither problem.",
+         can compress to fewer bytes. The exact method has neither problem.\n\n\
+         Neural golfers report two bits-per-byte numbers: over the bytes of the text as given (the true code \
+         length: tokens the tokenizer can only call <unk> also pay 8 bits per byte), and under Parameter Golf's \
+         byte count (eval_val's piece-length rule), comparable with val_bpb.",
         MARGINAL_MAX_BYTES
     ))]
     Score {
         #[arg(long, value_enum, default_value = "gzip")]
         golfer: GolferId,
+        /// gzip's method
         #[arg(long, value_enum, default_value = "exact")]
         method: MethodArg,
+        /// Neural golfers: start a new window every N tokens (default: the window size, i.e. no overlap,
+        /// as Parameter Golf's eval_val; smaller is a sliding window: slower, fewer bits)
+        #[arg(long)]
+        stride: Option<usize>,
         /// Print one JSON object with the spans
         #[arg(long)]
         json: bool,
@@ -62,6 +87,8 @@ enum Command {
         /// Score the input as raw bytes even if it is not UTF-8 (gzip only)
         #[arg(long)]
         bytes: bool,
+        #[command(flatten)]
+        places: Places,
         file: Option<PathBuf>,
     },
     /// Continue a prompt, streaming the text as it is sampled
@@ -72,6 +99,9 @@ enum Command {
         prompt: String,
         #[arg(long, default_value_t = 200)]
         max_bytes: usize,
+        /// Neural golfers: stop after this many tokens
+        #[arg(long, default_value_t = 256)]
+        max_tokens: usize,
         /// 0 = greedy
         #[arg(long, default_value_t = 0.8)]
         temperature: f32,
@@ -80,11 +110,16 @@ enum Command {
         /// 0 = off
         #[arg(long, default_value_t = 0)]
         top_k: usize,
+        /// Neural golfers: penalty on recently generated tokens (1 = off)
+        #[arg(long, default_value_t = 1.1)]
+        repetition_penalty: f32,
         #[arg(long, default_value_t = 42)]
         seed: u64,
         /// Strength of gzip's penalty on verbatim repeats (0 = off)
         #[arg(long, default_value_t = 1.0)]
         dry_multiplier: f64,
+        #[command(flatten)]
+        places: Places,
     },
     /// Token ids and byte offsets of texts under a SentencePiece model, as JSON
     Tokenize {
@@ -114,84 +149,113 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Score {
-            golfer: GolferId::Gzip,
+            golfer,
             method,
+            stride,
             json,
             tokens,
             per_byte,
             bytes,
+            places,
             file,
         } => {
             let text = read_input(file.as_ref())?;
-            if !bytes {
+            if !(bytes && golfer == GolferId::Gzip) {
                 if let Err(e) = std::str::from_utf8(&text) {
                     bail!(GolfError::NotUtf8 {
                         offset: e.valid_up_to()
                     });
                 }
             }
-            let method = match method {
-                MethodArg::Exact => Method::Exact,
-                MethodArg::Marginal => Method::Marginal,
+            let out = Output {
+                json,
+                tokens,
+                per_byte,
+                file: file.clone(),
             };
-            let golfer = GzipGolfer {
-                method,
-                token_info: json && tokens,
-                dry: Dry::default(),
-            };
-            let start = Instant::now();
-            let spans = golf_gzip::score_blocking(&golfer, &text)?;
-            let seconds = start.elapsed().as_secs_f64();
-            let output = Output { json, per_byte };
-            report(
-                &golfer,
-                method,
-                &text,
-                &spans,
-                seconds,
-                output,
-                file.as_ref(),
-            )
+            match golfer {
+                GolferId::Gzip => {
+                    let method = match method {
+                        MethodArg::Exact => Method::Exact,
+                        MethodArg::Marginal => Method::Marginal,
+                    };
+                    let golfer = GzipGolfer {
+                        method,
+                        token_info: json && tokens,
+                        dry: Dry::default(),
+                    };
+                    let start = Instant::now();
+                    let spans = golf_gzip::score_blocking(&golfer, &text)?;
+                    report_gzip(method, &text, &spans, start.elapsed().as_secs_f64(), &out)
+                }
+                GolferId::Ar => {
+                    let mut golfer = load_ar(&places)?;
+                    if let Some(s) = stride {
+                        if s == 0 || s > golfer.window.size {
+                            bail!(
+                                "--stride must be between 1 and the window size ({})",
+                                golfer.window.size
+                            );
+                        }
+                        golfer.window = Window {
+                            stride: s,
+                            ..golfer.window
+                        };
+                    }
+                    let start = Instant::now();
+                    let mut run = golfer.start_score(&text)?;
+                    let spans = block_on(score_to_end(&golfer, &mut run))?;
+                    let report = golfer.report(&run);
+                    report_neural(
+                        &golfer,
+                        &report,
+                        &text,
+                        &spans,
+                        start.elapsed().as_secs_f64(),
+                        &out,
+                    )
+                }
+            }
         }
         Command::Generate {
-            golfer: GolferId::Gzip,
+            golfer,
             prompt,
             max_bytes,
+            max_tokens,
             temperature,
             top_p,
             top_k,
+            repetition_penalty,
             seed,
             dry_multiplier,
+            places,
         } => {
-            let settings = GenerateSettings {
+            let mut settings = GenerateSettings {
                 sampler: SamplerSettings {
                     temperature,
                     top_k,
                     top_p,
-                    repetition_penalty: 1.0,
+                    repetition_penalty,
                     seed,
                 },
                 max_bytes,
-                max_steps: max_bytes,
+                max_steps: max_tokens,
             };
-            let golfer = GzipGolfer {
-                dry: Dry {
-                    multiplier: dry_multiplier,
-                    ..Dry::default()
-                },
-                ..GzipGolfer::default()
-            };
-            let mut run = golfer.start_generate(&prompt, &settings)?;
             let mut out = std::io::stdout().lock();
-            write!(out, "{prompt}")?;
-            loop {
-                let step = run.step();
-                write!(out, "{}", step.text)?;
-                out.flush()?;
-                if step.finished {
-                    writeln!(out)?;
-                    return Ok(());
+            match golfer {
+                GolferId::Gzip => {
+                    settings.max_steps = max_bytes;
+                    let dry = Dry {
+                        multiplier: dry_multiplier,
+                        ..Dry::default()
+                    };
+                    let golfer = GzipGolfer {
+                        dry,
+                        ..GzipGolfer::default()
+                    };
+                    stream(&golfer, &prompt, &settings, &mut out)
                 }
+                GolferId::Ar => stream(&load_ar(&places)?, &prompt, &settings, &mut out),
             }
         }
         Command::Bench { data } => bench::run(&data),
@@ -200,6 +264,34 @@ fn run(cli: Cli) -> Result<()> {
             json_array,
             file,
         } => tokenize(&model, json_array, file.as_ref()),
+    }
+}
+
+fn load_ar(places: &Places) -> Result<ArGolfer> {
+    let models = locate::models_dir(places.models.as_deref())?;
+    let data = locate::data_dir(places.data.as_deref());
+    Ok(block_on(golf_onnx::files::load_ar(
+        &models.join("ar"),
+        &data,
+    ))?)
+}
+
+fn stream<G: Golfer>(
+    golfer: &G,
+    prompt: &str,
+    settings: &GenerateSettings,
+    out: &mut impl Write,
+) -> Result<()> {
+    let mut run = golfer.start_generate(prompt, settings)?;
+    write!(out, "{prompt}")?;
+    loop {
+        let step = block_on(golfer.generate_step(&mut run))?;
+        write!(out, "{}", step.text)?;
+        out.flush()?;
+        if step.finished {
+            writeln!(out)?;
+            return Ok(());
+        }
     }
 }
 
@@ -254,34 +346,58 @@ fn read_input(file: Option<&PathBuf>) -> Result<Vec<u8>> {
     Ok(text)
 }
 
-#[derive(serde::Serialize)]
-struct ScoreJson<'a> {
-    golfer: &'static str,
-    method: &'static str,
-    bytes: u64,
-    bits: f64,
-    bpb: f64,
-    /// Raw DEFLATE stream + gzip's 18-byte header and trailer.
-    gzip_file_bytes: u64,
-    seconds: f64,
-    spans: &'a [Span],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    per_byte: Option<Vec<f64>>,
-}
-
 struct Output {
     json: bool,
+    tokens: bool,
     per_byte: bool,
+    file: Option<PathBuf>,
 }
 
-fn report(
-    golfer: &GzipGolfer,
+impl Output {
+    fn name(&self) -> String {
+        self.file
+            .as_ref()
+            .map_or("standard input".to_string(), |p| p.display().to_string())
+    }
+
+    /// Prints `fields` plus the spans (and per-byte bits) as one JSON object.
+    fn json(
+        &self,
+        mut fields: serde_json::Map<String, serde_json::Value>,
+        spans: &[Span],
+        len: usize,
+    ) -> Result<()> {
+        let spans: Vec<Span> = if self.tokens {
+            spans.to_vec()
+        } else {
+            spans
+                .iter()
+                .map(|s| Span {
+                    token: None,
+                    ..s.clone()
+                })
+                .collect()
+        };
+        fields.insert("spans".into(), serde_json::to_value(&spans)?);
+        if self.per_byte {
+            fields.insert(
+                "per_byte".into(),
+                serde_json::to_value(golf_core::per_byte_bits(&spans, len))?,
+            );
+        }
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer(&mut out, &fields)?;
+        writeln!(out)?;
+        Ok(())
+    }
+}
+
+fn report_gzip(
     method: Method,
     text: &[u8],
     spans: &[Span],
     seconds: f64,
-    output: Output,
-    file: Option<&PathBuf>,
+    out: &Output,
 ) -> Result<()> {
     let summary = Summary::of(spans, text.len() as u64);
     let method_name = match method {
@@ -289,27 +405,16 @@ fn report(
         Method::Marginal => "marginal",
     };
     let stream_bytes = (summary.bits / 8.0).round() as u64;
-    if output.json {
-        let obj = ScoreJson {
-            golfer: "gzip",
-            method: method_name,
-            bytes: summary.bytes,
-            bits: summary.bits,
-            bpb: summary.bpb,
-            gzip_file_bytes: stream_bytes + GZIP_CONTAINER_BYTES,
-            seconds,
-            spans,
-            per_byte: output
-                .per_byte
-                .then(|| golf_core::per_byte_bits(spans, text.len())),
+    if out.json {
+        let serde_json::Value::Object(fields) = serde_json::json!({
+            "golfer": "gzip", "method": method_name, "bytes": summary.bytes, "bits": summary.bits,
+            "bpb": summary.bpb, "gzip_file_bytes": stream_bytes + GZIP_CONTAINER_BYTES, "seconds": seconds,
+        }) else {
+            unreachable!()
         };
-        let mut out = std::io::stdout().lock();
-        serde_json::to_writer(&mut out, &obj)?;
-        writeln!(out)?;
-        return Ok(());
+        return out.json(fields, spans, text.len());
     }
-    let name = file.map_or("standard input".to_string(), |p| p.display().to_string());
-    println!("{} ({method_name}) on {name}", golfer.info().label);
+    println!("gzip -9 ({method_name}) on {}", out.name());
     println!("  bytes  {}", summary.bytes);
     println!("  bits   {}", summary.bits);
     println!("  bpb    {:.4}", summary.bpb);
@@ -318,5 +423,54 @@ fn report(
         stream_bytes + GZIP_CONTAINER_BYTES
     );
     println!("  time   {:.1} ms", seconds * 1e3);
+    Ok(())
+}
+
+fn report_neural(
+    golfer: &ArGolfer,
+    r: &golf_onnx::ArReport,
+    text: &[u8],
+    spans: &[Span],
+    seconds: f64,
+    out: &Output,
+) -> Result<()> {
+    if out.json {
+        let serde_json::Value::Object(mut fields) = serde_json::to_value(r)? else {
+            unreachable!()
+        };
+        fields.insert("golfer".into(), golfer.manifest.id.clone().into());
+        fields.insert("seconds".into(), seconds.into());
+        return out.json(fields, spans, text.len());
+    }
+    println!("{} on {}", golfer.manifest.label, out.name());
+    println!("  bytes      {}", r.bytes);
+    println!(
+        "  tokens     {} ({} <unk>, covering {} bytes)",
+        r.tokens, r.unk_tokens, r.unk_bytes
+    );
+    println!(
+        "  bits       {:.1} (model {:.1} + 8 per <unk> byte)",
+        r.bits, r.model_bits
+    );
+    println!("  bpb        {:.4} over the bytes as given", r.bpb);
+    println!(
+        "  golf bpb   {:.4} under Parameter Golf's byte count ({} bytes)",
+        r.golf_bpb, r.golf_bytes
+    );
+    println!(
+        "  window     {} tokens, a new window every {} tokens{}",
+        r.window,
+        r.stride,
+        if r.stride == r.window {
+            " (no overlap, as eval_val)"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "  time       {:.1} ms ({:.0} tokens/s)",
+        seconds * 1e3,
+        r.tokens as f64 / seconds
+    );
     Ok(())
 }

@@ -5,6 +5,7 @@
 
 pub mod accounting;
 pub mod contract;
+pub mod exec;
 pub mod sampling;
 pub mod utf8;
 
@@ -13,5 +14,6 @@ pub use contract::{
     Alternative, GenerateSettings, GenerateStep, GolfError, Golfer, GolferInfo, Progress,
     ScoreStep, Span, TokenInfo,
 };
+pub use exec::{block_on, score_to_end};
 pub use sampling::{Rng, Sampler, SamplerSettings};
 pub use utf8::Utf8Stream;

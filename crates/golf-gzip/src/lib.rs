@@ -229,24 +229,7 @@ impl GzipGolfer {
 /// Scores a whole text synchronously (CLI, tests): drives the steps to the end.
 pub fn score_blocking(golfer: &GzipGolfer, text: &[u8]) -> Result<Vec<Span>, GolfError> {
     let mut run = golfer.start_score(text)?;
-    let mut spans = Vec::new();
-    loop {
-        let step = block_on(golfer.score_step(&mut run))?;
-        spans.extend(step.spans);
-        if step.finished {
-            return Ok(spans);
-        }
-    }
-}
-
-/// gzip's futures never wait on anything, so polling once completes them.
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    use std::task::{Context, Poll, Waker};
-    let mut f = std::pin::pin!(f);
-    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(v) => v,
-        Poll::Pending => unreachable!("gzip futures complete immediately"),
-    }
+    golf_core::block_on(golf_core::score_to_end(golfer, &mut run))
 }
 
 #[cfg(test)]

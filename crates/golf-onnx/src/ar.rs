@@ -1,0 +1,485 @@
+//! Autoregressive golfers (the Parameter Golf AR model; SmolLM2 later): scoring as a true code length over a
+//! KV cache, and generation one token per step.
+//!
+//! Scoring: the token stream is `<s>` followed by the text's tokens; each token is predicted from the ones before
+//! it. The model sees at most `window` tokens: the stream is cut into windows that start every `stride` tokens,
+//! each prefilled in chunks over a fresh KV cache, and each token is charged in the first window that predicts it.
+//! `stride == window` is Parameter Golf's `eval_val` (non-overlapping windows); a smaller stride is a sliding window.
+
+use golf_core::{
+    Alternative, GenerateSettings, GenerateStep, GolfError, Golfer, GolferInfo, Progress, Sampler,
+    ScoreStep, Span, TokenInfo, Utf8Stream,
+};
+use golf_tokenize::sentencepiece::{PieceKind, Token};
+use golf_tokenize::SentencePiece;
+
+use crate::manifest::Manifest;
+use crate::runtime::{Input, Model, Value};
+use crate::OnnxError;
+
+/// Tokens prefilled per model call while scoring.
+const SCORE_CHUNK: usize = 128;
+/// Cost charged per byte of text the tokenizer can only call `<unk>`: the bytes must be spelled out.
+const UNK_BYTE_BITS: f64 = 8.0;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub size: usize,
+    pub stride: usize,
+}
+
+pub struct ArGolfer {
+    model: Model,
+    pub tokenizer: SentencePiece,
+    pub manifest: Manifest,
+    pub window: Window,
+}
+
+/// What one position of the stream got: its bits and the popover's contents.
+#[derive(Clone, Debug, Default)]
+struct Scored {
+    bits: f64,
+    rank: u32,
+    entropy: f32,
+    top: Vec<(u32, f32)>,
+}
+
+pub struct ArScore {
+    text: String,
+    tokens: Vec<Token>,
+    /// `<s>` then the token ids: position i predicts `stream[i + 1]`.
+    stream: Vec<u32>,
+    scored: Vec<Option<Scored>>,
+    window_start: usize,
+    pos: usize,
+    cache: Option<Vec<Value>>,
+    finished: bool,
+}
+
+/// Totals under both byte counts, for the CLI and the page's table.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ArReport {
+    pub tokens: usize,
+    pub unk_tokens: usize,
+    pub unk_bytes: usize,
+    /// Sum of -log2 p over the tokens (what Parameter Golf counts).
+    pub model_bits: f64,
+    /// Parameter Golf's byte count (`eval_val`'s piece-length rule).
+    pub golf_bytes: u64,
+    pub golf_bpb: f64,
+    /// The true code length: model bits plus 8 bits per byte of text that became `<unk>`.
+    pub bits: f64,
+    pub bytes: u64,
+    pub bpb: f64,
+    pub window: usize,
+    pub stride: usize,
+}
+
+impl ArGolfer {
+    pub async fn load(
+        manifest: Manifest,
+        onnx: &[u8],
+        tokenizer: &[u8],
+    ) -> Result<ArGolfer, OnnxError> {
+        let tokenizer =
+            SentencePiece::from_model_bytes(tokenizer).map_err(|e| OnnxError::BadFile {
+                file: manifest.tokenizer.file.clone(),
+                why: e.to_string(),
+                rebuild: manifest.rebuild.clone(),
+            })?;
+        let model = Model::from_bytes(onnx).await?;
+        let window = Window {
+            size: manifest.context,
+            stride: manifest.context,
+        };
+        Ok(ArGolfer {
+            model,
+            tokenizer,
+            manifest,
+            window,
+        })
+    }
+
+    fn empty_cache(&self) -> Vec<Input> {
+        let m = &self.manifest;
+        (0..2 * m.layers)
+            .map(|_| Input::F32 {
+                shape: vec![1, m.kv_heads as i64, 0, m.head_dim as i64],
+                data: Vec::new(),
+            })
+            .collect()
+    }
+
+    /// One call: feeds `ids` (with `targets`, the token after each) over `cache`; returns the outputs and the
+    /// new cache.
+    async fn call(
+        &self,
+        ids: &[u32],
+        targets: &[u32],
+        cache: Option<Vec<Value>>,
+    ) -> Result<(crate::runtime::Outputs, Vec<Value>), OnnxError> {
+        let t = ids.len() as i64;
+        let mut inputs = vec![
+            (
+                "input_ids",
+                Input::I64 {
+                    shape: vec![1, t],
+                    data: ids.iter().map(|&i| i as i64).collect(),
+                },
+            ),
+            (
+                "targets",
+                Input::I64 {
+                    shape: vec![1, t],
+                    data: targets.iter().map(|&i| i as i64).collect(),
+                },
+            ),
+        ];
+        let past: Vec<Input> = match cache {
+            Some(values) => values.into_iter().map(Input::Value).collect(),
+            None => self.empty_cache(),
+        };
+        let names = self.cache_names();
+        for (name, value) in names.iter().zip(past) {
+            inputs.push((name.0.as_str(), value));
+        }
+        let mut out = self.model.run(inputs).await?;
+        let mut present = Vec::with_capacity(names.len());
+        for (_, out_name) in &names {
+            present.push(out.take(out_name)?);
+        }
+        Ok((out, present))
+    }
+
+    fn cache_names(&self) -> Vec<(String, String)> {
+        (0..self.manifest.layers)
+            .flat_map(|i| {
+                ["key", "value"].map(|k| (format!("past_{k}_{i}"), format!("present_{k}_{i}")))
+            })
+            .collect()
+    }
+
+    /// A piece as text: `▁` is a space.
+    pub fn piece_text(&self, id: u32) -> String {
+        let p = self.tokenizer.piece(id);
+        match p.kind {
+            PieceKind::Unknown => "\u{2047}".into(),
+            PieceKind::Control => String::new(),
+            _ => p.text.replace('\u{2581}', " "),
+        }
+    }
+
+    /// Totals of a finished run.
+    pub fn report(&self, run: &ArScore) -> ArReport {
+        let mut model_bits = 0.0;
+        let mut golf_bytes = 0u64;
+        let (mut unk_tokens, mut unk_bytes) = (0, 0);
+        for (i, tok) in run.tokens.iter().enumerate() {
+            model_bits += run.scored[i].as_ref().map_or(0.0, |s| s.bits);
+            golf_bytes += self.tokenizer.golf_bytes(run.stream[i], tok.id) as u64;
+            if tok.id == self.tokenizer.unk_id() {
+                unk_tokens += 1;
+                unk_bytes += tok.orig.len();
+            }
+        }
+        let bits = model_bits + UNK_BYTE_BITS * unk_bytes as f64;
+        let bytes = run.text.len() as u64;
+        ArReport {
+            tokens: run.tokens.len(),
+            unk_tokens,
+            unk_bytes,
+            model_bits,
+            golf_bytes,
+            golf_bpb: model_bits / golf_bytes.max(1) as f64,
+            bits,
+            bytes,
+            bpb: bits / bytes.max(1) as f64,
+            window: self.window.size,
+            stride: self.window.stride,
+        }
+    }
+
+    /// Spans over the original bytes: one per token, with pieces that cover no original byte (a ligature's first
+    /// half) joined to the next, and whitespace the normalizer dropped at either end given to the nearest token.
+    fn spans(&self, run: &ArScore) -> Vec<Span> {
+        let mut spans: Vec<Span> = Vec::with_capacity(run.tokens.len());
+        let mut carry = 0.0;
+        let mut carry_text = String::new();
+        for (i, tok) in run.tokens.iter().enumerate() {
+            let s = run.scored[i].clone().unwrap_or_default();
+            let unk = tok.id == self.tokenizer.unk_id();
+            let bits = s.bits
+                + if unk {
+                    UNK_BYTE_BITS * tok.orig.len() as f64
+                } else {
+                    0.0
+                };
+            let text = carry_text.clone() + &self.piece_text(tok.id);
+            if tok.orig.is_empty() {
+                carry += bits;
+                carry_text = text;
+                continue;
+            }
+            let info = TokenInfo {
+                text,
+                rank: Some(s.rank),
+                top_k: s
+                    .top
+                    .iter()
+                    .map(|&(id, p)| Alternative {
+                        text: self.piece_text(id),
+                        prob: p,
+                    })
+                    .collect(),
+                entropy: Some(s.entropy),
+                detail: unk.then(|| {
+                    format!(
+                        "<unk>: {} bits + 8 bits for each of its {} bytes",
+                        fmt_bits(s.bits),
+                        tok.orig.len()
+                    )
+                }),
+            };
+            let start = spans.last().map_or(0, |p: &Span| p.end);
+            spans.push(Span {
+                start,
+                end: tok.orig.end as u32,
+                bits: bits + carry,
+                token: Some(info),
+            });
+            carry = 0.0;
+            carry_text.clear();
+        }
+        let len = run.text.len() as u32;
+        match spans.last_mut() {
+            Some(last) => {
+                last.end = len;
+                last.bits += carry;
+            }
+            // Text with no tokens at all (only whitespace): nothing to charge but the bytes themselves.
+            None if len > 0 => spans.push(Span {
+                start: 0,
+                end: len,
+                bits: carry,
+                token: None,
+            }),
+            None => {}
+        }
+        spans
+    }
+}
+
+fn fmt_bits(b: f64) -> String {
+    format!("{b:.2}")
+}
+
+impl Golfer for ArGolfer {
+    type ScoreRun = ArScore;
+    type GenerateRun = ArGeneration;
+
+    fn info(&self) -> GolferInfo {
+        GolferInfo {
+            id: self.manifest.id.clone(),
+            label: self.manifest.label.clone(),
+            about: self.manifest.about.clone(),
+            params: Some(self.manifest.params),
+            model_bytes: self
+                .manifest
+                .artifact
+                .as_ref()
+                .map_or(self.manifest.onnx.bytes, |a| a.bytes),
+        }
+    }
+
+    fn start_score(&self, text: &[u8]) -> Result<ArScore, GolfError> {
+        if text.is_empty() {
+            return Err(GolfError::EmptyInput);
+        }
+        let text = std::str::from_utf8(text)
+            .map_err(|e| GolfError::NotUtf8 {
+                offset: e.valid_up_to(),
+            })?
+            .to_string();
+        let tokens = self.tokenizer.encode(&text);
+        let mut stream = vec![self.manifest.bos_id];
+        stream.extend(tokens.iter().map(|t| t.id));
+        let n = tokens.len();
+        Ok(ArScore {
+            text,
+            tokens,
+            stream,
+            scored: vec![None; n],
+            window_start: 0,
+            pos: 0,
+            cache: None,
+            finished: n == 0,
+        })
+    }
+
+    async fn score_step(&self, run: &mut ArScore) -> Result<ScoreStep, GolfError> {
+        let n = run.tokens.len();
+        let progress = |run: &ArScore| Progress {
+            done: run.scored.iter().filter(|s| s.is_some()).count() as u64,
+            total: n as u64,
+        };
+        if !run.finished {
+            let Window { size, stride } = self.window;
+            let window_end = (run.window_start + size).min(n);
+            let end = (run.pos + SCORE_CHUNK).min(window_end);
+            let (ids, targets) = (&run.stream[run.pos..end], &run.stream[run.pos + 1..end + 1]);
+            let (out, cache) = self.call(ids, targets, run.cache.take()).await?;
+            let lp = out.f32("logprob2")?;
+            let rank = out.i64("rank")?;
+            let ent = out.f32("entropy")?;
+            let top_ids = out.i64("top_ids")?;
+            let top_p = out.f32("top_probs")?;
+            let k = top_ids.len() / ids.len().max(1);
+            for j in 0..ids.len() {
+                let at = run.pos + j;
+                if run.scored[at].is_none() {
+                    run.scored[at] = Some(Scored {
+                        bits: -lp[j] as f64,
+                        rank: rank[j] as u32,
+                        entropy: ent[j],
+                        top: (0..k)
+                            .map(|c| (top_ids[j * k + c] as u32, top_p[j * k + c]))
+                            .collect(),
+                    });
+                }
+            }
+            run.pos = end;
+            run.cache = Some(cache);
+            if end == n {
+                run.finished = true;
+            } else if end == window_end {
+                // Next window: a fresh cache from the next stride.
+                run.window_start += stride;
+                run.pos = run.window_start;
+                run.cache = None;
+            }
+            if !run.finished {
+                return Ok(ScoreStep {
+                    spans: Vec::new(),
+                    progress: progress(run),
+                    finished: false,
+                });
+            }
+        }
+        Ok(ScoreStep {
+            spans: self.spans(run),
+            progress: progress(run),
+            finished: true,
+        })
+    }
+
+    fn start_generate(
+        &self,
+        prompt: &str,
+        settings: &GenerateSettings,
+    ) -> Result<ArGeneration, GolfError> {
+        if prompt.is_empty() {
+            return Err(GolfError::EmptyPrompt);
+        }
+        let mut context = vec![self.manifest.bos_id];
+        context.extend(self.tokenizer.encode_ids(prompt));
+        let keep = self.window.size / 2;
+        if context.len() > keep {
+            context.drain(1..context.len() - keep + 1);
+        }
+        Ok(ArGeneration {
+            pending: context.clone(),
+            context,
+            cache: None,
+            cache_len: 0,
+            sampler: Sampler::new(settings.sampler),
+            settings: settings.clone(),
+            utf8: Utf8Stream::new(),
+            steps: 0,
+            bytes: 0,
+            finished: false,
+        })
+    }
+
+    async fn generate_step(&self, run: &mut ArGeneration) -> Result<GenerateStep, GolfError> {
+        if run.finished
+            || run.steps >= run.settings.max_steps
+            || run.bytes >= run.settings.max_bytes
+        {
+            run.finished = true;
+            return Ok(GenerateStep {
+                text: run.utf8.finish(),
+                finished: true,
+                ..Default::default()
+            });
+        }
+        if run.cache_len + run.pending.len() > self.window.size {
+            // The window is full: start again from the most recent half of the context.
+            let keep = self.window.size / 2;
+            run.pending = run.context[run.context.len() - keep..].to_vec();
+            run.cache = None;
+            run.cache_len = 0;
+        }
+        let ids = std::mem::take(&mut run.pending);
+        let (out, cache) = self.call(&ids, &ids, run.cache.take()).await?;
+        run.cache = Some(cache);
+        run.cache_len += ids.len();
+        let logits = out.f32("last_logits")?;
+        let recent = &run.context[run.context.len().saturating_sub(64)..];
+        let id = run.sampler.sample(&logits, recent) as u32;
+        let info = describe(self, &logits, id);
+        run.context.push(id);
+        run.pending = vec![id];
+        run.steps += 1;
+        let bytes = self.piece_text(id).into_bytes();
+        run.bytes += bytes.len();
+        let text = run.utf8.push(&bytes);
+        Ok(GenerateStep {
+            text,
+            bytes,
+            token: Some(info),
+            finished: false,
+        })
+    }
+}
+
+/// The popover for a sampled token: its rank, the ten most likely tokens and the entropy, at temperature 1.
+fn describe(g: &ArGolfer, logits: &[f32], id: u32) -> TokenInfo {
+    let max = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let z: f64 = logits.iter().map(|&l| (l as f64 - max).exp()).sum();
+    let p = |l: f32| (l as f64 - max).exp() / z;
+    let mut order: Vec<usize> = (0..logits.len()).collect();
+    order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
+    let entropy = logits
+        .iter()
+        .map(|&l| p(l))
+        .filter(|&q| q > 0.0)
+        .map(|q| -q * q.log2())
+        .sum::<f64>();
+    TokenInfo {
+        text: g.piece_text(id),
+        rank: Some(1 + logits.iter().filter(|&&l| l > logits[id as usize]).count() as u32),
+        top_k: order
+            .iter()
+            .take(10)
+            .map(|&i| Alternative {
+                text: g.piece_text(i as u32),
+                prob: p(logits[i]) as f32,
+            })
+            .collect(),
+        entropy: Some(entropy as f32),
+        detail: Some(format!("{:.2} bits", -p(logits[id as usize]).log2())),
+    }
+}
+
+pub struct ArGeneration {
+    context: Vec<u32>,
+    pending: Vec<u32>,
+    cache: Option<Vec<Value>>,
+    cache_len: usize,
+    sampler: Sampler,
+    settings: GenerateSettings,
+    utf8: Utf8Stream,
+    steps: usize,
+    bytes: usize,
+    finished: bool,
+}

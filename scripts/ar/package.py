@@ -1,0 +1,85 @@
+"""Packages a training run as the AR golfer's model folder: the int8 artifact, its ONNX graph and golfer.json.
+
+Usage: python scripts/ar/package.py [--run .cache/ar-run] [--out models/ar]
+Reads RUN/final_model.int8.ptz and RUN/summary.json (written by train_gpt.py).
+"""
+
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import export_onnx  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKENIZER = "fineweb_1024_bpe.model"
+
+
+def file_entry(path: Path) -> dict:
+    data = path.read_bytes()
+    return {"path": path.name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run", type=Path, default=ROOT / ".cache" / "ar-run")
+    p.add_argument("--out", type=Path, default=ROOT / "models" / "ar")
+    p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    a = p.parse_args()
+    a.out.mkdir(parents=True, exist_ok=True)
+    summary = json.loads((a.run / "summary.json").read_text())
+    ptz = a.out / "final_model.int8.ptz"
+    shutil.copyfile(a.run / "final_model.int8.ptz", ptz)
+    model, info = export_onnx.build(export_onnx.load_artifact(ptz), 10000.0, 30.0)
+    onnx_path = a.out / "model.onnx"
+    export_onnx.onnx.save(model, onnx_path)
+    tok = (a.data / "tokenizers" / TOKENIZER).read_bytes()
+    s = summary["settings"]
+    manifest = {
+        "id": "ar",
+        "kind": "autoregressive",
+        "label": "AR (Parameter Golf baseline, int8)",
+        "about": (
+            f"The Parameter Golf baseline architecture at {info['layers']} layers x {info['dim']} wide, trained here "
+            f"on {summary['epochs']:.1f} epochs of a {summary['tokens_seen'] / summary['epochs'] / 1e6:.1f}M-token "
+            f"FineWeb sample in {summary['wall_clock_seconds'] / 60:.0f} minutes on a 2-core CPU; int8 per-row weights."
+        ),
+        "onnx": file_entry(onnx_path),
+        "artifact": file_entry(ptz),
+        "tokenizer": {
+            "kind": "sentencepiece",
+            "file": TOKENIZER,
+            "sha256": hashlib.sha256(tok).hexdigest(),
+            "source": "the shared data's tokenizers/ (Parameter Golf's SentencePiece BPE, vocab 1024)",
+        },
+        "params": summary["params"],
+        "context": s["train_seq_len"],
+        "layers": info["layers"],
+        "kv_heads": info["kv_heads"],
+        "head_dim": info["head_dim"],
+        "vocab": info["vocab"],
+        "bos_id": 1,
+        "rebuild": "python scripts/ar/export_onnx.py models/ar/final_model.int8.ptz models/ar/model.onnx "
+        "(the artifact itself: scripts/ar/train_gpt.py then scripts/ar/package.py)",
+        "training": {
+            "script": "scripts/ar/train_gpt.py",
+            "data": "train-legalfilter.jsonl (FineWeb sample-10BT, legal-keyword prefiltered), held-out overlap removed",
+            "tokens_seen": summary["tokens_seen"],
+            "epochs": round(summary["epochs"], 3),
+            "steps": summary["steps"],
+            "wall_clock_seconds": summary["wall_clock_seconds"],
+            "hardware": summary["hardware"],
+            "settings": s,
+        },
+        "artifact_bytes": ptz.stat().st_size,
+        "results": summary["results"],
+    }
+    (a.out / "golfer.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    print(json.dumps({k: manifest[k] for k in ("params", "artifact_bytes", "context")} | {"onnx_bytes": manifest["onnx"]["bytes"]}))
+
+
+if __name__ == "__main__":
+    main()
