@@ -54,8 +54,29 @@ ensure_data() {
   }
 }
 
+ORT_WEB_VERSION=1.30.0
+
+# Copies what the page serves besides its own code into web/generated/ (git-ignored): ONNX Runtime Web's
+# three files from the npm package, and each model folder's files with its tokenizer from the shared data.
+stage_web_assets() {
+  local gen="$ROOT/web/generated"
+  local ortdir="$TOOLS/node_modules/onnxruntime-web/dist"
+  if [ ! -f "$ortdir/ort-wasm-simd-threaded.wasm" ] || ! grep -q "\"version\": \"$ORT_WEB_VERSION\"" "$TOOLS/node_modules/onnxruntime-web/package.json"; then
+    say "installing onnxruntime-web $ORT_WEB_VERSION (npm)"
+    mkdir -p "$TOOLS"
+    npm install --prefix "$TOOLS" --no-audit --no-fund "onnxruntime-web@$ORT_WEB_VERSION" >/dev/null
+  fi
+  mkdir -p "$gen/ort" "$gen/models/ar"
+  for f in ort.wasm.min.js ort-wasm-simd-threaded.mjs ort-wasm-simd-threaded.wasm; do
+    cmp -s "$ortdir/$f" "$gen/ort/$f" || cp "$ortdir/$f" "$gen/ort/$f"
+  done
+  install -m 644 "$ROOT/models/ar/golfer.json" "$ROOT/models/ar/model.onnx" \
+    "$GOLF_DATA/tokenizers/fineweb_1024_bpe.model" "$gen/models/ar/"
+}
+
 build_page() {
   ensure_wasm_target; ensure_trunk; ensure_wasm_bindgen; ensure_wasm_opt; ensure_data
+  stage_web_assets
   say "building the page (trunk build --release)"
   (cd "$ROOT" && trunk build --release)
 }

@@ -19,7 +19,9 @@ pub fn models_dir(given: Option<&Path>) -> Result<PathBuf> {
     }
     match roots().into_iter().map(|r| r.join("models")).find(|m| m.join("ar/golfer.json").exists()) {
         Some(m) => Ok(m),
-        None => bail!("cannot find the models folder (models/ar/golfer.json); run from the repository or pass --models DIR"),
+        None => {
+            bail!("cannot find the models folder (models/ar/golfer.json); run from the repository or pass --models DIR")
+        }
     }
 }
 

@@ -9,9 +9,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use golf_core::{
-    block_on, score_to_end, GenerateSettings, GolfError, Golfer, SamplerSettings, Span, Summary,
-};
+use golf_core::{block_on, score_to_end, GenerateSettings, GolfError, Golfer, SamplerSettings, Span, Summary};
 use golf_gzip::{Dry, GzipGolfer, Method, GZIP_CONTAINER_BYTES, MARGINAL_MAX_BYTES};
 use golf_onnx::{ArGolfer, Window};
 
@@ -148,42 +146,21 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Score {
-            golfer,
-            method,
-            stride,
-            json,
-            tokens,
-            per_byte,
-            bytes,
-            places,
-            file,
-        } => {
+        Command::Score { golfer, method, stride, json, tokens, per_byte, bytes, places, file } => {
             let text = read_input(file.as_ref())?;
             if !(bytes && golfer == GolferId::Gzip) {
                 if let Err(e) = std::str::from_utf8(&text) {
-                    bail!(GolfError::NotUtf8 {
-                        offset: e.valid_up_to()
-                    });
+                    bail!(GolfError::NotUtf8 { offset: e.valid_up_to() });
                 }
             }
-            let out = Output {
-                json,
-                tokens,
-                per_byte,
-                file: file.clone(),
-            };
+            let out = Output { json, tokens, per_byte, file: file.clone() };
             match golfer {
                 GolferId::Gzip => {
                     let method = match method {
                         MethodArg::Exact => Method::Exact,
                         MethodArg::Marginal => Method::Marginal,
                     };
-                    let golfer = GzipGolfer {
-                        method,
-                        token_info: json && tokens,
-                        dry: Dry::default(),
-                    };
+                    let golfer = GzipGolfer { method, token_info: json && tokens, dry: Dry::default() };
                     let start = Instant::now();
                     let spans = golf_gzip::score_blocking(&golfer, &text)?;
                     report_gzip(method, &text, &spans, start.elapsed().as_secs_f64(), &out)
@@ -192,28 +169,15 @@ fn run(cli: Cli) -> Result<()> {
                     let mut golfer = load_ar(&places)?;
                     if let Some(s) = stride {
                         if s == 0 || s > golfer.window.size {
-                            bail!(
-                                "--stride must be between 1 and the window size ({})",
-                                golfer.window.size
-                            );
+                            bail!("--stride must be between 1 and the window size ({})", golfer.window.size);
                         }
-                        golfer.window = Window {
-                            stride: s,
-                            ..golfer.window
-                        };
+                        golfer.window = Window { stride: s, ..golfer.window };
                     }
                     let start = Instant::now();
                     let mut run = golfer.start_score(&text)?;
                     let spans = block_on(score_to_end(&golfer, &mut run))?;
                     let report = golfer.report(&run);
-                    report_neural(
-                        &golfer,
-                        &report,
-                        &text,
-                        &spans,
-                        start.elapsed().as_secs_f64(),
-                        &out,
-                    )
+                    report_neural(&golfer, &report, &text, &spans, start.elapsed().as_secs_f64(), &out)
                 }
             }
         }
@@ -231,13 +195,7 @@ fn run(cli: Cli) -> Result<()> {
             places,
         } => {
             let mut settings = GenerateSettings {
-                sampler: SamplerSettings {
-                    temperature,
-                    top_k,
-                    top_p,
-                    repetition_penalty,
-                    seed,
-                },
+                sampler: SamplerSettings { temperature, top_k, top_p, repetition_penalty, seed },
                 max_bytes,
                 max_steps: max_tokens,
             };
@@ -245,43 +203,25 @@ fn run(cli: Cli) -> Result<()> {
             match golfer {
                 GolferId::Gzip => {
                     settings.max_steps = max_bytes;
-                    let dry = Dry {
-                        multiplier: dry_multiplier,
-                        ..Dry::default()
-                    };
-                    let golfer = GzipGolfer {
-                        dry,
-                        ..GzipGolfer::default()
-                    };
+                    let dry = Dry { multiplier: dry_multiplier, ..Dry::default() };
+                    let golfer = GzipGolfer { dry, ..GzipGolfer::default() };
                     stream(&golfer, &prompt, &settings, &mut out)
                 }
                 GolferId::Ar => stream(&load_ar(&places)?, &prompt, &settings, &mut out),
             }
         }
         Command::Bench { data } => bench::run(&data),
-        Command::Tokenize {
-            model,
-            json_array,
-            file,
-        } => tokenize(&model, json_array, file.as_ref()),
+        Command::Tokenize { model, json_array, file } => tokenize(&model, json_array, file.as_ref()),
     }
 }
 
 fn load_ar(places: &Places) -> Result<ArGolfer> {
     let models = locate::models_dir(places.models.as_deref())?;
     let data = locate::data_dir(places.data.as_deref());
-    Ok(block_on(golf_onnx::files::load_ar(
-        &models.join("ar"),
-        &data,
-    ))?)
+    Ok(block_on(golf_onnx::files::load_ar(&models.join("ar"), &data))?)
 }
 
-fn stream<G: Golfer>(
-    golfer: &G,
-    prompt: &str,
-    settings: &GenerateSettings,
-    out: &mut impl Write,
-) -> Result<()> {
+fn stream<G: Golfer>(golfer: &G, prompt: &str, settings: &GenerateSettings, out: &mut impl Write) -> Result<()> {
     let mut run = golfer.start_generate(prompt, settings)?;
     write!(out, "{prompt}")?;
     loop {
@@ -296,17 +236,14 @@ fn stream<G: Golfer>(
 }
 
 fn tokenize(model: &PathBuf, json_array: bool, file: Option<&PathBuf>) -> Result<()> {
-    let bytes =
-        std::fs::read(model).with_context(|| format!("cannot read '{}'", model.display()))?;
-    let sp = golf_tokenize::SentencePiece::from_model_bytes(&bytes)
-        .with_context(|| format!("'{}'", model.display()))?;
+    let bytes = std::fs::read(model).with_context(|| format!("cannot read '{}'", model.display()))?;
+    let sp =
+        golf_tokenize::SentencePiece::from_model_bytes(&bytes).with_context(|| format!("'{}'", model.display()))?;
     let input = read_input(file)?;
     let texts: Vec<String> = if json_array {
         serde_json::from_slice(&input).context("--json-array expects a JSON array of strings")?
     } else {
-        vec![String::from_utf8(input).map_err(|e| GolfError::NotUtf8 {
-            offset: e.utf8_error().valid_up_to(),
-        })?]
+        vec![String::from_utf8(input).map_err(|e| GolfError::NotUtf8 { offset: e.utf8_error().valid_up_to() })?]
     };
     let results: Vec<serde_json::Value> = texts
         .iter()
@@ -318,11 +255,7 @@ fn tokenize(model: &PathBuf, json_array: bool, file: Option<&PathBuf>) -> Result
             })
         })
         .collect();
-    let out = if json_array {
-        serde_json::Value::Array(results)
-    } else {
-        results.into_iter().next().unwrap()
-    };
+    let out = if json_array { serde_json::Value::Array(results) } else { results.into_iter().next().unwrap() };
     println!("{out}");
     Ok(())
 }
@@ -334,9 +267,7 @@ fn read_input(file: Option<&PathBuf>) -> Result<Vec<u8>> {
         }
         _ => {
             let mut buf = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut buf)
-                .context("cannot read standard input")?;
+            std::io::stdin().read_to_end(&mut buf).context("cannot read standard input")?;
             buf
         }
     };
@@ -355,35 +286,19 @@ struct Output {
 
 impl Output {
     fn name(&self) -> String {
-        self.file
-            .as_ref()
-            .map_or("standard input".to_string(), |p| p.display().to_string())
+        self.file.as_ref().map_or("standard input".to_string(), |p| p.display().to_string())
     }
 
     /// Prints `fields` plus the spans (and per-byte bits) as one JSON object.
-    fn json(
-        &self,
-        mut fields: serde_json::Map<String, serde_json::Value>,
-        spans: &[Span],
-        len: usize,
-    ) -> Result<()> {
+    fn json(&self, mut fields: serde_json::Map<String, serde_json::Value>, spans: &[Span], len: usize) -> Result<()> {
         let spans: Vec<Span> = if self.tokens {
             spans.to_vec()
         } else {
-            spans
-                .iter()
-                .map(|s| Span {
-                    token: None,
-                    ..s.clone()
-                })
-                .collect()
+            spans.iter().map(|s| Span { token: None, ..s.clone() }).collect()
         };
         fields.insert("spans".into(), serde_json::to_value(&spans)?);
         if self.per_byte {
-            fields.insert(
-                "per_byte".into(),
-                serde_json::to_value(golf_core::per_byte_bits(&spans, len))?,
-            );
+            fields.insert("per_byte".into(), serde_json::to_value(golf_core::per_byte_bits(&spans, len))?);
         }
         let mut out = std::io::stdout().lock();
         serde_json::to_writer(&mut out, &fields)?;
@@ -392,13 +307,7 @@ impl Output {
     }
 }
 
-fn report_gzip(
-    method: Method,
-    text: &[u8],
-    spans: &[Span],
-    seconds: f64,
-    out: &Output,
-) -> Result<()> {
+fn report_gzip(method: Method, text: &[u8], spans: &[Span], seconds: f64, out: &Output) -> Result<()> {
     let summary = Summary::of(spans, text.len() as u64);
     let method_name = match method {
         Method::Exact => "exact",
@@ -435,42 +344,23 @@ fn report_neural(
     out: &Output,
 ) -> Result<()> {
     if out.json {
-        let serde_json::Value::Object(mut fields) = serde_json::to_value(r)? else {
-            unreachable!()
-        };
+        let serde_json::Value::Object(mut fields) = serde_json::to_value(r)? else { unreachable!() };
         fields.insert("golfer".into(), golfer.manifest.id.clone().into());
         fields.insert("seconds".into(), seconds.into());
         return out.json(fields, spans, text.len());
     }
     println!("{} on {}", golfer.manifest.label, out.name());
     println!("  bytes      {}", r.bytes);
-    println!(
-        "  tokens     {} ({} <unk>, covering {} bytes)",
-        r.tokens, r.unk_tokens, r.unk_bytes
-    );
-    println!(
-        "  bits       {:.1} (model {:.1} + 8 per <unk> byte)",
-        r.bits, r.model_bits
-    );
+    println!("  tokens     {} ({} <unk>, covering {} bytes)", r.tokens, r.unk_tokens, r.unk_bytes);
+    println!("  bits       {:.1} (model {:.1} + 8 per <unk> byte)", r.bits, r.model_bits);
     println!("  bpb        {:.4} over the bytes as given", r.bpb);
-    println!(
-        "  golf bpb   {:.4} under Parameter Golf's byte count ({} bytes)",
-        r.golf_bpb, r.golf_bytes
-    );
+    println!("  golf bpb   {:.4} under Parameter Golf's byte count ({} bytes)", r.golf_bpb, r.golf_bytes);
     println!(
         "  window     {} tokens, a new window every {} tokens{}",
         r.window,
         r.stride,
-        if r.stride == r.window {
-            " (no overlap, as eval_val)"
-        } else {
-            ""
-        }
+        if r.stride == r.window { " (no overlap, as eval_val)" } else { "" }
     );
-    println!(
-        "  time       {:.1} ms ({:.0} tokens/s)",
-        seconds * 1e3,
-        r.tokens as f64 / seconds
-    );
+    println!("  time       {:.1} ms ({:.0} tokens/s)", seconds * 1e3, r.tokens as f64 / seconds);
     Ok(())
 }

@@ -55,10 +55,7 @@ pub fn per_byte_bits(spans: &[Span], len: usize) -> Vec<f64> {
     let mut out = vec![0.0; len];
     for s in spans {
         let range = s.start as usize..s.end as usize;
-        for (slot, u) in out[range.clone()]
-            .iter_mut()
-            .zip(spread(to_units(s.bits), range.len()))
-        {
+        for (slot, u) in out[range.clone()].iter_mut().zip(spread(to_units(s.bits), range.len())) {
             *slot = to_bits(u);
         }
     }
@@ -70,23 +67,12 @@ mod tests {
     use super::*;
 
     fn span(start: u32, end: u32, bits: f64) -> Span {
-        Span {
-            start,
-            end,
-            bits,
-            token: None,
-        }
+        Span { start, end, bits, token: None }
     }
 
     #[test]
     fn spread_adds_up_exactly() {
-        for (u, n) in [
-            (10i64, 3usize),
-            (7, 7),
-            (1, 5),
-            (-11, 4),
-            (UNITS_PER_BIT * 13, 9),
-        ] {
+        for (u, n) in [(10i64, 3usize), (7, 7), (1, 5), (-11, 4), (UNITS_PER_BIT * 13, 9)] {
             let parts: Vec<_> = spread(u, n).collect();
             assert_eq!(parts.iter().sum::<i64>(), u);
             let (lo, hi) = (parts.iter().min().unwrap(), parts.iter().max().unwrap());

@@ -84,11 +84,7 @@ pub struct GenerateSettings {
 
 impl Default for GenerateSettings {
     fn default() -> Self {
-        GenerateSettings {
-            sampler: SamplerSettings::default(),
-            max_bytes: 400,
-            max_steps: 256,
-        }
+        GenerateSettings { sampler: SamplerSettings::default(), max_bytes: 400, max_steps: 256 }
     }
 }
 
@@ -110,11 +106,7 @@ pub enum GolfError {
     #[error("the text is not valid UTF-8 (first bad byte at offset {offset}); gzip can score raw bytes with --bytes")]
     NotUtf8 { offset: usize },
     #[error("the text is {len} bytes, over this method's limit of {max} bytes: {why}")]
-    TooLong {
-        len: usize,
-        max: usize,
-        why: &'static str,
-    },
+    TooLong { len: usize, max: usize, why: &'static str },
     #[error("the prompt is empty: give a few words to continue")]
     EmptyPrompt,
     #[error("{0}")]
@@ -132,20 +124,10 @@ pub trait Golfer {
     fn start_score(&self, text: &[u8]) -> Result<Self::ScoreRun, GolfError>;
 
     /// Advances scoring by one bounded step.
-    fn score_step(
-        &self,
-        run: &mut Self::ScoreRun,
-    ) -> impl Future<Output = Result<ScoreStep, GolfError>>;
+    fn score_step(&self, run: &mut Self::ScoreRun) -> impl Future<Output = Result<ScoreStep, GolfError>>;
 
-    fn start_generate(
-        &self,
-        prompt: &str,
-        settings: &GenerateSettings,
-    ) -> Result<Self::GenerateRun, GolfError>;
+    fn start_generate(&self, prompt: &str, settings: &GenerateSettings) -> Result<Self::GenerateRun, GolfError>;
 
     /// Samples the next token (or chunk).
-    fn generate_step(
-        &self,
-        run: &mut Self::GenerateRun,
-    ) -> impl Future<Output = Result<GenerateStep, GolfError>>;
+    fn generate_step(&self, run: &mut Self::GenerateRun) -> impl Future<Output = Result<GenerateStep, GolfError>>;
 }

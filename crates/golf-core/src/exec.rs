@@ -17,10 +17,7 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
 }
 
 /// Scores a whole text, step by step, and returns all its spans.
-pub async fn score_to_end<G: Golfer>(
-    golfer: &G,
-    run: &mut G::ScoreRun,
-) -> Result<Vec<Span>, GolfError> {
+pub async fn score_to_end<G: Golfer>(golfer: &G, run: &mut G::ScoreRun) -> Result<Vec<Span>, GolfError> {
     let mut spans = Vec::new();
     loop {
         let step = golfer.score_step(run).await?;

@@ -19,13 +19,7 @@ pub struct SamplerSettings {
 
 impl Default for SamplerSettings {
     fn default() -> Self {
-        SamplerSettings {
-            temperature: 0.8,
-            top_k: 0,
-            top_p: 0.95,
-            repetition_penalty: 1.0,
-            seed: 42,
-        }
+        SamplerSettings { temperature: 0.8, top_k: 0, top_p: 0.95, repetition_penalty: 1.0, seed: 42 }
     }
 }
 
@@ -45,9 +39,7 @@ impl Rng {
             z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
             z ^ (z >> 31)
         };
-        Rng {
-            s: [next(), next(), next(), next()],
-        }
+        Rng { s: [next(), next(), next(), next()] }
     }
 
     pub fn next_u64(&mut self) -> u64 {
@@ -76,10 +68,7 @@ pub struct Sampler {
 
 impl Sampler {
     pub fn new(settings: SamplerSettings) -> Sampler {
-        Sampler {
-            settings,
-            rng: Rng::new(settings.seed),
-        }
+        Sampler { settings, rng: Rng::new(settings.seed) }
     }
 
     /// The candidates that survive the filters, with renormalised probabilities, most likely first.
@@ -100,17 +89,13 @@ impl Sampler {
         }
         if s.temperature <= 0.0 {
             // Greedy: the first index of the maximum, so ties break the same way everywhere.
-            let best =
-                (0..adjusted.len()).fold(0, |b, i| if adjusted[i] > adjusted[b] { i } else { b });
+            let best = (0..adjusted.len()).fold(0, |b, i| if adjusted[i] > adjusted[b] { i } else { b });
             return vec![(best, 1.0)];
         }
         let t = s.temperature as f64;
         let max = adjusted.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        let mut probs: Vec<(usize, f64)> = adjusted
-            .iter()
-            .enumerate()
-            .map(|(i, &l)| (i, ((l - max) / t).exp()))
-            .collect();
+        let mut probs: Vec<(usize, f64)> =
+            adjusted.iter().enumerate().map(|(i, &l)| (i, ((l - max) / t).exp())).collect();
         // Stable sort: equal probabilities keep index order.
         probs.sort_by(|a, b| b.1.total_cmp(&a.1));
         if s.top_k > 0 && s.top_k < probs.len() {
@@ -164,13 +149,7 @@ mod tests {
     use super::*;
 
     fn settings(temperature: f32, top_k: usize, top_p: f32) -> SamplerSettings {
-        SamplerSettings {
-            temperature,
-            top_k,
-            top_p,
-            repetition_penalty: 1.0,
-            seed: 7,
-        }
+        SamplerSettings { temperature, top_k, top_p, repetition_penalty: 1.0, seed: 7 }
     }
 
     fn logits_of(probs: &[f64]) -> Vec<f32> {
@@ -181,10 +160,7 @@ mod tests {
     fn fixed_seed_gives_fixed_output() {
         let logits: Vec<f32> = (0..50).map(|i| ((i * 37) % 11) as f32 * 0.3).collect();
         let run = |seed| {
-            let mut s = Sampler::new(SamplerSettings {
-                seed,
-                ..settings(1.0, 0, 1.0)
-            });
+            let mut s = Sampler::new(SamplerSettings { seed, ..settings(1.0, 0, 1.0) });
             (0..200).map(|_| s.sample(&logits, &[])).collect::<Vec<_>>()
         };
         assert_eq!(run(1), run(1));
@@ -199,10 +175,7 @@ mod tests {
             assert_eq!(s.sample(&logits, &[]), 1);
         }
         // The penalty can move the argmax.
-        let mut p = Sampler::new(SamplerSettings {
-            repetition_penalty: 2.0,
-            ..settings(0.0, 0, 1.0)
-        });
+        let mut p = Sampler::new(SamplerSettings { repetition_penalty: 2.0, ..settings(0.0, 0, 1.0) });
         assert_eq!(p.sample(&logits, &[1, 4]), 3);
     }
 
@@ -210,13 +183,8 @@ mod tests {
     fn top_p_keeps_smallest_set_reaching_p() {
         let probs = [0.05, 0.4, 0.1, 0.3, 0.15];
         let logits = logits_of(&probs);
-        let cases: [(f32, &[usize]); 5] = [
-            (0.3, &[1]),
-            (0.39, &[1]),
-            (0.41, &[1, 3]),
-            (0.71, &[1, 3, 4]),
-            (0.86, &[1, 3, 4, 2]),
-        ];
+        let cases: [(f32, &[usize]); 5] =
+            [(0.3, &[1]), (0.39, &[1]), (0.41, &[1, 3]), (0.71, &[1, 3, 4]), (0.86, &[1, 3, 4, 2])];
         for (p, want) in cases {
             let dist = Sampler::new(settings(1.0, 0, p)).distribution(&logits, &[]);
             let kept: Vec<usize> = dist.iter().map(|d| d.0).collect();

@@ -24,9 +24,7 @@ impl Utf8Stream {
                 }
                 Err(e) => {
                     let good = e.valid_up_to();
-                    out.push_str(
-                        std::str::from_utf8(&self.pending[..good]).expect("checked prefix"),
-                    );
+                    out.push_str(std::str::from_utf8(&self.pending[..good]).expect("checked prefix"));
                     match e.error_len() {
                         // Invalid bytes: replace and keep going.
                         Some(bad) => {

@@ -14,13 +14,11 @@ use golf_core::{Units, UNITS_PER_BIT};
 
 use crate::deflate::{BL_ORDER, EXTRA_DBITS, EXTRA_LBITS};
 
-const LENGTH_BASE: [u16; 29] = [
-    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131,
-    163, 195, 227, 258,
-];
+const LENGTH_BASE: [u16; 29] =
+    [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258];
 const DIST_BASE: [u16; 30] = [
-    1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537,
-    2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577,
+    1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145,
+    8193, 12289, 16385, 24577,
 ];
 
 /// How a run of bytes was coded.
@@ -69,9 +67,7 @@ pub enum BlockKind {
 pub enum InflateError {
     #[error("malformed DEFLATE stream at bit {0}: {1}")]
     Malformed(u64, &'static str),
-    #[error(
-        "the stream decodes to {got} bytes that differ from the {want}-byte text at byte {at}"
-    )]
+    #[error("the stream decodes to {got} bytes that differ from the {want}-byte text at byte {at}")]
     Mismatch { got: usize, want: usize, at: usize },
 }
 
@@ -97,10 +93,7 @@ impl BitReader<'_> {
         let v = self.peek(n);
         self.pos += n as u64;
         if self.pos > self.data.len() as u64 * 8 {
-            return Err(InflateError::Malformed(
-                self.pos,
-                "unexpected end of stream",
-            ));
+            return Err(InflateError::Malformed(self.pos, "unexpected end of stream"));
         }
         Ok(v)
     }
@@ -116,10 +109,7 @@ impl Decoder {
     fn new(lens: &[u8]) -> Result<Decoder, &'static str> {
         let max_len = *lens.iter().max().unwrap_or(&0) as u32;
         if max_len == 0 {
-            return Ok(Decoder {
-                table: vec![(0, 0)],
-                max_len: 0,
-            });
+            return Ok(Decoder { table: vec![(0, 0)], max_len: 0 });
         }
         let mut bl_count = [0u32; 16];
         lens.iter().for_each(|&l| bl_count[l as usize] += 1);
@@ -172,10 +162,7 @@ pub struct Attribution {
 
 /// Decodes `stream`, checks it reproduces `text`, and charges every bit to the bytes of `text`.
 pub fn attribute(stream: &[u8], text: &[u8]) -> Result<Attribution, InflateError> {
-    let mut r = BitReader {
-        data: stream,
-        pos: 0,
-    };
+    let mut r = BitReader { data: stream, pos: 0 };
     let mut out: Vec<u8> = Vec::with_capacity(text.len());
     let mut charges: Vec<Charge> = Vec::new();
     let mut blocks = Vec::new();
@@ -202,18 +189,10 @@ pub fn attribute(stream: &[u8], text: &[u8]) -> Result<Attribution, InflateError
                 }
                 header_bits = (r.pos - block_bit_start) as u32;
                 let at = (r.pos / 8) as usize;
-                let bytes = stream
-                    .get(at..at + len as usize)
-                    .ok_or(malformed(r.pos, "stored block past the end"))?;
+                let bytes = stream.get(at..at + len as usize).ok_or(malformed(r.pos, "stored block past the end"))?;
                 for i in 0..bytes.len() {
                     let start = (out.len() + i) as u32;
-                    charges.push(Charge {
-                        start,
-                        end: start + 1,
-                        coding: Coding::Stored,
-                        code_bits: 8,
-                        units: 0,
-                    });
+                    charges.push(Charge { start, end: start + 1, coding: Coding::Stored, code_bits: 8, units: 0 });
                 }
                 out.extend_from_slice(bytes);
                 r.pos += 8 * len as u64;
@@ -255,14 +234,12 @@ pub fn attribute(stream: &[u8], text: &[u8]) -> Result<Attribution, InflateError
                         if code >= 29 {
                             return Err(malformed(r.pos, "invalid length code"));
                         }
-                        let length =
-                            LENGTH_BASE[code] as usize + r.bits(EXTRA_LBITS[code] as u32)? as usize;
+                        let length = LENGTH_BASE[code] as usize + r.bits(EXTRA_LBITS[code] as u32)? as usize;
                         let dcode = dist.decode(&mut r)? as usize;
                         if dcode >= 30 {
                             return Err(malformed(r.pos, "invalid distance code"));
                         }
-                        let distance =
-                            DIST_BASE[dcode] as usize + r.bits(EXTRA_DBITS[dcode] as u32)? as usize;
+                        let distance = DIST_BASE[dcode] as usize + r.bits(EXTRA_DBITS[dcode] as u32)? as usize;
                         if distance > out.len() {
                             return Err(malformed(r.pos, "distance before the start of the text"));
                         }
@@ -272,17 +249,8 @@ pub fn attribute(stream: &[u8], text: &[u8]) -> Result<Attribution, InflateError
                             out.push(b);
                         }
                         let bits = (r.pos - sym_start) as u32;
-                        let coding = Coding::Match {
-                            length: length as u16,
-                            distance: distance as u16,
-                        };
-                        charges.push(Charge {
-                            start,
-                            end: start + length as u32,
-                            coding,
-                            code_bits: bits,
-                            units: 0,
-                        });
+                        let coding = Coding::Match { length: length as u16, distance: distance as u16 };
+                        charges.push(Charge { start, end: start + length as u32, coding, code_bits: bits, units: 0 });
                     }
                 }
             }
@@ -294,10 +262,7 @@ pub fn attribute(stream: &[u8], text: &[u8]) -> Result<Attribution, InflateError
         let base = header_units.div_euclid(n_bytes.max(1) as i64);
         let rem = header_units.rem_euclid(n_bytes.max(1) as i64) as usize;
         for c in &mut charges[first_charge..] {
-            let (a, b) = (
-                c.start as usize - block_out_start,
-                c.end as usize - block_out_start,
-            );
+            let (a, b) = (c.start as usize - block_out_start, c.end as usize - block_out_start);
             let extra = rem.min(b).saturating_sub(a) as i64;
             c.units = c.code_bits as Units * UNITS_PER_BIT + base * (b - a) as i64 + extra;
         }
@@ -306,9 +271,7 @@ pub fn attribute(stream: &[u8], text: &[u8]) -> Result<Attribution, InflateError
             tail_units += header_units;
         }
         if last {
-            let padding = (stream.len() as u64 * 8)
-                .checked_sub(r.pos)
-                .ok_or(malformed(r.pos, "past the end"))?;
+            let padding = (stream.len() as u64 * 8).checked_sub(r.pos).ok_or(malformed(r.pos, "past the end"))?;
             if padding >= 8 {
                 return Err(malformed(r.pos, "data after the final block"));
             }
@@ -318,34 +281,16 @@ pub fn attribute(stream: &[u8], text: &[u8]) -> Result<Attribution, InflateError
             Some(c) => c.units += tail_units + std::mem::take(&mut orphan_units),
             None => orphan_units += tail_units,
         }
-        blocks.push(Block {
-            kind,
-            start: block_out_start as u32,
-            end: out.len() as u32,
-            header_bits,
-            end_bits,
-        });
+        blocks.push(Block { kind, start: block_out_start as u32, end: out.len() as u32, header_bits, end_bits });
         if last {
             break;
         }
     }
     if out != text {
-        let at = out
-            .iter()
-            .zip(text)
-            .position(|(a, b)| a != b)
-            .unwrap_or(out.len().min(text.len()));
-        return Err(InflateError::Mismatch {
-            got: out.len(),
-            want: text.len(),
-            at,
-        });
+        let at = out.iter().zip(text).position(|(a, b)| a != b).unwrap_or(out.len().min(text.len()));
+        return Err(InflateError::Mismatch { got: out.len(), want: text.len(), at });
     }
-    Ok(Attribution {
-        charges,
-        blocks,
-        total_bits: stream.len() as u64 * 8,
-    })
+    Ok(Attribution { charges, blocks, total_bits: stream.len() as u64 * 8 })
 }
 
 /// Reads a dynamic block's code-length code and the literal/length and distance code lengths.
@@ -363,13 +308,9 @@ fn read_dynamic_lengths(r: &mut BitReader) -> Result<(Vec<u8>, Vec<u8>), Inflate
         let sym = cl.decode(r)?;
         let (value, repeat) = match sym {
             0..=15 => (sym as u8, 1),
-            16 => (
-                *lens.last().ok_or(InflateError::Malformed(
-                    r.pos,
-                    "repeat with no previous length",
-                ))?,
-                3 + r.bits(2)?,
-            ),
+            16 => {
+                (*lens.last().ok_or(InflateError::Malformed(r.pos, "repeat with no previous length"))?, 3 + r.bits(2)?)
+            }
             17 => (0, 3 + r.bits(3)?),
             _ => (0, 11 + r.bits(7)?),
         };
@@ -403,9 +344,7 @@ mod tests {
         // An independent decoder agrees the stream is the text.
         let mut back = Vec::new();
         use std::io::Read;
-        flate2::read::DeflateDecoder::new(&stream[..])
-            .read_to_end(&mut back)
-            .unwrap();
+        flate2::read::DeflateDecoder::new(&stream[..]).read_to_end(&mut back).unwrap();
         assert_eq!(back, text);
         a
     }
@@ -422,10 +361,7 @@ mod tests {
     fn repeats_become_matches() {
         let text = b"abcabcabcabcabcabcabcabc the end".repeat(20);
         let a = check(&text);
-        assert!(a
-            .charges
-            .iter()
-            .any(|c| matches!(c.coding, Coding::Match { .. })));
+        assert!(a.charges.iter().any(|c| matches!(c.coding, Coding::Match { .. })));
     }
 
     #[test]
@@ -452,11 +388,7 @@ mod tests {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            text.push(if x.is_multiple_of(6) {
-                b' '
-            } else {
-                b'a' + (x >> 8) as u8 % 26
-            });
+            text.push(if x.is_multiple_of(6) { b' ' } else { b'a' + (x >> 8) as u8 % 26 });
         }
         let a = check(&text);
         assert!(a.blocks.len() > 2, "{} blocks", a.blocks.len());

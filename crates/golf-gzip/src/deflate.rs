@@ -46,17 +46,12 @@ const REP_3_6: usize = 16;
 const REPZ_3_10: usize = 17;
 const REPZ_11_138: usize = 18;
 
-pub(crate) const EXTRA_LBITS: [u8; LENGTH_CODES] = [
-    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
-];
-pub(crate) const EXTRA_DBITS: [u8; D_CODES] = [
-    0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13,
-    13,
-];
+pub(crate) const EXTRA_LBITS: [u8; LENGTH_CODES] =
+    [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0];
+pub(crate) const EXTRA_DBITS: [u8; D_CODES] =
+    [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13];
 const EXTRA_BLBITS: [u8; BL_CODES] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 7];
-pub(crate) const BL_ORDER: [usize; BL_CODES] = [
-    16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
-];
+pub(crate) const BL_ORDER: [usize; BL_CODES] = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
 
 /// The static tables zlib builds in `tr_static_init`.
 struct Tables {
@@ -168,13 +163,7 @@ struct Tree {
 
 impl Tree {
     fn new(size: usize) -> Tree {
-        Tree {
-            freq: vec![0; size],
-            code: vec![0; size],
-            len: vec![0; size],
-            dad: vec![0; size],
-            max_code: 0,
-        }
+        Tree { freq: vec![0; size], code: vec![0; size], len: vec![0; size], dad: vec![0; size], max_code: 0 }
     }
 }
 
@@ -199,8 +188,7 @@ struct TreeBuilder {
 
 impl TreeBuilder {
     fn smaller(&self, tree: &Tree, n: usize, m: usize) -> bool {
-        tree.freq[n] < tree.freq[m]
-            || (tree.freq[n] == tree.freq[m] && self.depth[n] <= self.depth[m])
+        tree.freq[n] < tree.freq[m] || (tree.freq[n] == tree.freq[m] && self.depth[n] <= self.depth[m])
     }
 
     fn pqdownheap(&mut self, tree: &Tree, mut k: usize) {
@@ -305,17 +293,11 @@ impl TreeBuilder {
                 continue;
             }
             self.bl_count[bits] += 1;
-            let xbits = if n >= desc.base {
-                desc.extra[n - desc.base] as u64
-            } else {
-                0
-            };
+            let xbits = if n >= desc.base { desc.extra[n - desc.base] as u64 } else { 0 };
             let f = tree.freq[n] as u64;
             self.opt_len = self.opt_len.wrapping_add(f * (bits as u64 + xbits));
             if let Some(stree) = desc.stree {
-                self.static_len = self
-                    .static_len
-                    .wrapping_add(f * (stree[n].1 as u64 + xbits));
+                self.static_len = self.static_len.wrapping_add(f * (stree[n].1 as u64 + xbits));
             }
         }
         if overflow == 0 {
@@ -345,9 +327,7 @@ impl TreeBuilder {
                 }
                 if tree.len[m] as usize != bits {
                     let delta = (bits as u64).wrapping_sub(tree.len[m] as u64);
-                    self.opt_len = self
-                        .opt_len
-                        .wrapping_add(delta.wrapping_mul(tree.freq[m] as u64));
+                    self.opt_len = self.opt_len.wrapping_add(delta.wrapping_mul(tree.freq[m] as u64));
                     tree.len[m] = bits as u16;
                 }
                 n -= 1;
@@ -448,11 +428,7 @@ impl Deflater {
                 static_len: 0,
             },
             tables: Tables::new(),
-            bits: BitWriter {
-                out: Vec::new(),
-                acc: 0,
-                nbits: 0,
-            },
+            bits: BitWriter { out: Vec::new(), acc: 0, nbits: 0 },
             exact_bits: 0,
             finished: false,
         };
@@ -477,11 +453,7 @@ impl Deflater {
         self.match_available = false;
         self.match_start = 0;
         self.prev_match = 0;
-        self.bits = BitWriter {
-            out: std::mem::take(&mut self.bits.out),
-            acc: 0,
-            nbits: 0,
-        };
+        self.bits = BitWriter { out: std::mem::take(&mut self.bits.out), acc: 0, nbits: 0 };
         self.bits.out.clear();
         self.exact_bits = 0;
         self.finished = false;
@@ -558,11 +530,7 @@ impl Deflater {
 
     fn slide_hash(&mut self) {
         for m in self.head.iter_mut().chain(self.prev.iter_mut()) {
-            *m = if *m as usize >= WSIZE {
-                *m - WSIZE as u16
-            } else {
-                0
-            };
+            *m = if *m as usize >= WSIZE { *m - WSIZE as u16 } else { 0 };
         }
     }
 
@@ -702,10 +670,7 @@ impl Deflater {
             self.prev_length = self.match_length;
             self.prev_match = self.match_start;
             self.match_length = MIN_MATCH - 1;
-            if hash_head != 0
-                && self.prev_length < MAX_LAZY
-                && self.strstart - hash_head <= MAX_DIST
-            {
+            if hash_head != 0 && self.prev_length < MAX_LAZY && self.strstart - hash_head <= MAX_DIST {
                 self.match_length = self.longest_match(hash_head);
                 if self.match_length == MIN_MATCH && self.strstart - self.match_start > TOO_FAR {
                     self.match_length = MIN_MATCH - 1;
@@ -713,10 +678,7 @@ impl Deflater {
             }
             if self.prev_length >= MIN_MATCH && self.match_length <= self.prev_length {
                 let max_insert = self.strstart + self.lookahead - MIN_MATCH;
-                let bflush = self.tally_dist(
-                    self.strstart - 1 - self.prev_match,
-                    self.prev_length - MIN_MATCH,
-                );
+                let bflush = self.tally_dist(self.strstart - 1 - self.prev_match, self.prev_length - MIN_MATCH);
                 self.lookahead -= self.prev_length - 1;
                 self.prev_length -= 2;
                 loop {
@@ -787,13 +749,7 @@ impl Deflater {
                 elems: D_CODES,
                 max_length: MAX_BITS,
             },
-            StaticDesc {
-                stree: None,
-                extra: &EXTRA_BLBITS,
-                base: 0,
-                elems: BL_CODES,
-                max_length: MAX_BL_BITS,
-            },
+            StaticDesc { stree: None, extra: &EXTRA_BLBITS, base: 0, elems: BL_CODES, max_length: MAX_BL_BITS },
         );
         self.builder.build_tree(&mut self.ltree, &l_desc);
         self.builder.build_tree(&mut self.dtree, &d_desc);
@@ -805,10 +761,7 @@ impl Deflater {
         while max_blindex >= 3 && self.bltree.len[BL_ORDER[max_blindex]] == 0 {
             max_blindex -= 1;
         }
-        self.builder.opt_len = self
-            .builder
-            .opt_len
-            .wrapping_add(3 * (max_blindex as u64 + 1) + 5 + 5 + 4);
+        self.builder.opt_len = self.builder.opt_len.wrapping_add(3 * (max_blindex as u64 + 1) + 5 + 5 + 4);
 
         let mut opt_lenb = (self.builder.opt_len.wrapping_add(3 + 7)) >> 3;
         let static_lenb = (self.builder.static_len.wrapping_add(3 + 7)) >> 3;
@@ -820,32 +773,18 @@ impl Deflater {
             self.bits.send(last_bit, 3);
             self.bits.windup();
             let start = self.block_start as usize;
-            self.bits
-                .out
-                .extend_from_slice(&(stored_len as u16).to_le_bytes());
-            self.bits
-                .out
-                .extend_from_slice(&(!(stored_len as u16)).to_le_bytes());
-            self.bits
-                .out
-                .extend_from_slice(&self.window[start..start + stored_len]);
+            self.bits.out.extend_from_slice(&(stored_len as u16).to_le_bytes());
+            self.bits.out.extend_from_slice(&(!(stored_len as u16)).to_le_bytes());
+            self.bits.out.extend_from_slice(&self.window[start..start + stored_len]);
         } else if static_lenb == opt_lenb {
             self.bits.send((1 << 1) + last_bit, 3);
             let (lt, dt) = (self.tables.static_ltree, self.tables.static_dtree);
             self.compress_block(|n| lt[n], |n| dt[n]);
         } else {
             self.bits.send((2 << 1) + last_bit, 3);
-            self.send_all_trees(
-                self.ltree.max_code + 1,
-                self.dtree.max_code + 1,
-                max_blindex + 1,
-            );
-            let lt: Vec<(u16, u16)> = (0..L_CODES)
-                .map(|n| (self.ltree.code[n], self.ltree.len[n]))
-                .collect();
-            let dt: Vec<(u16, u16)> = (0..D_CODES)
-                .map(|n| (self.dtree.code[n], self.dtree.len[n]))
-                .collect();
+            self.send_all_trees(self.ltree.max_code + 1, self.dtree.max_code + 1, max_blindex + 1);
+            let lt: Vec<(u16, u16)> = (0..L_CODES).map(|n| (self.ltree.code[n], self.ltree.len[n])).collect();
+            let dt: Vec<(u16, u16)> = (0..D_CODES).map(|n| (self.dtree.code[n], self.dtree.len[n])).collect();
             self.compress_block(|n| lt[n], |n| dt[n]);
         }
         self.init_block();
@@ -856,13 +795,8 @@ impl Deflater {
         self.block_start = self.strstart as isize;
     }
 
-    fn compress_block(
-        &mut self,
-        ltree: impl Fn(usize) -> (u16, u16),
-        dtree: impl Fn(usize) -> (u16, u16),
-    ) {
-        let send =
-            |bits: &mut BitWriter, (code, len): (u16, u16)| bits.send(code as u32, len as u32);
+    fn compress_block(&mut self, ltree: impl Fn(usize) -> (u16, u16), dtree: impl Fn(usize) -> (u16, u16)) {
+        let send = |bits: &mut BitWriter, (code, len): (u16, u16)| bits.send(code as u32, len as u32);
         for &(dist, lc) in &self.syms {
             if dist == 0 {
                 send(&mut self.bits, ltree(lc as usize));
@@ -872,16 +806,14 @@ impl Deflater {
                 send(&mut self.bits, ltree(code + LITERALS + 1));
                 let extra = EXTRA_LBITS[code] as u32;
                 if extra != 0 {
-                    self.bits
-                        .send((lc - self.tables.base_length[code] as usize) as u32, extra);
+                    self.bits.send((lc - self.tables.base_length[code] as usize) as u32, extra);
                 }
                 let dist = dist as usize - 1;
                 let code = self.tables.d_code(dist);
                 send(&mut self.bits, dtree(code));
                 let extra = EXTRA_DBITS[code] as u32;
                 if extra != 0 {
-                    self.bits
-                        .send((dist - self.tables.base_dist[code] as usize) as u32, extra);
+                    self.bits.send((dist - self.tables.base_dist[code] as usize) as u32, extra);
                 }
             }
         }
@@ -906,8 +838,8 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     let n = a.len().min(b.len());
     let mut i = 0;
     while i + 8 <= n {
-        let x = u64::from_le_bytes(a[i..i + 8].try_into().unwrap())
-            ^ u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
+        let x =
+            u64::from_le_bytes(a[i..i + 8].try_into().unwrap()) ^ u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
         if x != 0 {
             return i + (x.trailing_zeros() / 8) as usize;
         }
@@ -929,11 +861,7 @@ fn walk_lengths(tree: &Tree, max_code: usize, mut emit: impl FnMut(usize, usize,
     for n in 0..=max_code {
         let curlen = nextlen;
         // zlib writes a 0xffff guard at max_code + 1; a sentinel read does the same without touching the tree.
-        nextlen = if n < max_code {
-            tree.len[n + 1] as usize
-        } else {
-            0xffff
-        };
+        nextlen = if n < max_code { tree.len[n + 1] as usize } else { 0xffff };
         count += 1;
         if count < max_count && curlen == nextlen {
             continue;

@@ -8,9 +8,7 @@
 
 use std::collections::HashSet;
 
-use golf_core::{
-    Alternative, GenerateSettings, GenerateStep, GolfError, Sampler, TokenInfo, Utf8Stream,
-};
+use golf_core::{Alternative, GenerateSettings, GenerateStep, GolfError, Sampler, TokenInfo, Utf8Stream};
 
 use crate::deflate::Deflater;
 
@@ -22,12 +20,11 @@ const MAX_PIECE: usize = 8;
 
 /// Frequent English words and joins, so the pool is never only the context.
 const COMMON_PIECES: &[&str] = &[
-    " the", " of", " and", " to", " a", " in", " is", " that", " for", " it", " as", " was",
-    " with", " be", " by", " on", " not", " he", " this", " are", " or", " his", " from", " at",
-    " which", " but", " have", " an", " had", " they", " you", " were", " their", " one", " all",
-    " we", " can", " her", " has", " there", " been", " if", " more", " when", " will", " would",
-    " who", " so", " no", " said", " time", " people", " new", " first", " also", " like",
-    " about", ". ", ", ", " ", ".\n", "s", "ing", "ed", "ly",
+    " the", " of", " and", " to", " a", " in", " is", " that", " for", " it", " as", " was", " with", " be", " by",
+    " on", " not", " he", " this", " are", " or", " his", " from", " at", " which", " but", " have", " an", " had",
+    " they", " you", " were", " their", " one", " all", " we", " can", " her", " has", " there", " been", " if",
+    " more", " when", " will", " would", " who", " so", " no", " said", " time", " people", " new", " first", " also",
+    " like", " about", ". ", ", ", " ", ".\n", "s", "ing", "ed", "ly",
 ];
 
 /// The DRY penalty: `multiplier * base^(n - allowed_len)` extra bits for a candidate that makes the text end
@@ -41,11 +38,7 @@ pub struct Dry {
 
 impl Default for Dry {
     fn default() -> Self {
-        Dry {
-            multiplier: 1.0,
-            base: 1.75,
-            allowed_len: 6,
-        }
+        Dry { multiplier: 1.0, base: 1.75, allowed_len: 6 }
     }
 }
 
@@ -101,11 +94,7 @@ pub struct GzipGeneration {
 }
 
 impl GzipGeneration {
-    pub fn new(
-        prompt: &str,
-        settings: &GenerateSettings,
-        dry: Dry,
-    ) -> Result<GzipGeneration, GolfError> {
+    pub fn new(prompt: &str, settings: &GenerateSettings, dry: Dry) -> Result<GzipGeneration, GolfError> {
         if prompt.is_empty() {
             return Err(GolfError::EmptyPrompt);
         }
@@ -147,11 +136,7 @@ impl GzipGeneration {
         let room = self.settings.max_bytes.saturating_sub(self.generated);
         if self.finished || room == 0 || self.steps >= self.settings.max_steps {
             self.finished = true;
-            return GenerateStep {
-                text: self.utf8.finish(),
-                finished: true,
-                ..Default::default()
-            };
+            return GenerateStep { text: self.utf8.finish(), finished: true, ..Default::default() };
         }
         let pool = self.pool(room);
         let ctx = &self.context[self.context.len().saturating_sub(CONTEXT_BYTES)..];
@@ -168,10 +153,7 @@ impl GzipGeneration {
             })
             .collect();
         // Weight 2^-cost: a logit of -cost * ln 2 nats.
-        let logits: Vec<f32> = costs
-            .iter()
-            .map(|c| (-c * std::f64::consts::LN_2) as f32)
-            .collect();
+        let logits: Vec<f32> = costs.iter().map(|c| (-c * std::f64::consts::LN_2) as f32).collect();
         let chosen = self.sampler.sample(&logits, &[]);
         let token = describe(&pool, &costs, chosen);
         let bytes = pool[chosen].clone();
@@ -179,12 +161,7 @@ impl GzipGeneration {
         self.generated += bytes.len();
         self.steps += 1;
         let text = self.utf8.push(&bytes);
-        GenerateStep {
-            text,
-            bytes,
-            token: Some(token),
-            finished: false,
-        }
+        GenerateStep { text, bytes, token: Some(token), finished: false }
     }
 }
 
@@ -195,16 +172,8 @@ fn describe(pool: &[Vec<u8>], costs: &[f64], chosen: usize) -> TokenInfo {
     let total: f64 = weights.iter().sum();
     let mut order: Vec<usize> = (0..pool.len()).collect();
     order.sort_by(|&a, &b| costs[a].total_cmp(&costs[b]));
-    let entropy = weights
-        .iter()
-        .map(|w| w / total)
-        .filter(|&p| p > 0.0)
-        .map(|p| -p * p.log2())
-        .sum::<f64>();
-    let rank = order
-        .iter()
-        .position(|&i| i == chosen)
-        .map(|r| r as u32 + 1);
+    let entropy = weights.iter().map(|w| w / total).filter(|&p| p > 0.0).map(|p| -p * p.log2()).sum::<f64>();
+    let rank = order.iter().position(|&i| i == chosen).map(|r| r as u32 + 1);
     TokenInfo {
         text: String::from_utf8_lossy(&pool[chosen]).into_owned(),
         rank,
@@ -232,20 +201,12 @@ mod tests {
 
     fn run(seed: u64, temperature: f32) -> String {
         let settings = GenerateSettings {
-            sampler: SamplerSettings {
-                seed,
-                temperature,
-                ..SamplerSettings::default()
-            },
+            sampler: SamplerSettings { seed, temperature, ..SamplerSettings::default() },
             max_bytes: 60,
             max_steps: 100,
         };
-        let mut g = GzipGeneration::new(
-            "The cat sat on the mat. The dog sat on the",
-            &settings,
-            Dry::default(),
-        )
-        .unwrap();
+        let mut g =
+            GzipGeneration::new("The cat sat on the mat. The dog sat on the", &settings, Dry::default()).unwrap();
         let mut out = String::new();
         loop {
             let s = g.step();

@@ -9,10 +9,7 @@ pub mod deflate;
 mod generate;
 
 use golf_core::accounting::to_bits;
-use golf_core::{
-    GenerateSettings, GenerateStep, GolfError, Golfer, GolferInfo, Progress, ScoreStep, Span,
-    TokenInfo,
-};
+use golf_core::{GenerateSettings, GenerateStep, GolfError, Golfer, GolferInfo, Progress, ScoreStep, Span, TokenInfo};
 
 use attribution::{attribute, Coding};
 use deflate::Deflater;
@@ -49,22 +46,14 @@ pub struct GzipGolfer {
 
 impl GzipGolfer {
     pub fn new(method: Method) -> GzipGolfer {
-        GzipGolfer {
-            method,
-            token_info: true,
-            dry: Dry::default(),
-        }
+        GzipGolfer { method, token_info: true, dry: Dry::default() }
     }
 }
 
 /// Per-run scoring state.
 pub enum GzipScore {
     Exact(Box<Deflater>),
-    Marginal {
-        text: Vec<u8>,
-        next: usize,
-        prev_len: usize,
-    },
+    Marginal { text: Vec<u8>, next: usize, prev_len: usize },
     Done,
 }
 
@@ -98,11 +87,7 @@ impl Golfer for GzipGolfer {
                         why: "the marginal method recompresses every prefix (quadratic time); use the exact method",
                     });
                 }
-                GzipScore::Marginal {
-                    text: text.to_vec(),
-                    next: 0,
-                    prev_len: 0,
-                }
+                GzipScore::Marginal { text: text.to_vec(), next: 0, prev_len: 0 }
             }
         })
     }
@@ -113,26 +98,15 @@ impl Golfer for GzipGolfer {
                 let total = d.input_len() as u64;
                 if !d.advance(SCORE_STEP_BYTES) {
                     return Ok(ScoreStep {
-                        progress: Progress {
-                            done: d.consumed() as u64,
-                            total,
-                        },
+                        progress: Progress { done: d.consumed() as u64, total },
                         ..Default::default()
                     });
                 }
                 let spans = self.exact_spans(d)?;
                 *run = GzipScore::Done;
-                ScoreStep {
-                    spans,
-                    progress: Progress { done: total, total },
-                    finished: true,
-                }
+                ScoreStep { spans, progress: Progress { done: total, total }, finished: true }
             }
-            GzipScore::Marginal {
-                text,
-                next,
-                prev_len,
-            } => {
+            GzipScore::Marginal { text, next, prev_len } => {
                 let mut spans = Vec::new();
                 let mut work = 0;
                 while *next < text.len() && work < MARGINAL_STEP_WORK {
@@ -144,42 +118,23 @@ impl Golfer for GzipGolfer {
                         detail: Some(format!("prefix compresses to {len} bytes (was {prev_len})")),
                         ..Default::default()
                     });
-                    spans.push(Span {
-                        start: i as u32,
-                        end: i as u32 + 1,
-                        bits,
-                        token,
-                    });
+                    spans.push(Span { start: i as u32, end: i as u32 + 1, bits, token });
                     *prev_len = len;
                     *next += 1;
                     work += i + 1;
                 }
-                let progress = Progress {
-                    done: *next as u64,
-                    total: text.len() as u64,
-                };
+                let progress = Progress { done: *next as u64, total: text.len() as u64 };
                 let finished = *next == text.len();
                 if finished {
                     *run = GzipScore::Done;
                 }
-                ScoreStep {
-                    spans,
-                    progress,
-                    finished,
-                }
+                ScoreStep { spans, progress, finished }
             }
-            GzipScore::Done => ScoreStep {
-                finished: true,
-                ..Default::default()
-            },
+            GzipScore::Done => ScoreStep { finished: true, ..Default::default() },
         })
     }
 
-    fn start_generate(
-        &self,
-        prompt: &str,
-        settings: &GenerateSettings,
-    ) -> Result<GzipGeneration, GolfError> {
+    fn start_generate(&self, prompt: &str, settings: &GenerateSettings) -> Result<GzipGeneration, GolfError> {
         GzipGeneration::new(prompt, settings, self.dry)
     }
 
@@ -191,8 +146,7 @@ impl Golfer for GzipGolfer {
 impl GzipGolfer {
     fn exact_spans(&self, d: &Deflater) -> Result<Vec<Span>, GolfError> {
         let text = d.input();
-        let a = attribute(d.output(), text)
-            .map_err(|e| GolfError::Model(format!("gzip attribution failed: {e}")))?;
+        let a = attribute(d.output(), text).map_err(|e| GolfError::Model(format!("gzip attribution failed: {e}")))?;
         Ok(a.charges
             .iter()
             .map(|c| {
@@ -202,10 +156,7 @@ impl GzipGolfer {
                         Coding::Literal => format!("literal, {} code bits", c.code_bits),
                         Coding::Stored => "stored byte (uncompressed block), 8 bits".to_string(),
                         Coding::Match { length, distance } => {
-                            format!(
-                                "copy {length} bytes from {distance} back, {} code bits",
-                                c.code_bits
-                            )
+                            format!("copy {length} bytes from {distance} back, {} code bits", c.code_bits)
                         }
                         Coding::Other => String::new(),
                     };
@@ -215,12 +166,7 @@ impl GzipGolfer {
                         ..Default::default()
                     }
                 });
-                Span {
-                    start: c.start,
-                    end: c.end,
-                    bits: to_bits(c.units),
-                    token,
-                }
+                Span { start: c.start, end: c.end, bits: to_bits(c.units), token }
             })
             .collect())
     }
@@ -239,14 +185,10 @@ mod tests {
 
     #[test]
     fn exact_total_is_the_stream() {
-        let text = "It was the best of times, it was the worst of times, it was the age of wisdom."
-            .repeat(30);
+        let text = "It was the best of times, it was the worst of times, it was the age of wisdom.".repeat(30);
         let spans = score_blocking(&GzipGolfer::new(Method::Exact), text.as_bytes()).unwrap();
         let stream = Deflater::new(text.as_bytes().to_vec()).finish();
-        assert_eq!(
-            Summary::of(&spans, text.len() as u64).bits,
-            stream.len() as f64 * 8.0
-        );
+        assert_eq!(Summary::of(&spans, text.len() as u64).bits, stream.len() as f64 * 8.0);
     }
 
     #[test]
@@ -255,22 +197,14 @@ mod tests {
         let spans = score_blocking(&GzipGolfer::new(Method::Marginal), text).unwrap();
         assert_eq!(spans.len(), text.len());
         let total: f64 = spans.iter().map(|s| s.bits).sum();
-        assert_eq!(
-            total,
-            Deflater::new(text.to_vec()).finish().len() as f64 * 8.0
-        );
+        assert_eq!(total, Deflater::new(text.to_vec()).finish().len() as f64 * 8.0);
         let big = vec![b'x'; MARGINAL_MAX_BYTES + 1];
-        assert!(matches!(
-            GzipGolfer::new(Method::Marginal).start_score(&big),
-            Err(GolfError::TooLong { .. })
-        ));
+        assert!(matches!(GzipGolfer::new(Method::Marginal).start_score(&big), Err(GolfError::TooLong { .. })));
     }
 
     #[test]
     fn stepping_does_not_change_the_stream() {
-        let text: Vec<u8> = (0..700_000u32)
-            .map(|i| (i.wrapping_mul(2654435761) >> 27) as u8 + b'a')
-            .collect();
+        let text: Vec<u8> = (0..700_000u32).map(|i| (i.wrapping_mul(2654435761) >> 27) as u8 + b'a').collect();
         let mut d = Deflater::new(text.clone());
         while !d.advance(1000) {}
         assert_eq!(d.output(), &Deflater::new(text).finish()[..]);
@@ -278,16 +212,10 @@ mod tests {
 
     #[test]
     fn a_reset_stream_equals_a_fresh_one() {
-        let long: Vec<u8> = (0..100_000u32)
-            .map(|i| (i.wrapping_mul(2654435761) >> 28) as u8 + b'a')
-            .collect();
+        let long: Vec<u8> = (0..100_000u32).map(|i| (i.wrapping_mul(2654435761) >> 28) as u8 + b'a').collect();
         let mut d = Deflater::new(long);
         while !d.advance(usize::MAX) {}
-        for text in [
-            &b"short text, short text"[..],
-            b"x",
-            b"another text entirely, another",
-        ] {
+        for text in [&b"short text, short text"[..], b"x", b"another text entirely, another"] {
             d.reset(text.to_vec());
             while !d.advance(usize::MAX) {}
             assert_eq!(d.output(), &Deflater::new(text.to_vec()).finish()[..]);
@@ -296,9 +224,6 @@ mod tests {
 
     #[test]
     fn empty_input_is_refused() {
-        assert_eq!(
-            GzipGolfer::default().start_score(b"").err(),
-            Some(GolfError::EmptyInput)
-        );
+        assert_eq!(GzipGolfer::default().start_score(b"").err(), Some(GolfError::EmptyInput));
     }
 }

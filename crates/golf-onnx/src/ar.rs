@@ -7,8 +7,8 @@
 //! `stride == window` is Parameter Golf's `eval_val` (non-overlapping windows); a smaller stride is a sliding window.
 
 use golf_core::{
-    Alternative, GenerateSettings, GenerateStep, GolfError, Golfer, GolferInfo, Progress, Sampler,
-    ScoreStep, Span, TokenInfo, Utf8Stream,
+    Alternative, GenerateSettings, GenerateStep, GolfError, Golfer, GolferInfo, Progress, Sampler, ScoreStep, Span,
+    TokenInfo, Utf8Stream,
 };
 use golf_tokenize::sentencepiece::{PieceKind, Token};
 use golf_tokenize::SentencePiece;
@@ -76,37 +76,21 @@ pub struct ArReport {
 }
 
 impl ArGolfer {
-    pub async fn load(
-        manifest: Manifest,
-        onnx: &[u8],
-        tokenizer: &[u8],
-    ) -> Result<ArGolfer, OnnxError> {
-        let tokenizer =
-            SentencePiece::from_model_bytes(tokenizer).map_err(|e| OnnxError::BadFile {
-                file: manifest.tokenizer.file.clone(),
-                why: e.to_string(),
-                rebuild: manifest.rebuild.clone(),
-            })?;
+    pub async fn load(manifest: Manifest, onnx: &[u8], tokenizer: &[u8]) -> Result<ArGolfer, OnnxError> {
+        let tokenizer = SentencePiece::from_model_bytes(tokenizer).map_err(|e| OnnxError::BadFile {
+            file: manifest.tokenizer.file.clone(),
+            why: e.to_string(),
+            rebuild: manifest.rebuild.clone(),
+        })?;
         let model = Model::from_bytes(onnx).await?;
-        let window = Window {
-            size: manifest.context,
-            stride: manifest.context,
-        };
-        Ok(ArGolfer {
-            model,
-            tokenizer,
-            manifest,
-            window,
-        })
+        let window = Window { size: manifest.context, stride: manifest.context };
+        Ok(ArGolfer { model, tokenizer, manifest, window })
     }
 
     fn empty_cache(&self) -> Vec<Input> {
         let m = &self.manifest;
         (0..2 * m.layers)
-            .map(|_| Input::F32 {
-                shape: vec![1, m.kv_heads as i64, 0, m.head_dim as i64],
-                data: Vec::new(),
-            })
+            .map(|_| Input::F32 { shape: vec![1, m.kv_heads as i64, 0, m.head_dim as i64], data: Vec::new() })
             .collect()
     }
 
@@ -120,20 +104,8 @@ impl ArGolfer {
     ) -> Result<(crate::runtime::Outputs, Vec<Value>), OnnxError> {
         let t = ids.len() as i64;
         let mut inputs = vec![
-            (
-                "input_ids",
-                Input::I64 {
-                    shape: vec![1, t],
-                    data: ids.iter().map(|&i| i as i64).collect(),
-                },
-            ),
-            (
-                "targets",
-                Input::I64 {
-                    shape: vec![1, t],
-                    data: targets.iter().map(|&i| i as i64).collect(),
-                },
-            ),
+            ("input_ids", Input::I64 { shape: vec![1, t], data: ids.iter().map(|&i| i as i64).collect() }),
+            ("targets", Input::I64 { shape: vec![1, t], data: targets.iter().map(|&i| i as i64).collect() }),
         ];
         let past: Vec<Input> = match cache {
             Some(values) => values.into_iter().map(Input::Value).collect(),
@@ -153,9 +125,7 @@ impl ArGolfer {
 
     fn cache_names(&self) -> Vec<(String, String)> {
         (0..self.manifest.layers)
-            .flat_map(|i| {
-                ["key", "value"].map(|k| (format!("past_{k}_{i}"), format!("present_{k}_{i}")))
-            })
+            .flat_map(|i| ["key", "value"].map(|k| (format!("past_{k}_{i}"), format!("present_{k}_{i}"))))
             .collect()
     }
 
@@ -208,12 +178,7 @@ impl ArGolfer {
         for (i, tok) in run.tokens.iter().enumerate() {
             let s = run.scored[i].clone().unwrap_or_default();
             let unk = tok.id == self.tokenizer.unk_id();
-            let bits = s.bits
-                + if unk {
-                    UNK_BYTE_BITS * tok.orig.len() as f64
-                } else {
-                    0.0
-                };
+            let bits = s.bits + if unk { UNK_BYTE_BITS * tok.orig.len() as f64 } else { 0.0 };
             let text = carry_text.clone() + &self.piece_text(tok.id);
             if tok.orig.is_empty() {
                 carry += bits;
@@ -223,30 +188,14 @@ impl ArGolfer {
             let info = TokenInfo {
                 text,
                 rank: Some(s.rank),
-                top_k: s
-                    .top
-                    .iter()
-                    .map(|&(id, p)| Alternative {
-                        text: self.piece_text(id),
-                        prob: p,
-                    })
-                    .collect(),
+                top_k: s.top.iter().map(|&(id, p)| Alternative { text: self.piece_text(id), prob: p }).collect(),
                 entropy: Some(s.entropy),
                 detail: unk.then(|| {
-                    format!(
-                        "<unk>: {} bits + 8 bits for each of its {} bytes",
-                        fmt_bits(s.bits),
-                        tok.orig.len()
-                    )
+                    format!("<unk>: {} bits + 8 bits for each of its {} bytes", fmt_bits(s.bits), tok.orig.len())
                 }),
             };
             let start = spans.last().map_or(0, |p: &Span| p.end);
-            spans.push(Span {
-                start,
-                end: tok.orig.end as u32,
-                bits: bits + carry,
-                token: Some(info),
-            });
+            spans.push(Span { start, end: tok.orig.end as u32, bits: bits + carry, token: Some(info) });
             carry = 0.0;
             carry_text.clear();
         }
@@ -257,12 +206,7 @@ impl ArGolfer {
                 last.bits += carry;
             }
             // Text with no tokens at all (only whitespace): nothing to charge but the bytes themselves.
-            None if len > 0 => spans.push(Span {
-                start: 0,
-                end: len,
-                bits: carry,
-                token: None,
-            }),
+            None if len > 0 => spans.push(Span { start: 0, end: len, bits: carry, token: None }),
             None => {}
         }
         spans
@@ -283,11 +227,7 @@ impl Golfer for ArGolfer {
             label: self.manifest.label.clone(),
             about: self.manifest.about.clone(),
             params: Some(self.manifest.params),
-            model_bytes: self
-                .manifest
-                .artifact
-                .as_ref()
-                .map_or(self.manifest.onnx.bytes, |a| a.bytes),
+            model_bytes: self.manifest.artifact.as_ref().map_or(self.manifest.onnx.bytes, |a| a.bytes),
         }
     }
 
@@ -295,11 +235,7 @@ impl Golfer for ArGolfer {
         if text.is_empty() {
             return Err(GolfError::EmptyInput);
         }
-        let text = std::str::from_utf8(text)
-            .map_err(|e| GolfError::NotUtf8 {
-                offset: e.valid_up_to(),
-            })?
-            .to_string();
+        let text = std::str::from_utf8(text).map_err(|e| GolfError::NotUtf8 { offset: e.valid_up_to() })?.to_string();
         let tokens = self.tokenizer.encode(&text);
         let mut stream = vec![self.manifest.bos_id];
         stream.extend(tokens.iter().map(|t| t.id));
@@ -341,9 +277,7 @@ impl Golfer for ArGolfer {
                         bits: -lp[j] as f64,
                         rank: rank[j] as u32,
                         entropy: ent[j],
-                        top: (0..k)
-                            .map(|c| (top_ids[j * k + c] as u32, top_p[j * k + c]))
-                            .collect(),
+                        top: (0..k).map(|c| (top_ids[j * k + c] as u32, top_p[j * k + c])).collect(),
                     });
                 }
             }
@@ -358,25 +292,13 @@ impl Golfer for ArGolfer {
                 run.cache = None;
             }
             if !run.finished {
-                return Ok(ScoreStep {
-                    spans: Vec::new(),
-                    progress: progress(run),
-                    finished: false,
-                });
+                return Ok(ScoreStep { spans: Vec::new(), progress: progress(run), finished: false });
             }
         }
-        Ok(ScoreStep {
-            spans: self.spans(run),
-            progress: progress(run),
-            finished: true,
-        })
+        Ok(ScoreStep { spans: self.spans(run), progress: progress(run), finished: true })
     }
 
-    fn start_generate(
-        &self,
-        prompt: &str,
-        settings: &GenerateSettings,
-    ) -> Result<ArGeneration, GolfError> {
+    fn start_generate(&self, prompt: &str, settings: &GenerateSettings) -> Result<ArGeneration, GolfError> {
         if prompt.is_empty() {
             return Err(GolfError::EmptyPrompt);
         }
@@ -401,16 +323,9 @@ impl Golfer for ArGolfer {
     }
 
     async fn generate_step(&self, run: &mut ArGeneration) -> Result<GenerateStep, GolfError> {
-        if run.finished
-            || run.steps >= run.settings.max_steps
-            || run.bytes >= run.settings.max_bytes
-        {
+        if run.finished || run.steps >= run.settings.max_steps || run.bytes >= run.settings.max_bytes {
             run.finished = true;
-            return Ok(GenerateStep {
-                text: run.utf8.finish(),
-                finished: true,
-                ..Default::default()
-            });
+            return Ok(GenerateStep { text: run.utf8.finish(), finished: true, ..Default::default() });
         }
         if run.cache_len + run.pending.len() > self.window.size {
             // The window is full: start again from the most recent half of the context.
@@ -433,12 +348,7 @@ impl Golfer for ArGolfer {
         let bytes = self.piece_text(id).into_bytes();
         run.bytes += bytes.len();
         let text = run.utf8.push(&bytes);
-        Ok(GenerateStep {
-            text,
-            bytes,
-            token: Some(info),
-            finished: false,
-        })
+        Ok(GenerateStep { text, bytes, token: Some(info), finished: false })
     }
 }
 
@@ -449,22 +359,14 @@ fn describe(g: &ArGolfer, logits: &[f32], id: u32) -> TokenInfo {
     let p = |l: f32| (l as f64 - max).exp() / z;
     let mut order: Vec<usize> = (0..logits.len()).collect();
     order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
-    let entropy = logits
-        .iter()
-        .map(|&l| p(l))
-        .filter(|&q| q > 0.0)
-        .map(|q| -q * q.log2())
-        .sum::<f64>();
+    let entropy = logits.iter().map(|&l| p(l)).filter(|&q| q > 0.0).map(|q| -q * q.log2()).sum::<f64>();
     TokenInfo {
         text: g.piece_text(id),
         rank: Some(1 + logits.iter().filter(|&&l| l > logits[id as usize]).count() as u32),
         top_k: order
             .iter()
             .take(10)
-            .map(|&i| Alternative {
-                text: g.piece_text(i as u32),
-                prob: p(logits[i]) as f32,
-            })
+            .map(|&i| Alternative { text: g.piece_text(i as u32), prob: p(logits[i]) as f32 })
             .collect(),
         entropy: Some(entropy as f32),
         detail: Some(format!("{:.2} bits", -p(logits[id as usize]).log2())),

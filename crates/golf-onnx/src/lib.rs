@@ -14,11 +14,7 @@ pub enum OnnxError {
     #[error("{0}")]
     Runtime(String),
     #[error("{file}: {why}. Rebuild it with: {rebuild}")]
-    BadFile {
-        file: String,
-        why: String,
-        rebuild: String,
-    },
+    BadFile { file: String, why: String, rebuild: String },
     #[error("{0}")]
     Manifest(String),
 }

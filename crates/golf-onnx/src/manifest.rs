@@ -49,7 +49,6 @@ pub struct Manifest {
 
 impl Manifest {
     pub fn parse(json: &str) -> Result<Manifest, crate::OnnxError> {
-        serde_json::from_str(json)
-            .map_err(|e| crate::OnnxError::Manifest(format!("golfer.json: {e}")))
+        serde_json::from_str(json).map_err(|e| crate::OnnxError::Manifest(format!("golfer.json: {e}")))
     }
 }

@@ -72,7 +72,10 @@ pub mod native {
         }
         bases.into_iter().find_map(|base| {
             let lib = base.join(".venv/lib");
-            let py = std::fs::read_dir(&lib).ok()?.flatten().find(|e| e.file_name().to_string_lossy().starts_with("python3"))?;
+            let py = std::fs::read_dir(&lib)
+                .ok()?
+                .flatten()
+                .find(|e| e.file_name().to_string_lossy().starts_with("python3"))?;
             let capi = py.path().join("site-packages/onnxruntime/capi");
             let f = std::fs::read_dir(&capi)
                 .ok()?
@@ -105,8 +108,34 @@ pub async fn init_web(dist_base: &str, threads: u32) -> Result<(), OnnxError> {
     Ok(())
 }
 
+#[cfg(target_arch = "wasm32")]
+async fn sleep_ms(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into()).expect("setTimeout");
+        let f: &js_sys::Function = wasm_bindgen::JsCast::unchecked_ref(&set_timeout);
+        let _ = f.call2(&wasm_bindgen::JsValue::NULL, &resolve, &ms.into());
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// The session is lent out for each call (not locked across awaits): in the browser, scoring and generation
+/// may both be waiting on one model, and they take turns.
 pub struct Model {
-    session: Mutex<Session>,
+    session: Mutex<Option<Session>>,
+}
+
+/// A session taken out of its model for one call; it goes back on drop, error or not.
+struct Lease<'m> {
+    model: &'m Model,
+    session: Option<Session>,
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut slot) = self.model.session.lock() {
+            *slot = self.session.take();
+        }
+    }
 }
 
 /// A call's outputs: small ones copied out to Rust, the KV cache left in the runtime until taken.
@@ -140,7 +169,23 @@ impl Model {
         let session = builder.commit_from_memory(bytes).map_err(rt)?;
         #[cfg(target_arch = "wasm32")]
         let session = builder.commit_from_memory(bytes).await.map_err(rt)?;
-        Ok(Model { session: Mutex::new(session) })
+        Ok(Model { session: Mutex::new(Some(session)) })
+    }
+
+    async fn lease(&self) -> Result<Lease<'_>, OnnxError> {
+        let take = || -> Result<Option<Session>, OnnxError> {
+            Ok(self.session.lock().map_err(|_| OnnxError::Runtime("session poisoned".into()))?.take())
+        };
+        #[cfg(target_arch = "wasm32")]
+        let session = loop {
+            match take()? {
+                Some(session) => break session,
+                None => sleep_ms(2).await,
+            }
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        let session = take()?.ok_or_else(|| OnnxError::Runtime("the model is already running".into()))?;
+        Ok(Lease { model: self, session: Some(session) })
     }
 
     pub async fn run(&self, inputs: Vec<(&str, Input)>) -> Result<Outputs, OnnxError> {
@@ -153,7 +198,8 @@ impl Model {
             };
             feeds.push((name.to_string().into(), value.into()));
         }
-        let mut session = self.session.lock().map_err(|_| OnnxError::Runtime("session poisoned".into()))?;
+        let mut lease = self.lease().await?;
+        let session = lease.session.as_mut().expect("leased");
         #[cfg(not(target_arch = "wasm32"))]
         let mut out = session.run(feeds).map_err(rt)?;
         #[cfg(target_arch = "wasm32")]

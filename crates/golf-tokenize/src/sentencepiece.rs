@@ -64,17 +64,9 @@ impl CharsMap {
     fn parse(blob: &[u8]) -> Result<CharsMap, TokenizeError> {
         let bad = TokenizeError::Malformed("precompiled_charsmap");
         let size = u32::from_le_bytes(blob.get(..4).ok_or(bad)?.try_into().unwrap()) as usize;
-        let trie_bytes = blob
-            .get(4..4 + size)
-            .ok_or(TokenizeError::Malformed("precompiled_charsmap trie"))?;
-        let trie = trie_bytes
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
-            .collect();
-        Ok(CharsMap {
-            trie,
-            pool: blob[4 + size..].to_vec(),
-        })
+        let trie_bytes = blob.get(4..4 + size).ok_or(TokenizeError::Malformed("precompiled_charsmap trie"))?;
+        let trie = trie_bytes.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
+        Ok(CharsMap { trie, pool: blob[4 + size..].to_vec() })
     }
 
     /// The longest trie key that prefixes `input`: (its length, offset of its replacement in the pool).
@@ -123,22 +115,17 @@ impl SentencePiece {
     pub fn from_model_bytes(bytes: &[u8]) -> Result<SentencePiece, TokenizeError> {
         let malformed = |_| TokenizeError::Malformed("bad protobuf");
         let mut pieces = Vec::new();
-        let (mut charsmap, mut add_dummy_prefix, mut remove_extra, mut escape) =
-            (None, true, true, true);
+        let (mut charsmap, mut add_dummy_prefix, mut remove_extra, mut escape) = (None, true, true, true);
         let mut model_type = 1u64;
         for field in Fields::new(bytes) {
             match field.map_err(malformed)? {
                 (1, Value::Bytes(msg)) => {
-                    let mut piece = Piece {
-                        text: String::new(),
-                        score: 0.0,
-                        kind: PieceKind::Normal,
-                    };
+                    let mut piece = Piece { text: String::new(), score: 0.0, kind: PieceKind::Normal };
                     for f in Fields::new(msg) {
                         match f.map_err(malformed)? {
                             (1, Value::Bytes(s)) => {
-                                piece.text = String::from_utf8(s.to_vec())
-                                    .map_err(|_| TokenizeError::Malformed("piece"))?
+                                piece.text =
+                                    String::from_utf8(s.to_vec()).map_err(|_| TokenizeError::Malformed("piece"))?
                             }
                             (2, Value::Fixed32(bits)) => piece.score = f32::from_bits(bits),
                             (3, Value::Varint(k)) => {
@@ -167,9 +154,7 @@ impl SentencePiece {
                 (3, Value::Bytes(norm)) => {
                     for f in Fields::new(norm) {
                         match f.map_err(malformed)? {
-                            (2, Value::Bytes(blob)) if !blob.is_empty() => {
-                                charsmap = Some(CharsMap::parse(blob)?)
-                            }
+                            (2, Value::Bytes(blob)) if !blob.is_empty() => charsmap = Some(CharsMap::parse(blob)?),
                             (3, Value::Varint(v)) => add_dummy_prefix = v != 0,
                             (4, Value::Varint(v)) => remove_extra = v != 0,
                             (5, Value::Varint(v)) => escape = v != 0,
@@ -181,9 +166,7 @@ impl SentencePiece {
             }
         }
         if model_type != 2 {
-            return Err(TokenizeError::Unsupported(
-                "only BPE models (model_type 2) are implemented",
-            ));
+            return Err(TokenizeError::Unsupported("only BPE models (model_type 2) are implemented"));
         }
         let mut index = HashMap::new();
         let mut reserved = HashMap::new();
@@ -210,9 +193,7 @@ impl SentencePiece {
                         .ok_or(TokenizeError::Malformed("byte piece"))?;
                     byte_ids[b as usize] = i;
                 }
-                PieceKind::UserDefined => {
-                    return Err(TokenizeError::Unsupported("user-defined symbols"))
-                }
+                PieceKind::UserDefined => return Err(TokenizeError::Unsupported("user-defined symbols")),
                 PieceKind::Unused => return Err(TokenizeError::Unsupported("unused pieces")),
                 _ => {}
             }
@@ -250,20 +231,12 @@ impl SentencePiece {
 
     /// Looks a piece up as SentencePiece's `PieceToId` does.
     pub fn piece_to_id(&self, piece: &str) -> u32 {
-        self.reserved
-            .get(piece)
-            .or_else(|| self.index.get(piece))
-            .copied()
-            .unwrap_or(self.unk_id)
+        self.reserved.get(piece).or_else(|| self.index.get(piece)).copied().unwrap_or(self.unk_id)
     }
 
     /// One normalization step: the replacement for the longest rule prefixing `input`, or its first character.
     fn normalize_prefix<'a>(&'a self, input: &'a str) -> (&'a [u8], usize) {
-        if let Some((len, at)) = self
-            .charsmap
-            .as_ref()
-            .and_then(|m| m.longest_prefix(input.as_bytes()))
-        {
+        if let Some((len, at)) = self.charsmap.as_ref().and_then(|m| m.longest_prefix(input.as_bytes())) {
             return (self.charsmap.as_ref().unwrap().replacement(at), len);
         }
         let len = input.chars().next().map_or(0, char::len_utf8);
@@ -289,11 +262,7 @@ impl SentencePiece {
         if input.is_empty() {
             return (String::new(), vec![consumed]);
         }
-        let space: &[u8] = if self.escape_whitespaces {
-            SPACE_SYMBOL.as_bytes()
-        } else {
-            b" "
-        };
+        let space: &[u8] = if self.escape_whitespaces { SPACE_SYMBOL.as_bytes() } else { b" " };
         if self.add_dummy_prefix {
             out.extend_from_slice(space);
             to_orig.extend(std::iter::repeat_n(consumed, space.len()));
@@ -332,10 +301,7 @@ impl SentencePiece {
         }
         to_orig.push(consumed);
         // The map's replacements are UTF-8 and cuts happen between them, so this cannot fail.
-        (
-            String::from_utf8(out).expect("normalized text is UTF-8"),
-            to_orig,
-        )
+        (String::from_utf8(out).expect("normalized text is UTF-8"), to_orig)
     }
 
     /// Token ids with their normalized and original byte ranges.
@@ -369,11 +335,7 @@ impl SentencePiece {
                     continue;
                 }
             }
-            tokens.push(Token {
-                id,
-                orig: to_orig[r.start]..to_orig[r.end],
-                norm: r,
-            });
+            tokens.push(Token { id, orig: to_orig[r.start]..to_orig[r.end], norm: r });
             prev_unk = is_unk;
         }
         tokens
@@ -412,47 +374,29 @@ impl SentencePiece {
         }
         let mut symbols: Vec<Symbol> = Vec::new();
         for (i, (start, ch)) in norm.char_indices().enumerate() {
-            symbols.push(Symbol {
-                start,
-                len: ch.len_utf8(),
-                prev: i.checked_sub(1),
-                next: Some(i + 1),
-            });
+            symbols.push(Symbol { start, len: ch.len_utf8(), prev: i.checked_sub(1), next: Some(i + 1) });
         }
         if let Some(last) = symbols.last_mut() {
             last.next = None;
         }
         let mut agenda = BinaryHeap::new();
-        let try_pair = |symbols: &[Symbol],
-                        agenda: &mut BinaryHeap<Pair>,
-                        left: Option<usize>,
-                        right: Option<usize>| {
-            let (Some(l), Some(r)) = (left, right) else {
-                return;
+        let try_pair =
+            |symbols: &[Symbol], agenda: &mut BinaryHeap<Pair>, left: Option<usize>, right: Option<usize>| {
+                let (Some(l), Some(r)) = (left, right) else {
+                    return;
+                };
+                let size = symbols[l].len + symbols[r].len;
+                if let Some(&id) = self.index.get(&norm[symbols[l].start..symbols[l].start + size]) {
+                    agenda.push(Pair { score: self.pieces[id as usize].score, left: l, right: r, size });
+                }
             };
-            let size = symbols[l].len + symbols[r].len;
-            if let Some(&id) = self
-                .index
-                .get(&norm[symbols[l].start..symbols[l].start + size])
-            {
-                agenda.push(Pair {
-                    score: self.pieces[id as usize].score,
-                    left: l,
-                    right: r,
-                    size,
-                });
-            }
-        };
         for i in 1..symbols.len() {
             try_pair(&symbols, &mut agenda, Some(i - 1), Some(i));
         }
         while let Some(top) = agenda.pop() {
             let (l, r) = (top.left, top.right);
             // Stale: one side was merged away or grew since this pair was queued.
-            if symbols[l].len == 0
-                || symbols[r].len == 0
-                || symbols[l].len + symbols[r].len != top.size
-            {
+            if symbols[l].len == 0 || symbols[r].len == 0 || symbols[l].len + symbols[r].len != top.size {
                 continue;
             }
             symbols[l].len += symbols[r].len;
@@ -477,12 +421,7 @@ impl SentencePiece {
     /// leading `▁`, plus one for that `▁` unless `prev` is a boundary (control, unknown or unused) token.
     pub fn golf_bytes(&self, prev: u32, id: u32) -> u32 {
         let p = &self.pieces[id as usize];
-        let boundary = |k: PieceKind| {
-            matches!(
-                k,
-                PieceKind::Control | PieceKind::Unknown | PieceKind::Unused
-            )
-        };
+        let boundary = |k: PieceKind| matches!(k, PieceKind::Control | PieceKind::Unknown | PieceKind::Unused);
         if boundary(p.kind) {
             return 0;
         }

@@ -19,30 +19,12 @@ fn matches_python_on_tricky_strings() {
     let sp = model().expect("the shared data's tokenizer (set GOLF_DATA)");
     let cases: &[Case] = &[
         ("日本語 text", &[3, 274, 493], &[(0, 9), (9, 12), (12, 14)]),
-        (
-            "  hello   world  ",
-            &[7, 308, 944, 706],
-            &[(2, 4), (4, 6), (6, 7), (7, 15)],
-        ),
-        (
-            "<s> <|endoftext|>",
-            &[
-                3, 947, 3, 940, 3, 1010, 941, 16, 944, 957, 213, 493, 1010, 3,
-            ],
-            &[],
-        ),
-        (
-            "ﬁne ①②",
-            &[957, 215, 940, 972, 977],
-            &[(0, 0), (0, 5), (5, 6), (6, 9), (9, 12)],
-        ),
+        ("  hello   world  ", &[7, 308, 944, 706], &[(2, 4), (4, 6), (6, 7), (7, 15)]),
+        ("<s> <|endoftext|>", &[3, 947, 3, 940, 3, 1010, 941, 16, 944, 957, 213, 493, 1010, 3], &[]),
+        ("ﬁne ①②", &[957, 215, 940, 972, 977], &[(0, 0), (0, 5), (5, 6), (6, 9), (9, 12)]),
         ("12345", &[972, 977, 993, 1000, 996], &[]),
         ("é", &[3], &[(0, 2)]),
-        (
-            "\t tab\nnl",
-            &[942, 139, 56, 950],
-            &[(2, 3), (3, 5), (5, 7), (7, 8)],
-        ),
+        ("\t tab\nnl", &[942, 139, 56, 950], &[(2, 3), (3, 5), (5, 7), (7, 8)]),
         ("", &[], &[]),
     ];
     for (text, ids, offsets) in cases {
@@ -50,8 +32,7 @@ fn matches_python_on_tricky_strings() {
         let got: Vec<u32> = tokens.iter().map(|t| t.id).collect();
         assert_eq!(&got, ids, "ids of {text:?}");
         if !offsets.is_empty() {
-            let got: Vec<(usize, usize)> =
-                tokens.iter().map(|t| (t.orig.start, t.orig.end)).collect();
+            let got: Vec<(usize, usize)> = tokens.iter().map(|t| (t.orig.start, t.orig.end)).collect();
             assert_eq!(&got, offsets, "offsets of {text:?}");
         }
     }

@@ -19,11 +19,7 @@ const VIRIDIS: [[u8; 3]; 10] = [
 
 /// Background colour for `bits` per byte on a scale of `0..=max`: light = cheap (predictable), dark = costly.
 pub fn heat_color(bits: f64, max: f64) -> [u8; 3] {
-    let t = if max > 0.0 {
-        (bits / max).clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
+    let t = if max > 0.0 { (bits / max).clamp(0.0, 1.0) } else { 0.0 };
     // t = 0 is the light end.
     let x = (1.0 - t) * (VIRIDIS.len() - 1) as f64;
     let i = (x.floor() as usize).min(VIRIDIS.len() - 2);
@@ -75,12 +71,7 @@ pub fn cells(text: &str, per_byte: &[f64]) -> Vec<Cell> {
     text.char_indices()
         .map(|(i, ch)| {
             let end = i + ch.len_utf8();
-            Cell {
-                text: ch,
-                start: i as u32,
-                end: end as u32,
-                bits: per_byte[i..end].iter().sum(),
-            }
+            Cell { text: ch, start: i as u32, end: end as u32, bits: per_byte[i..end].iter().sum() }
         })
         .collect()
 }
@@ -101,19 +92,26 @@ pub fn hover_text(cell: &Cell, span: Option<&Span>) -> String {
     let mut s = format!(
         "{shown} (byte {}{}): {:.2} bits",
         cell.start,
-        if cell.end - cell.start > 1 {
-            format!("-{}", cell.end - 1)
-        } else {
-            String::new()
-        },
+        if cell.end - cell.start > 1 { format!("-{}", cell.end - 1) } else { String::new() },
         cell.bits
     );
     if let Some(span) = span {
-        let detail = span
-            .token
-            .as_ref()
-            .and_then(|t| t.detail.clone())
-            .unwrap_or_default();
+        if let Some(t) = &span.token {
+            if let Some(rank) = t.rank {
+                // A model's token: what it was, its rank, and what the model expected instead.
+                s += &format!(" · token {:?}: {:.2} bits, rank {rank}", t.text, span.bits);
+                if let Some(h) = t.entropy {
+                    s += &format!(", entropy {h:.2} bits");
+                }
+                if !t.top_k.is_empty() {
+                    let top: Vec<String> =
+                        t.top_k.iter().map(|a| format!("{:?} {:.1}%", a.text, 100.0 * a.prob)).collect();
+                    s += &format!(" · top: {}", top.join(", "));
+                }
+                return s;
+            }
+        }
+        let detail = span.token.as_ref().and_then(|t| t.detail.clone()).unwrap_or_default();
         s += &format!(
             " · its symbol covers {} byte{} for {:.2} bits{}{}",
             span.end - span.start,
@@ -174,12 +172,7 @@ mod tests {
 
     #[test]
     fn span_lookup() {
-        let s = |a, b| Span {
-            start: a,
-            end: b,
-            bits: 1.0,
-            token: None,
-        };
+        let s = |a, b| Span { start: a, end: b, bits: 1.0, token: None };
         let spans = [s(0, 1), s(1, 5), s(5, 6)];
         assert_eq!(span_at(&spans, 0), Some(0));
         assert_eq!(span_at(&spans, 4), Some(1));
@@ -188,27 +181,30 @@ mod tests {
     }
 
     #[test]
+    fn hover_shows_a_model_token_rank_and_alternatives() {
+        let cell = Cell { text: 'e', start: 1, end: 2, bits: 1.5 };
+        let token = golf_core::TokenInfo {
+            text: " the".into(),
+            rank: Some(2),
+            top_k: vec![golf_core::Alternative { text: " a".into(), prob: 0.25 }],
+            entropy: Some(3.0),
+            detail: None,
+        };
+        let span = Span { start: 0, end: 4, bits: 6.0, token: Some(token) };
+        let t = hover_text(&cell, Some(&span));
+        assert!(t.contains("token \" the\": 6.00 bits, rank 2, entropy 3.00 bits · top: \" a\" 25.0%"), "{t}");
+    }
+
+    #[test]
     fn long_texts_are_cut_with_a_note() {
         assert_eq!(truncation_note(HEATMAP_MAX_CHARS), None);
-        assert!(truncation_note(HEATMAP_MAX_CHARS + 1)
-            .unwrap()
-            .contains("of 100001 characters"));
+        assert!(truncation_note(HEATMAP_MAX_CHARS + 1).unwrap().contains("of 100001 characters"));
     }
 
     #[test]
     fn hover_describes_the_symbol() {
-        let cell = Cell {
-            text: 'x',
-            start: 3,
-            end: 4,
-            bits: 2.5,
-        };
-        let span = Span {
-            start: 2,
-            end: 6,
-            bits: 10.0,
-            token: None,
-        };
+        let cell = Cell { text: 'x', start: 3, end: 4, bits: 2.5 };
+        let span = Span { start: 2, end: 6, bits: 10.0, token: None };
         let t = hover_text(&cell, Some(&span));
         assert!(t.starts_with("'x' (byte 3): 2.50 bits"), "{t}");
         assert!(t.contains("covers 4 bytes for 10.00 bits"), "{t}");

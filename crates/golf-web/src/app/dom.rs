@@ -1,0 +1,114 @@
+//! Small DOM helpers. Text always goes in as text nodes (`set_text_content`), never as HTML.
+
+use std::cell::RefCell;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Document, Element, Event, HtmlElement};
+
+type Handler = Closure<dyn FnMut(Event)>;
+
+thread_local! {
+    /// Page-lifetime event handlers, kept rather than leaked.
+    static HANDLERS: RefCell<Vec<Handler>> = const { RefCell::new(Vec::new()) };
+}
+
+pub fn window() -> web_sys::Window {
+    web_sys::window().expect("window")
+}
+
+pub fn document() -> Document {
+    window().document().expect("document")
+}
+
+pub fn by_id<T: JsCast>(id: &str) -> T {
+    document()
+        .get_element_by_id(id)
+        .unwrap_or_else(|| panic!("#{id} missing from the page"))
+        .dyn_into::<T>()
+        .unwrap_or_else(|_| panic!("#{id} has the wrong element type"))
+}
+
+pub fn set_text(id: &str, text: &str) {
+    by_id::<Element>(id).set_text_content(Some(text));
+}
+
+pub fn set_attr(id: &str, name: &str, value: &str) {
+    by_id::<Element>(id).set_attribute(name, value).expect("set attribute");
+}
+
+pub fn el(tag: &str, class: &str, id: &str) -> Element {
+    let e = document().create_element(tag).expect("create element");
+    if !class.is_empty() {
+        e.set_class_name(class);
+    }
+    if !id.is_empty() {
+        e.set_id(id);
+    }
+    e
+}
+
+pub fn now_ms() -> f64 {
+    window().performance().map_or(0.0, |p| p.now())
+}
+
+pub fn on(target: &Element, event: &str, f: impl FnMut(Event) + 'static) {
+    let closure = Closure::wrap(Box::new(f) as Box<dyn FnMut(Event)>);
+    target.add_event_listener_with_callback(event, closure.as_ref().unchecked_ref()).expect("add listener");
+    HANDLERS.with(|h| h.borrow_mut().push(closure));
+}
+
+pub fn on_id(id: &str, event: &str, f: impl FnMut(Event) + 'static) {
+    on(&by_id::<Element>(id), event, f);
+}
+
+/// Lets the browser paint and handle input before the next step.
+pub async fn yield_now() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        window().set_timeout_with_callback(&resolve).expect("setTimeout");
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+pub fn show_error(message: &str) {
+    let banner: HtmlElement = by_id("error");
+    banner.set_text_content(Some(message));
+    banner.set_hidden(message.is_empty());
+}
+
+fn js_err(e: JsValue) -> String {
+    e.as_string()
+        .or_else(|| js_sys::JSON::stringify(&e).ok().and_then(|s| s.as_string()))
+        .unwrap_or_else(|| "unknown error".into())
+}
+
+async fn fetch_response(url: &str) -> Result<web_sys::Response, String> {
+    let resp: web_sys::Response = JsFuture::from(window().fetch_with_str(url))
+        .await
+        .map_err(|e| format!("cannot fetch {url}: {}", js_err(e)))?
+        .dyn_into()
+        .map_err(|_| "fetch did not return a Response".to_string())?;
+    if !resp.ok() {
+        return Err(format!("cannot fetch {url}: HTTP {}", resp.status()));
+    }
+    Ok(resp)
+}
+
+pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+    let resp = fetch_response(url).await?;
+    let buf = JsFuture::from(resp.array_buffer().map_err(js_err)?).await.map_err(js_err)?;
+    Ok(js_sys::Uint8Array::new(&buf).to_vec())
+}
+
+pub async fn fetch_text(url: &str) -> Result<String, String> {
+    let resp = fetch_response(url).await?;
+    let text = JsFuture::from(resp.text().map_err(js_err)?).await.map_err(js_err)?;
+    text.as_string().ok_or_else(|| format!("{url} is not text"))
+}
+
+/// An absolute URL for a path relative to the page (ONNX Runtime Web needs absolute URLs).
+pub fn absolute(path: &str) -> String {
+    let base = document().base_uri().ok().flatten().unwrap_or_default();
+    web_sys::Url::new_with_base(path, &base).map(|u| u.href()).unwrap_or_else(|_| path.to_string())
+}
