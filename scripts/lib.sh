@@ -102,8 +102,8 @@ ensure_python_env() {
     say "creating the Python environment (.venv)"
     python3 -m venv "$venv"
   fi
-  if ! "$venv/bin/python" -c "import pytest, sentencepiece" 2>/dev/null; then
-    say "installing Python test packages"
+  if ! "$venv/bin/python" -c "import pytest, sentencepiece, numpy, onnx, onnxruntime, torch" 2>/dev/null; then
+    say "installing Python packages (torch pulls about 5 GB; a few minutes)"
     "$venv/bin/pip" install -q -r "$ROOT/scripts/requirements-test.txt"
   fi
 }

@@ -8,6 +8,7 @@ import argparse
 import hashlib
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -28,6 +29,7 @@ def main() -> None:
     p.add_argument("--run", type=Path, default=ROOT / ".cache" / "ar-run")
     p.add_argument("--out", type=Path, default=ROOT / "models" / "ar")
     p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    p.add_argument("--golf", type=Path, help="the golf CLI: also measure both byte counts on the held-out texts")
     a = p.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     summary = json.loads((a.run / "summary.json").read_text())
@@ -78,6 +80,16 @@ def main() -> None:
         "results": summary["results"],
     }
     (a.out / "golfer.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    if a.golf:
+        # The numbers as the golfer reports them: each held-out file scored as one text, windows of `context`.
+        measured = {}
+        for name in ("val-first-docs.txt", "edu-sample-part1.txt"):
+            r = subprocess.run([str(a.golf), "score", "--golfer", "ar", "--models", str(a.out.parent), "--data",
+                                str(a.data), "--json", str(a.data / "fineweb" / name)], capture_output=True, check=True)
+            out = json.loads(r.stdout)
+            measured[name] = {k: out[k] for k in ("bpb", "golf_bpb", "tokens", "bytes", "golf_bytes", "unk_bytes")}
+        manifest["results"]["golf_score"] = measured
+        (a.out / "golfer.json").write_text(json.dumps(manifest, indent=2) + "\n")
     print(json.dumps({k: manifest[k] for k in ("params", "artifact_bytes", "context")} | {"onnx_bytes": manifest["onnx"]["bytes"]}))
 
 

@@ -19,6 +19,57 @@ fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
     (best, last.expect("runs > 0"))
 }
 
+/// Generation with the KV cache against a full forward pass over the whole context for every token, greedy,
+/// so both must produce the same tokens.
+pub fn ar_generation(golfer: &golf_onnx::ArGolfer, tokens: usize) -> Result<()> {
+    use golf_core::{block_on, GenerateSettings, Golfer, SamplerSettings};
+    let prompt = "The history of the city";
+    let settings = GenerateSettings {
+        sampler: SamplerSettings { temperature: 0.0, repetition_penalty: 1.0, ..SamplerSettings::default() },
+        max_bytes: usize::MAX,
+        max_steps: tokens,
+    };
+    let t = Instant::now();
+    let mut run = golfer.start_generate(prompt, &settings)?;
+    let mut cached = Vec::new();
+    loop {
+        let step = block_on(golfer.generate_step(&mut run))?;
+        if step.finished {
+            break;
+        }
+        cached.push(step.token.map(|t| t.text).unwrap_or_default());
+    }
+    let t_cached = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let mut ids = vec![golfer.manifest.bos_id];
+    ids.extend(golfer.tokenizer.encode_ids(prompt));
+    let mut full = Vec::new();
+    for _ in 0..tokens {
+        let window = &ids[ids.len().saturating_sub(golfer.window.size)..];
+        let logits = block_on(golfer.next_logits_uncached(window))?;
+        let best = (0..logits.len()).fold(0, |b, i| if logits[i] > logits[b] { i } else { b }) as u32;
+        full.push(golfer.piece_text(best));
+        ids.push(best);
+    }
+    let t_full = t.elapsed().as_secs_f64();
+    let n = cached.len();
+    println!("AR generation, {n} tokens after {prompt:?}, greedy, window {}:", golfer.window.size);
+    println!(
+        "  with the KV cache                   {:>7.2} ms/token ({:.0} tokens/s)",
+        t_cached * 1e3 / n as f64,
+        n as f64 / t_cached
+    );
+    println!(
+        "  full forward pass for every token  {:>7.2} ms/token ({:.0} tokens/s)",
+        t_full * 1e3 / n as f64,
+        n as f64 / t_full
+    );
+    println!("  speed-up from the cache: {:.1}x", t_full / t_cached);
+    println!("  same tokens both ways: {}", if cached == full { "yes" } else { "NO" });
+    Ok(())
+}
+
 pub fn run(data: &Path) -> Result<()> {
     let enwik = data.join("enwik8/enwik8-prefix.xml");
     let text = std::fs::read(&enwik).with_context(|| format!("cannot read '{}' (pass --data DIR)", enwik.display()))?;

@@ -129,11 +129,16 @@ enum Command {
         json_array: bool,
         file: Option<PathBuf>,
     },
-    /// Scoring throughput of the exact method on 4 MB, and the marginal/exact time ratio on 16 KB
+    /// gzip: exact scoring throughput on 4 MB and the marginal/exact time ratio on 16 KB.
+    /// AR (--golfer ar): generation speed with the KV cache against a full forward pass per token
     Bench {
-        /// Folder holding enwik8/ and fineweb/ (the project's shared data)
-        #[arg(long, default_value = "../shared/data")]
-        data: PathBuf,
+        #[arg(long, value_enum, default_value = "gzip")]
+        golfer: GolferId,
+        /// AR: tokens to generate
+        #[arg(long, default_value_t = 256)]
+        tokens: usize,
+        #[command(flatten)]
+        places: Places,
     },
 }
 
@@ -210,7 +215,8 @@ fn run(cli: Cli) -> Result<()> {
                 GolferId::Ar => stream(&load_ar(&places)?, &prompt, &settings, &mut out),
             }
         }
-        Command::Bench { data } => bench::run(&data),
+        Command::Bench { golfer: GolferId::Gzip, places, .. } => bench::run(&locate::data_dir(places.data.as_deref())),
+        Command::Bench { golfer: GolferId::Ar, tokens, places } => bench::ar_generation(&load_ar(&places)?, tokens),
         Command::Tokenize { model, json_array, file } => tokenize(&model, json_array, file.as_ref()),
     }
 }

@@ -129,6 +129,13 @@ impl ArGolfer {
             .collect()
     }
 
+    /// The next-token logits after `ids` computed from scratch, without a KV cache: the inspiration page's way
+    /// of generating (a full forward pass over the window for every new token), kept for the benchmark.
+    pub async fn next_logits_uncached(&self, ids: &[u32]) -> Result<Vec<f32>, OnnxError> {
+        let (out, _) = self.call(ids, ids, None).await?;
+        out.f32("last_logits")
+    }
+
     /// A piece as text: `▁` is a space.
     pub fn piece_text(&self, id: u32) -> String {
         let p = self.tokenizer.piece(id);
