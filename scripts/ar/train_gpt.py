@@ -86,6 +86,8 @@ class Settings:
     log_every: int = env("TRAIN_LOG_EVERY", 50, int)
     val_every_seconds: float = env("VAL_EVERY_SECONDS", 900.0, float)
     checkpoint_every_seconds: float = env("CHECKPOINT_EVERY_SECONDS", 600.0, float)
+    # Cap on held-out tokens per evaluation (0 = all); quick runs (tests) need not read 200K tokens four times.
+    eval_tokens: int = env("EVAL_TOKENS", 0, int)
     threads: int = env("THREADS", 0, int)
 
 
@@ -429,6 +431,8 @@ def main() -> None:
     data = Path(s.data_dir)
     train = load_shard(data / "fineweb_train_000000.bin")
     held_out = {"val_first_docs": load_shard(data / "val_first_docs.bin"), "val_edu": load_shard(data / "val_edu.bin")}
+    if s.eval_tokens:
+        held_out = {k: v[: s.eval_tokens + 1] for k, v in held_out.items()}
     log(f"train tokens {len(train)}; held-out tokens " + ", ".join(f"{k} {len(v)}" for k, v in held_out.items()))
 
     model = GPT(s).to(device)

@@ -95,7 +95,7 @@ def test_converter_takes_another_shape(tmp_path, sp):
     run = tmp_path / "run"
     env = {**os.environ, "DATA_DIR": str(data), "OUT_DIR": str(run), "NUM_LAYERS": "3", "MODEL_DIM": "192",
            "NUM_HEADS": "6", "NUM_KV_HEADS": "3", "MLP_MULT": "2", "TRAIN_SEQ_LEN": "64", "TRAIN_BATCH_TOKENS": "1024",
-           "ITERATIONS": "6", "VAL_EVERY_SECONDS": "1e9", "TOKENIZER_PATH": str(DATA / "tokenizers/fineweb_1024_bpe.model")}
+           "ITERATIONS": "6", "VAL_EVERY_SECONDS": "1e9", "EVAL_TOKENS": "2048", "TOKENIZER_PATH": str(DATA / "tokenizers/fineweb_1024_bpe.model")}
     subprocess.run([sys.executable, str(ROOT / "scripts/ar/train_gpt.py")], env=env, check=True, capture_output=True)
     # As the baseline stores it: the embedding in bfloat16 before int8 quantization.
     state = torch.load(run / "final_model.pt", map_location="cpu")
