@@ -97,7 +97,7 @@ try {
   await page.hover('#heatmap-ar span[data-i="200"]');
   const arHover = await page.textContent('#hover-ar');
   check(/token .* bits, rank \d+.* top: /.test(arHover), `AR hover text: ${arHover.slice(0, 160)}`);
-  await page.screenshot({ path: path.join(shots, 'bits-per-byte.png'), fullPage: false });
+  await page.screenshot({ path: path.join(shots, 'bits-per-byte.png'), fullPage: true });
 
   // 3. Pasted markup is rendered as text, never parsed.
   await page.evaluate(() => document.querySelector('#panel-ar').removeAttribute('data-scored'));
