@@ -30,8 +30,6 @@ pub enum Coding {
     Match { length: u16, distance: u16 },
     /// A byte in a stored (uncompressed) block.
     Stored,
-    /// Set on nothing: reserved for callers that merge tokens.
-    Other,
 }
 
 /// One coded symbol with everything it is charged.

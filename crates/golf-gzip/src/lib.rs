@@ -158,7 +158,6 @@ impl GzipGolfer {
                         Coding::Match { length, distance } => {
                             format!("copy {length} bytes from {distance} back, {} code bits", c.code_bits)
                         }
-                        Coding::Other => String::new(),
                     };
                     TokenInfo {
                         text: String::from_utf8_lossy(bytes).into_owned(),
