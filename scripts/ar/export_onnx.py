@@ -69,6 +69,31 @@ class Graph:
         return name
 
 
+def scoring_outputs(g: Graph, logits: str, vocab: int) -> list:
+    """What every autoregressive golfer's graph reports, computed in the graph from logits [1, T, vocab] and the
+    `targets` input: logprob2, rank, top_ids, top_probs, entropy and last_logits. Returns their value infos."""
+    two = g.const([2], "i", np.int64)
+    logsm = g.op("LogSoftmax", [logits], axis=-1)
+    picked = g.op("GatherElements", [logsm, g.op("Unsqueeze", ["targets", two])], axis=2)
+    g.op("Mul", [g.op("Squeeze", [picked, two]), g.const(1.0 / math.log(2.0), "inv_ln2")], outputs=["logprob2"])
+    # Rank of the target: 1 + how many tokens the model put strictly above it.
+    above = g.op("Cast", [g.op("Greater", [logsm, picked])], to=TensorProto.INT64)
+    g.op("Add", [g.op("ReduceSum", [above, g.const([-1], "axis", np.int64)], keepdims=0), g.const(1, "one", np.int64)], outputs=["rank"])
+    probs = g.op("Exp", [logsm])
+    g.op("TopK", [probs, g.const([TOP_K], "k", np.int64)], outputs=["top_probs", "top_ids"], axis=-1)
+    plogp = g.op("ReduceSum", [g.op("Mul", [probs, logsm]), g.const([-1], "axis", np.int64)], keepdims=0)
+    g.op("Mul", [plogp, g.const(-1.0 / math.log(2.0), "neg_inv_ln2")], outputs=["entropy"])
+    g.op("Gather", [logits, g.const(-1, "last", np.int64)], outputs=["last_logits"], axis=1)
+    return [
+        helper.make_tensor_value_info("logprob2", TensorProto.FLOAT, [1, "T"]),
+        helper.make_tensor_value_info("rank", TensorProto.INT64, [1, "T"]),
+        helper.make_tensor_value_info("top_ids", TensorProto.INT64, [1, "T", TOP_K]),
+        helper.make_tensor_value_info("top_probs", TensorProto.FLOAT, [1, "T", TOP_K]),
+        helper.make_tensor_value_info("entropy", TensorProto.FLOAT, [1, "T"]),
+        helper.make_tensor_value_info("last_logits", TensorProto.FLOAT, [1, vocab]),
+    ]
+
+
 def build(obj: dict, rope_base: float, softcap: float) -> tuple[onnx.ModelProto, dict]:
     sh = shapes_of(obj)
     g = Graph()
@@ -199,27 +224,7 @@ def build(obj: dict, rope_base: float, softcap: float) -> tuple[onnx.ModelProto,
     raw = g.op("MatMul", [rms(x), g.op("Transpose", [emb], perm=[1, 0])], "raw_logits")
     cap = g.const(softcap, "softcap")
     logits = g.op("Mul", [g.op("Tanh", [g.op("Div", [raw, cap])]), cap], "logits")
-    logsm = g.op("LogSoftmax", [logits], axis=-1)
-    inv_ln2 = g.const(1.0 / math.log(2.0), "inv_ln2")
-    picked = g.op("GatherElements", [logsm, g.op("Unsqueeze", [g.op("Cast", ["targets"], to=TensorProto.INT64), two])], axis=2)
-    g.op("Mul", [g.op("Squeeze", [picked, two]), inv_ln2], outputs=["logprob2"])
-    # Rank of the target: 1 + how many tokens the model put strictly above it.
-    above = g.op("Cast", [g.op("Greater", [logsm, picked])], to=TensorProto.INT64)
-    g.op("Add", [g.op("ReduceSum", [above, g.const([-1], "axis", np.int64)], keepdims=0), g.const(1, "one", np.int64)], outputs=["rank"])
-    probs = g.op("Exp", [logsm])
-    g.op("TopK", [probs, g.const([TOP_K], "k", np.int64)], outputs=["top_probs", "top_ids"], axis=-1)
-    plogp = g.op("ReduceSum", [g.op("Mul", [probs, logsm]), g.const([-1], "axis", np.int64)], keepdims=0)
-    g.op("Mul", [plogp, g.const(-1.0 / math.log(2.0), "neg_inv_ln2")], outputs=["entropy"])
-    g.op("Gather", [logits, g.const(-1, "last", np.int64)], outputs=["last_logits"], axis=1)
-
-    outputs = [
-        helper.make_tensor_value_info("logprob2", TensorProto.FLOAT, [1, "T"]),
-        helper.make_tensor_value_info("rank", TensorProto.INT64, [1, "T"]),
-        helper.make_tensor_value_info("top_ids", TensorProto.INT64, [1, "T", TOP_K]),
-        helper.make_tensor_value_info("top_probs", TensorProto.FLOAT, [1, "T", TOP_K]),
-        helper.make_tensor_value_info("entropy", TensorProto.FLOAT, [1, "T"]),
-        helper.make_tensor_value_info("last_logits", TensorProto.FLOAT, [1, V]),
-    ] + outputs
+    outputs = scoring_outputs(g, logits, V) + outputs
     graph = helper.make_graph(g.nodes, "ar_golfer", inputs, outputs, g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], producer_name="four-golfers")
     model.ir_version = 9

@@ -26,7 +26,7 @@ import onnx
 from onnx import TensorProto, helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ar"))
-from export_onnx import TOP_K, Graph  # noqa: E402
+from export_onnx import Graph, scoring_outputs  # noqa: E402
 
 MS = "com.microsoft"
 
@@ -144,28 +144,11 @@ def build(path: Path) -> onnx.ModelProto:
     h = norm(x, "output_norm.weight")
     head_scale = g.op("Reshape", [emb_scale, g.const([-1], "shape", np.int64)])
     logits = g.op("MatMulNBits", [h, emb, head_scale], "logits", domain=MS, K=D, N=V, bits=8, block_size=32)
-    logsm = g.op("LogSoftmax", [logits], axis=-1)
-    picked = g.op("GatherElements", [logsm, g.op("Unsqueeze", ["targets", two])], axis=2)
-    g.op("Mul", [g.op("Squeeze", [picked, two]), g.const(1 / math.log(2), "inv_ln2")], outputs=["logprob2"])
-    above = g.op("Cast", [g.op("Greater", [logsm, picked])], to=TensorProto.INT64)
-    g.op("Add", [g.op("ReduceSum", [above, g.const([-1], "axis", np.int64)], keepdims=0), g.const(1, "one", np.int64)], outputs=["rank"])
-    probs = g.op("Exp", [logsm])
-    g.op("TopK", [probs, g.const([TOP_K], "k", np.int64)], outputs=["top_probs", "top_ids"], axis=-1)
-    plogp = g.op("ReduceSum", [g.op("Mul", [probs, logsm]), g.const([-1], "axis", np.int64)], keepdims=0)
-    g.op("Mul", [plogp, g.const(-1 / math.log(2), "neg_inv_ln2")], outputs=["entropy"])
-    g.op("Gather", [logits, g.const(-1, "last", np.int64)], outputs=["last_logits"], axis=1)
+    outputs = scoring_outputs(g, logits, V) + outputs
     inputs = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, [1, "T"]),
               helper.make_tensor_value_info("targets", TensorProto.INT64, [1, "T"])]
     inputs += [helper.make_tensor_value_info(f"past_{k}_{i}", TensorProto.FLOAT, [1, KVH, "P", HD])
                for i in range(L) for k in ("key", "value")]
-    outputs = [
-        helper.make_tensor_value_info("logprob2", TensorProto.FLOAT, [1, "T"]),
-        helper.make_tensor_value_info("rank", TensorProto.INT64, [1, "T"]),
-        helper.make_tensor_value_info("top_ids", TensorProto.INT64, [1, "T", TOP_K]),
-        helper.make_tensor_value_info("top_probs", TensorProto.FLOAT, [1, "T", TOP_K]),
-        helper.make_tensor_value_info("entropy", TensorProto.FLOAT, [1, "T"]),
-        helper.make_tensor_value_info("last_logits", TensorProto.FLOAT, [1, V]),
-    ] + outputs
     graph = helper.make_graph(g.nodes, "smollm2", inputs, outputs, g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21), helper.make_opsetid(MS, 1)],
                               producer_name="four-golfers")
