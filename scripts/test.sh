@@ -3,6 +3,7 @@
 # headless-browser test of the built page. Installs what the tests need first, skipping what is there.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
+ensure_data  # fail early and clearly when ../shared/data (or $GOLF_DATA) is missing
 
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy rustfmt
 ensure_chromium
