@@ -1,5 +1,5 @@
-"""Converts SmolLM2-135M-Instruct's Q4_1 GGUF into the golfer's ONNX graph, losslessly (work in progress:
-not yet wired into set-up or tests).
+"""Converts SmolLM2-135M-Instruct's Q4_1 GGUF into the golfer's ONNX graph, losslessly (scripts/smollm2/build.py
+runs it at set-up).
 
 - Q4_1 linear weights -> com.microsoft MatMulNBits (4 bits, block 32) with float zero points: the GGUF's fp16 d
   and m are stored as they are and the graph derives scale = d and zero point = -m/d (ONNX Runtime folds this at
@@ -161,11 +161,14 @@ def main() -> None:
     p.add_argument("gguf", type=Path)
     p.add_argument("out", type=Path)
     a = p.parse_args()
-    model = build(a.gguf)
-    data = a.out.with_name(a.out.name + ".data")
-    data.unlink(missing_ok=True)  # onnx refuses to overwrite external data
-    onnx.save(model, a.out, save_as_external_data=True, location=data.name)
-    print(f"wrote {a.out} and {a.out.name}.data")
+    save(build(a.gguf), a.out)
+    print(f"wrote {a.out}")
+
+
+def save(model: onnx.ModelProto, out: Path) -> None:
+    # One self-contained file (~99 MB, far below protobuf's 2 GB limit): the browser and the native runtime
+    # both load it from memory, with no external-data file to find.
+    out.write_bytes(model.SerializeToString())
 
 
 if __name__ == "__main__":

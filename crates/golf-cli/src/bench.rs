@@ -19,6 +19,60 @@ fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
     (best, last.expect("runs > 0"))
 }
 
+/// Prefill speed (scoring 512 tokens of FineWeb text, in the scoring path's chunks over the KV cache) and decode
+/// speed (64 greedy tokens, one per call, after the prompt's prefill), each the best of 3 runs.
+pub fn onnx_speed(golfer: &golf_onnx::ArGolfer, data: &Path) -> Result<()> {
+    use golf_core::{block_on, score_to_end, GenerateSettings, Golfer, SamplerSettings};
+    const PREFILL: usize = 512;
+    const DECODE: usize = 64;
+    let path = data.join("fineweb/val-first-docs.txt");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read '{}'", path.display()))?;
+    let tokens = golfer.tokenizer.encode(&text);
+    anyhow::ensure!(tokens.len() >= PREFILL, "'{}' has fewer than {PREFILL} tokens", path.display());
+    // The first PREFILL - 1 tokens: with the start-of-document token the model reads PREFILL positions.
+    let mut end = tokens[PREFILL - 2].orig.end;
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    let prefix = &text.as_bytes()[..end];
+    let (t_prefill, n) = best_of(3, || -> Result<usize> {
+        let mut run = golfer.start_score(prefix)?;
+        block_on(score_to_end(golfer, &mut run))?;
+        Ok(golfer.report(&run).tokens + 1)
+    });
+    let n = n?;
+
+    let settings = GenerateSettings {
+        sampler: SamplerSettings { temperature: 0.0, repetition_penalty: 1.0, ..SamplerSettings::default() },
+        max_bytes: usize::MAX,
+        max_steps: DECODE + 1,
+        chat: false,
+    };
+    let mut decode = f64::INFINITY;
+    let mut steps = 0;
+    for _ in 0..3 {
+        let mut run = golfer.start_generate("The history of the city", &settings)?;
+        block_on(golfer.generate_step(&mut run))?; // the prompt's prefill and the first token
+        let t = Instant::now();
+        steps = 0;
+        while !block_on(golfer.generate_step(&mut run))?.finished {
+            steps += 1;
+        }
+        decode = decode.min(t.elapsed().as_secs_f64());
+    }
+    println!("{} speed, native ONNX Runtime {}:", golfer.manifest.label, threads_note());
+    println!("  prefill {n} tokens     {:>8.1} tokens/s ({:.0} ms)", n as f64 / t_prefill, t_prefill * 1e3);
+    println!("  decode {steps} tokens      {:>8.2} ms/token", decode * 1e3 / steps.max(1) as f64);
+    Ok(())
+}
+
+fn threads_note() -> String {
+    match golf_onnx::runtime::native::threads() {
+        0 => format!("(default threads; {} cores)", std::thread::available_parallelism().map_or(1, |n| n.get())),
+        n => format!("({n} threads)"),
+    }
+}
+
 /// Generation with the KV cache against a full forward pass over the whole context for every token, greedy,
 /// so both must produce the same tokens.
 pub fn ar_generation(golfer: &golf_onnx::ArGolfer, tokens: usize) -> Result<()> {
@@ -28,6 +82,7 @@ pub fn ar_generation(golfer: &golf_onnx::ArGolfer, tokens: usize) -> Result<()> 
         sampler: SamplerSettings { temperature: 0.0, repetition_penalty: 1.0, ..SamplerSettings::default() },
         max_bytes: usize::MAX,
         max_steps: tokens,
+        chat: false,
     };
     let t = Instant::now();
     let mut run = golfer.start_generate(prompt, &settings)?;

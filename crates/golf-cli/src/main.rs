@@ -30,6 +30,18 @@ enum GolferId {
     Gzip,
     /// The Parameter Golf baseline architecture, int8, trained here (models/ar)
     Ar,
+    /// SmolLM2-135M-Instruct, 4-bit, converted from its GGUF at set-up (models/smollm2)
+    Smollm2,
+}
+
+impl GolferId {
+    fn folder(self) -> &'static str {
+        match self {
+            GolferId::Gzip => "gzip",
+            GolferId::Ar => "ar",
+            GolferId::Smollm2 => "smollm2",
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -69,8 +81,9 @@ enum Command {
         /// gzip's method
         #[arg(long, value_enum, default_value = "exact")]
         method: MethodArg,
-        /// Neural golfers: start a new window every N tokens (default: the window size, i.e. no overlap,
-        /// as Parameter Golf's eval_val; smaller is a sliding window: slower, fewer bits)
+        /// Neural golfers: start a new window every N tokens (default from the model's golfer.json: the AR
+        /// golfer uses the window size, no overlap, as Parameter Golf's eval_val; SmolLM2 a sliding window of
+        /// 2048 every 1024). Smaller is slower and costs fewer bits
         #[arg(long)]
         stride: Option<usize>,
         /// Print one JSON object with the spans
@@ -113,15 +126,20 @@ enum Command {
         repetition_penalty: f32,
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Instruct models (SmolLM2): send the prompt as a user message in the chat template and print the
+        /// answer, which ends at <|im_end|>
+        #[arg(long)]
+        chat: bool,
         /// Strength of gzip's penalty on verbatim repeats (0 = off)
         #[arg(long, default_value_t = 1.0)]
         dry_multiplier: f64,
         #[command(flatten)]
         places: Places,
     },
-    /// Token ids and byte offsets of texts under a SentencePiece model, as JSON
+    /// Token ids and byte offsets of texts, as JSON, under a SentencePiece `.model` or a byte-level BPE
+    /// `tokenizer.json` (text that looks like a control token is plain text)
     Tokenize {
-        /// The SentencePiece `.model` file
+        /// The tokenizer file: `.model` (SentencePiece) or `.json` (byte-level BPE)
         #[arg(long)]
         model: PathBuf,
         /// Read a JSON array of strings and print an array of results (one object per string)
@@ -130,13 +148,17 @@ enum Command {
         file: Option<PathBuf>,
     },
     /// gzip: exact scoring throughput on 4 MB and the marginal/exact time ratio on 16 KB.
-    /// AR (--golfer ar): generation speed with the KV cache against a full forward pass per token
+    /// Neural golfers: prefill tokens/s on 512 tokens and decode ms/token over 64; AR also generation with the KV
+    /// cache against a full forward pass per token
     Bench {
         #[arg(long, value_enum, default_value = "gzip")]
         golfer: GolferId,
-        /// AR: tokens to generate
+        /// AR: tokens to generate in the cache-vs-full comparison
         #[arg(long, default_value_t = 256)]
         tokens: usize,
+        /// ONNX Runtime intra-op threads (default: as many as cores)
+        #[arg(long)]
+        threads: Option<usize>,
         #[command(flatten)]
         places: Places,
     },
@@ -170,8 +192,8 @@ fn run(cli: Cli) -> Result<()> {
                     let spans = golf_gzip::score_blocking(&golfer, &text)?;
                     report_gzip(method, &text, &spans, start.elapsed().as_secs_f64(), &out)
                 }
-                GolferId::Ar => {
-                    let mut golfer = load_ar(&places)?;
+                GolferId::Ar | GolferId::Smollm2 => {
+                    let mut golfer = load_ar(&places, golfer)?;
                     if let Some(s) = stride {
                         if s == 0 || s > golfer.window.size {
                             bail!("--stride must be between 1 and the window size ({})", golfer.window.size);
@@ -196,6 +218,7 @@ fn run(cli: Cli) -> Result<()> {
             top_k,
             repetition_penalty,
             seed,
+            chat,
             dry_multiplier,
             places,
         } => {
@@ -203,6 +226,7 @@ fn run(cli: Cli) -> Result<()> {
                 sampler: SamplerSettings { temperature, top_k, top_p, repetition_penalty, seed },
                 max_bytes,
                 max_steps: max_tokens,
+                chat,
             };
             let mut out = std::io::stdout().lock();
             match golfer {
@@ -212,24 +236,39 @@ fn run(cli: Cli) -> Result<()> {
                     let golfer = GzipGolfer { dry, ..GzipGolfer::default() };
                     stream(&golfer, &prompt, &settings, &mut out)
                 }
-                GolferId::Ar => stream(&load_ar(&places)?, &prompt, &settings, &mut out),
+                GolferId::Ar | GolferId::Smollm2 => stream(&load_ar(&places, golfer)?, &prompt, &settings, &mut out),
             }
         }
         Command::Bench { golfer: GolferId::Gzip, places, .. } => bench::run(&locate::data_dir(places.data.as_deref())),
-        Command::Bench { golfer: GolferId::Ar, tokens, places } => bench::ar_generation(&load_ar(&places)?, tokens),
+        Command::Bench { golfer, tokens, threads, places } => {
+            if let Some(n) = threads {
+                golf_onnx::runtime::native::set_threads(n);
+            }
+            let data = locate::data_dir(places.data.as_deref());
+            let g = load_ar(&places, golfer)?;
+            bench::onnx_speed(&g, &data)?;
+            if golfer == GolferId::Ar {
+                bench::ar_generation(&g, tokens)?;
+            }
+            Ok(())
+        }
         Command::Tokenize { model, json_array, file } => tokenize(&model, json_array, file.as_ref()),
     }
 }
 
-fn load_ar(places: &Places) -> Result<ArGolfer> {
+fn load_ar(places: &Places, golfer: GolferId) -> Result<ArGolfer> {
     let models = locate::models_dir(places.models.as_deref())?;
     let data = locate::data_dir(places.data.as_deref());
-    Ok(block_on(golf_onnx::files::load_ar(&models.join("ar"), &data))?)
+    Ok(block_on(golf_onnx::files::load_ar(&models.join(golfer.folder()), &data))?)
 }
 
 fn stream<G: Golfer>(golfer: &G, prompt: &str, settings: &GenerateSettings, out: &mut impl Write) -> Result<()> {
     let mut run = golfer.start_generate(prompt, settings)?;
-    write!(out, "{prompt}")?;
+    if settings.chat {
+        writeln!(out, "> {prompt}")?;
+    } else {
+        write!(out, "{prompt}")?;
+    }
     loop {
         let step = block_on(golfer.generate_step(&mut run))?;
         write!(out, "{}", step.text)?;
@@ -243,8 +282,8 @@ fn stream<G: Golfer>(golfer: &G, prompt: &str, settings: &GenerateSettings, out:
 
 fn tokenize(model: &PathBuf, json_array: bool, file: Option<&PathBuf>) -> Result<()> {
     let bytes = std::fs::read(model).with_context(|| format!("cannot read '{}'", model.display()))?;
-    let sp =
-        golf_tokenize::SentencePiece::from_model_bytes(&bytes).with_context(|| format!("'{}'", model.display()))?;
+    let kind = if model.extension().is_some_and(|e| e == "json") { "byte-bpe" } else { "sentencepiece" };
+    let tok = golf_tokenize::TextTokenizer::load(kind, &bytes).with_context(|| format!("'{}'", model.display()))?;
     let input = read_input(file)?;
     let texts: Vec<String> = if json_array {
         serde_json::from_slice(&input).context("--json-array expects a JSON array of strings")?
@@ -254,7 +293,7 @@ fn tokenize(model: &PathBuf, json_array: bool, file: Option<&PathBuf>) -> Result
     let results: Vec<serde_json::Value> = texts
         .iter()
         .map(|t| {
-            let tokens = sp.encode(t);
+            let tokens = tok.encode(t);
             serde_json::json!({
                 "ids": tokens.iter().map(|k| k.id).collect::<Vec<_>>(),
                 "offsets": tokens.iter().map(|k| [k.orig.start, k.orig.end]).collect::<Vec<_>>(),

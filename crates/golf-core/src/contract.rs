@@ -80,11 +80,13 @@ pub struct GenerateSettings {
     pub max_bytes: usize,
     /// Stop after this many steps (tokens, or gzip chunks).
     pub max_steps: usize,
+    /// Treat the prompt as a user message in the model's chat template (instruct models only).
+    pub chat: bool,
 }
 
 impl Default for GenerateSettings {
     fn default() -> Self {
-        GenerateSettings { sampler: SamplerSettings::default(), max_bytes: 400, max_steps: 256 }
+        GenerateSettings { sampler: SamplerSettings::default(), max_bytes: 400, max_steps: 256, chat: false }
     }
 }
 
@@ -109,6 +111,8 @@ pub enum GolfError {
     TooLong { len: usize, max: usize, why: &'static str },
     #[error("the prompt is empty: give a few words to continue")]
     EmptyPrompt,
+    #[error("{golfer} has no chat template: only instruct models (SmolLM2) can chat")]
+    NoChat { golfer: String },
     #[error("{0}")]
     Model(String),
 }

@@ -204,6 +204,7 @@ mod tests {
             sampler: SamplerSettings { seed, temperature, ..SamplerSettings::default() },
             max_bytes: 60,
             max_steps: 100,
+            chat: false,
         };
         let mut g =
             GzipGeneration::new("The cat sat on the mat. The dog sat on the", &settings, Dry::default()).unwrap();

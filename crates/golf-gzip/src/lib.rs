@@ -135,6 +135,9 @@ impl Golfer for GzipGolfer {
     }
 
     fn start_generate(&self, prompt: &str, settings: &GenerateSettings) -> Result<GzipGeneration, GolfError> {
+        if settings.chat {
+            return Err(GolfError::NoChat { golfer: "gzip".into() });
+        }
         GzipGeneration::new(prompt, settings, self.dry)
     }
 

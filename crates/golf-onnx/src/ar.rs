@@ -1,5 +1,5 @@
-//! Autoregressive golfers (the Parameter Golf AR model; SmolLM2 later): scoring as a true code length over a
-//! KV cache, and generation one token per step.
+//! Autoregressive golfers (the Parameter Golf AR model and SmolLM2, which differ only in manifest and tokenizer):
+//! scoring as a true code length over a KV cache, and generation one token per step.
 //!
 //! Scoring: the token stream is `<s>` followed by the text's tokens; each token is predicted from the ones before
 //! it. The model sees at most `window` tokens: the stream is cut into windows that start every `stride` tokens,
@@ -10,8 +10,7 @@ use golf_core::{
     Alternative, GenerateSettings, GenerateStep, GolfError, Golfer, GolferInfo, Progress, Sampler, ScoreStep, Span,
     TokenInfo, Utf8Stream,
 };
-use golf_tokenize::sentencepiece::{PieceKind, Token};
-use golf_tokenize::SentencePiece;
+use golf_tokenize::{TextTokenizer, Token};
 
 use crate::manifest::Manifest;
 use crate::runtime::{Input, Model, Value};
@@ -30,7 +29,7 @@ pub struct Window {
 
 pub struct ArGolfer {
     model: Model,
-    pub tokenizer: SentencePiece,
+    pub tokenizer: TextTokenizer,
     pub manifest: Manifest,
     pub window: Window,
 }
@@ -77,13 +76,13 @@ pub struct ArReport {
 
 impl ArGolfer {
     pub async fn load(manifest: Manifest, onnx: &[u8], tokenizer: &[u8]) -> Result<ArGolfer, OnnxError> {
-        let tokenizer = SentencePiece::from_model_bytes(tokenizer).map_err(|e| OnnxError::BadFile {
+        let tokenizer = TextTokenizer::load(&manifest.tokenizer.kind, tokenizer).map_err(|e| OnnxError::BadFile {
             file: manifest.tokenizer.file.clone(),
             why: e.to_string(),
             rebuild: manifest.rebuild.clone(),
         })?;
         let model = Model::from_bytes(onnx).await?;
-        let window = Window { size: manifest.context, stride: manifest.context };
+        let window = Window { size: manifest.context, stride: manifest.stride.unwrap_or(manifest.context) };
         Ok(ArGolfer { model, tokenizer, manifest, window })
     }
 
@@ -136,14 +135,29 @@ impl ArGolfer {
         out.f32("last_logits")
     }
 
-    /// A piece as text: `▁` is a space.
+    /// A token as text (`▁` as a space; part of a character as U+FFFD).
     pub fn piece_text(&self, id: u32) -> String {
-        let p = self.tokenizer.piece(id);
-        match p.kind {
-            PieceKind::Unknown => "\u{2047}".into(),
-            PieceKind::Control => String::new(),
-            _ => p.text.replace('\u{2581}', " "),
+        self.tokenizer.token_text(id)
+    }
+
+    /// The prompt as one user turn of the model's ChatML template, ending where the assistant's answer starts.
+    /// Control tokens are inserted by id; the texts between them are tokenized as plain text.
+    fn chat_prompt(&self, prompt: &str) -> Result<Vec<u32>, GolfError> {
+        let chat = self.manifest.chat.as_ref().ok_or_else(|| GolfError::NoChat { golfer: self.manifest.label.clone() })?;
+        let mut ids = Vec::new();
+        for (role, content) in [("system", chat.system.as_str()), ("user", prompt)] {
+            ids.push(chat.im_start);
+            ids.extend(self.tokenizer.encode_ids(&format!("{role}\n{content}")));
+            ids.push(chat.im_end);
+            ids.extend(self.tokenizer.encode_ids("\n"));
         }
+        ids.push(chat.im_start);
+        ids.extend(self.tokenizer.encode_ids("assistant\n"));
+        Ok(ids)
+    }
+
+    fn is_unk(&self, id: u32) -> bool {
+        self.tokenizer.unk_id() == Some(id)
     }
 
     /// Totals of a finished run.
@@ -154,7 +168,7 @@ impl ArGolfer {
         for (i, tok) in run.tokens.iter().enumerate() {
             model_bits += run.scored[i].as_ref().map_or(0.0, |s| s.bits);
             golf_bytes += self.tokenizer.golf_bytes(run.stream[i], tok.id) as u64;
-            if tok.id == self.tokenizer.unk_id() {
+            if self.is_unk(tok.id) {
                 unk_tokens += 1;
                 unk_bytes += tok.orig.len();
             }
@@ -177,21 +191,22 @@ impl ArGolfer {
     }
 
     /// Spans over the original bytes: one per token, with pieces that cover no original byte (a ligature's first
-    /// half) joined to the next, and whitespace the normalizer dropped at either end given to the nearest token.
+    /// half) or end inside a character (a byte-level token holding part of an emoji) joined to the next, and
+    /// whitespace the normalizer dropped at either end given to the nearest token.
     fn spans(&self, run: &ArScore) -> Vec<Span> {
         let mut spans: Vec<Span> = Vec::with_capacity(run.tokens.len());
         let mut carry = 0.0;
-        let mut carry_text = String::new();
+        let mut carry_bytes: Vec<u8> = Vec::new();
         for (i, tok) in run.tokens.iter().enumerate() {
             let s = run.scored[i].clone().unwrap_or_default();
-            let unk = tok.id == self.tokenizer.unk_id();
+            let unk = self.is_unk(tok.id);
             let bits = s.bits + if unk { UNK_BYTE_BITS * tok.orig.len() as f64 } else { 0.0 };
-            let text = carry_text.clone() + &self.piece_text(tok.id);
-            if tok.orig.is_empty() {
+            carry_bytes.extend(self.tokenizer.token_bytes(tok.id));
+            if tok.orig.is_empty() || !run.text.is_char_boundary(tok.orig.end) {
                 carry += bits;
-                carry_text = text;
                 continue;
             }
+            let text = String::from_utf8_lossy(&std::mem::take(&mut carry_bytes)).into_owned();
             let info = TokenInfo {
                 text,
                 rank: Some(s.rank),
@@ -204,7 +219,6 @@ impl ArGolfer {
             let start = spans.last().map_or(0, |p: &Span| p.end);
             spans.push(Span { start, end: tok.orig.end as u32, bits: bits + carry, token: Some(info) });
             carry = 0.0;
-            carry_text.clear();
         }
         let len = run.text.len() as u32;
         match spans.last_mut() {
@@ -309,8 +323,13 @@ impl Golfer for ArGolfer {
         if prompt.is_empty() {
             return Err(GolfError::EmptyPrompt);
         }
-        let mut context = vec![self.manifest.bos_id];
-        context.extend(self.tokenizer.encode_ids(prompt));
+        let mut context = if settings.chat {
+            self.chat_prompt(prompt)?
+        } else {
+            let mut ids = vec![self.manifest.bos_id];
+            ids.extend(self.tokenizer.encode_ids(prompt));
+            ids
+        };
         let keep = self.window.size / 2;
         if context.len() > keep {
             context.drain(1..context.len() - keep + 1);
@@ -348,11 +367,16 @@ impl Golfer for ArGolfer {
         let logits = out.f32("last_logits")?;
         let recent = &run.context[run.context.len().saturating_sub(64)..];
         let id = run.sampler.sample(&logits, recent) as u32;
+        if self.manifest.stop_ids.contains(&id) {
+            // End of the answer (`<|im_end|>`): nothing to show for it.
+            run.finished = true;
+            return Ok(GenerateStep { text: run.utf8.finish(), finished: true, ..Default::default() });
+        }
         let info = describe(self, &logits, id);
         run.context.push(id);
         run.pending = vec![id];
         run.steps += 1;
-        let bytes = self.piece_text(id).into_bytes();
+        let bytes = self.tokenizer.token_bytes(id);
         run.bytes += bytes.len();
         let text = run.utf8.push(&bytes);
         Ok(GenerateStep { text, bytes, token: Some(info), finished: false })

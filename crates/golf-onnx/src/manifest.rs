@@ -11,13 +11,22 @@ pub struct FileEntry {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TokenizerEntry {
-    /// `sentencepiece` (a `.model` file).
+    /// `sentencepiece` (a `.model` file) or `byte-bpe` (a `tokenizers` JSON file).
     pub kind: String,
     pub file: String,
     pub sha256: String,
     /// Where the file comes from when it is not in the model folder (the shared data's tokenizers/).
     #[serde(default)]
     pub source: String,
+}
+
+/// ChatML, as instruct models use it: `<|im_start|>role\ncontent<|im_end|>\n` per turn.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ChatTemplate {
+    pub im_start: u32,
+    pub im_end: u32,
+    /// The template's default system prompt.
+    pub system: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -31,13 +40,25 @@ pub struct Manifest {
     pub artifact: Option<FileEntry>,
     pub tokenizer: TokenizerEntry,
     pub params: u64,
-    /// The most tokens the model attends to (its training sequence length).
+    /// The most tokens the model attends to while scoring (the AR golfer: its training sequence length; SmolLM2:
+    /// a cap below its 8192 that keeps memory and time in bounds).
     pub context: usize,
+    /// Scoring windows start every `stride` tokens (default: `context`, non-overlapping windows as Parameter
+    /// Golf's eval_val; smaller: a sliding window in which every token after the first window sees at least
+    /// `context - stride` tokens).
+    #[serde(default)]
+    pub stride: Option<usize>,
     pub layers: usize,
     pub kv_heads: usize,
     pub head_dim: usize,
     pub vocab: usize,
+    /// The start-of-document token: the context the first token is predicted from.
     pub bos_id: u32,
+    /// Tokens that end a generation (`<|im_end|>`).
+    #[serde(default)]
+    pub stop_ids: Vec<u32>,
+    #[serde(default)]
+    pub chat: Option<ChatTemplate>,
     /// The command that rebuilds the files, for error messages.
     pub rebuild: String,
     /// Training facts and measured numbers, shown as they are.

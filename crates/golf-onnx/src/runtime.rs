@@ -36,12 +36,23 @@ fn env() -> Result<&'static Environment, OnnxError> {
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native {
     use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::OnceLock;
 
     use super::ENV;
     use crate::OnnxError;
 
     static LOADED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    /// Intra-op threads for sessions created from now on (0: ONNX Runtime's default, one per core).
+    pub(super) static THREADS: AtomicUsize = AtomicUsize::new(0);
+
+    pub fn set_threads(n: usize) {
+        THREADS.store(n, Ordering::Relaxed);
+    }
+
+    pub fn threads() -> usize {
+        THREADS.load(Ordering::Relaxed)
+    }
 
     /// Finds and loads ONNX Runtime once: `ORT_DYLIB_PATH`, else the onnxruntime wheel in the project's `.venv`.
     pub fn init() -> Result<&'static Path, OnnxError> {
@@ -166,7 +177,13 @@ impl Model {
     pub async fn from_bytes(bytes: &[u8]) -> Result<Model, OnnxError> {
         let mut builder = Session::builder(env()?).map_err(rt)?;
         #[cfg(not(target_arch = "wasm32"))]
-        let session = builder.commit_from_memory(bytes).map_err(rt)?;
+        let session = {
+            let n = native::THREADS.load(std::sync::atomic::Ordering::Relaxed);
+            if n > 0 {
+                builder = builder.with_intra_threads(n).map_err(rt)?;
+            }
+            builder.commit_from_memory(bytes).map_err(rt)?
+        };
         #[cfg(target_arch = "wasm32")]
         let session = builder.commit_from_memory(bytes).await.map_err(rt)?;
         Ok(Model { session: Mutex::new(Some(session)) })

@@ -24,6 +24,8 @@ pub enum TokenizeError {
     Malformed(&'static str),
     #[error("unsupported SentencePiece model: {0}")]
     Unsupported(&'static str),
+    #[error("not a usable byte-level BPE tokenizer.json: {0}")]
+    BadTokenizerJson(String),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
