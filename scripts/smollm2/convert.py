@@ -1,11 +1,11 @@
 """Converts SmolLM2-135M-Instruct's Q4_1 GGUF into the golfer's ONNX graph, losslessly (scripts/smollm2/build.py
 runs it at set-up).
 
-- Q4_1 linear weights -> com.microsoft MatMulNBits (4 bits, block 32) with float zero points: the GGUF's fp16 d
-  and m are stored as they are and the graph derives scale = d and zero point = -m/d (ONNX Runtime folds this at
-  load), so (q - zp) * scale = q*d + m exactly up to float32 rounding. Nibbles are repacked to ORT's order.
-- The Q8_0 token embedding is one uint8 initializer (q + 128) shared by GatherBlockQuantized (the embedding) and an
-  8-bit MatMulNBits (the tied LM head).
+- Q4_1 linear weights -> com.microsoft MatMulNBits (4 bits, block 32, default zero point 8) plus a block-sum
+  correction: the GGUF's fp16 d and m are stored as they are; (q - 8)*d + (m + 8d) = q*d + m exactly up to float32
+  rounding. Nibbles are repacked to ORT's order; q/k/v and gate/up are fused into one matmul each.
+- The Q8_0 token embedding is one uint8 initializer (q + 128) shared by GatherBlockQuantized (the embedding) and
+  the tied LM head (dequantized by constant nodes that ONNX Runtime folds at load).
 - llama blocks: RMSNorm (eps from the GGUF), interleaved RoPE (llama.cpp's permuted q/k), GQA attention over a KV
   cache, SwiGLU MLP. Outputs as the AR golfer's graph: logprob2, rank, top_ids, top_probs, entropy, last_logits,
   present_*.
@@ -71,15 +71,28 @@ def build(path: Path) -> onnx.ModelProto:
     g = Graph()
     two, one, zero = (g.const([v], "i", np.int64) for v in (2, 1, 0))
 
-    def matmul_4bit(x: str, name: str) -> str:
-        t = tensors[name]
-        packed, d, m = q4_1_blocks(t)
+    def linear(x: str, names: list[str]) -> str | list[str]:
+        """x @ W.T for Q4_1 weights that share the input x, fused into one matmul (q/k/v; gate/up).
+        Q4_1 is x = d*q + m per block of 32. MatMulNBits without zero points computes (q - 8)*d, for which ONNX
+        Runtime has fast prepacked kernels (float zero points make it fall back, ~20x slower natively); the rest,
+        (m + 8d) per block, is added as the input's block sums times a small float matrix. Same weights, exactly."""
+        blocks = [q4_1_blocks(tensors[n]) for n in names]
+        packed, d, m = (np.concatenate([b[i] for b in blocks]) for i in range(3))
         n, k = packed.shape[0], packed.shape[1] * 32
-        scale = g.op("Cast", [g.const(d.reshape(-1), name + ".d", np.float16)], to=TensorProto.FLOAT)
-        m32 = g.op("Cast", [g.const(m.reshape(-1), name + ".m", np.float16)], to=TensorProto.FLOAT)
-        zp = g.op("Neg", [g.op("Div", [m32, scale])])
-        b = g.const(packed, name + ".q4", np.uint8)
-        return g.op("MatMulNBits", [x, b, scale, zp], name.split(".")[-2], domain=MS, K=k, N=n, bits=4, block_size=32)
+        hint = names[0].split(".")[-2] if len(names) == 1 else "+".join(nm.split(".")[-2] for nm in names)
+        d32 = g.op("Cast", [g.const(d, hint + ".d", np.float16)], to=TensorProto.FLOAT)
+        m32 = g.op("Cast", [g.const(m, hint + ".m", np.float16)], to=TensorProto.FLOAT)
+        offset = g.op("Transpose", [g.op("Add", [m32, g.op("Mul", [d32, g.const(8.0, "eight")])])], perm=[1, 0])
+        scale = g.op("Reshape", [d32, g.const([-1], "shape", np.int64)])
+        b = g.const(packed, hint + ".q4", np.uint8)
+        y = g.op("MatMulNBits", [x, b, scale], hint, domain=MS, K=k, N=n, bits=4, block_size=32)
+        sums = g.op("ReduceSum", [g.op("Reshape", [x, g.const([1, -1, k // 32, 32], "shape", np.int64)]),
+                                  g.const([-1], "axis", np.int64)], keepdims=0)
+        y = g.op("Add", [y, g.op("MatMul", [sums, offset])])
+        if len(names) == 1:
+            return y
+        sizes = [tensors[nm].data.shape[0] for nm in names]
+        return g.op("Split", [y, g.const(sizes, "split", np.int64)], outputs=len(names), axis=-1)
 
     emb_q, emb_d = q8_0_blocks(tensors["token_embd.weight"])
     V = emb_q.shape[0]
@@ -120,9 +133,8 @@ def build(path: Path) -> onnx.ModelProto:
     for i in range(L):
         p = f"blk.{i}."
         h = norm(x, p + "attn_norm.weight")
-        q = rope(heads(matmul_4bit(h, p + "attn_q.weight"), H), H)
-        k = rope(heads(matmul_4bit(h, p + "attn_k.weight"), KVH), KVH)
-        v = heads(matmul_4bit(h, p + "attn_v.weight"), KVH)
+        q, k, v = linear(h, [p + "attn_q.weight", p + "attn_k.weight", p + "attn_v.weight"])
+        q, k, v = rope(heads(q, H), H), rope(heads(k, KVH), KVH), heads(v, KVH)
         k_all = g.op("Concat", [f"past_key_{i}", k], outputs=[f"present_key_{i}"], axis=2)
         v_all = g.op("Concat", [f"past_value_{i}", v], outputs=[f"present_value_{i}"], axis=2)
         outputs += [helper.make_tensor_value_info(f"present_{kind}_{i}", TensorProto.FLOAT, [1, KVH, "S", HD])
@@ -136,14 +148,19 @@ def build(path: Path) -> onnx.ModelProto:
         allowed = g.op("LessOrEqual", [g.op("Unsqueeze", [kpos, zero]), g.op("Unsqueeze", [pos, one])])
         att = g.op("Softmax", [g.op("Where", [allowed, scores, neg_inf])], axis=-1)
         y = g.op("Reshape", [g.op("Transpose", [g.op("MatMul", [att, vx])], perm=[0, 2, 1, 3]), g.const([1, -1, D], "shape", np.int64)])
-        x = g.op("Add", [x, matmul_4bit(y, p + "attn_output.weight")])
+        x = g.op("Add", [x, linear(y, [p + "attn_output.weight"])])
         h = norm(x, p + "ffn_norm.weight")
-        gate = matmul_4bit(h, p + "ffn_gate.weight")
-        act = g.op("Mul", [g.op("Mul", [gate, g.op("Sigmoid", [gate])]), matmul_4bit(h, p + "ffn_up.weight")])
-        x = g.op("Add", [x, matmul_4bit(act, p + "ffn_down.weight")], "x")
+        gate, up = linear(h, [p + "ffn_gate.weight", p + "ffn_up.weight"])
+        act = g.op("Mul", [g.op("Mul", [gate, g.op("Sigmoid", [gate])]), up])
+        x = g.op("Add", [x, linear(act, [p + "ffn_down.weight"])], "x")
     h = norm(x, "output_norm.weight")
-    head_scale = g.op("Reshape", [emb_scale, g.const([-1], "shape", np.int64)])
-    logits = g.op("MatMulNBits", [h, emb, head_scale], "logits", domain=MS, K=D, N=V, bits=8, block_size=32)
+    # The tied head: the same Q8_0 codes, dequantized by constant nodes (d * (u - 128), exact in float32) that ONNX
+    # Runtime folds into one float [D, V] matrix when it loads the model. An 8-bit MatMulNBits reads fewer bytes
+    # but has no fast exact kernel (only accuracy_level 4, which quantizes the activations): 160 ms per decoded
+    # token natively against 5 ms for the float matmul.
+    codes = g.op("Sub", [g.op("Cast", [emb], to=TensorProto.FLOAT), g.const(128.0, "zero_point")])
+    head = g.op("Reshape", [g.op("Mul", [codes, emb_scale]), g.const([V, D], "shape", np.int64)])
+    logits = g.op("MatMul", [h, g.op("Transpose", [head], perm=[1, 0])], "logits")
     outputs = scoring_outputs(g, logits, V) + outputs
     inputs = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, [1, "T"]),
               helper.make_tensor_value_info("targets", TensorProto.INT64, [1, "T"])]
