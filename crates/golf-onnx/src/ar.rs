@@ -143,7 +143,8 @@ impl ArGolfer {
     /// The prompt as one user turn of the model's ChatML template, ending where the assistant's answer starts.
     /// Control tokens are inserted by id; the texts between them are tokenized as plain text.
     fn chat_prompt(&self, prompt: &str) -> Result<Vec<u32>, GolfError> {
-        let chat = self.manifest.chat.as_ref().ok_or_else(|| GolfError::NoChat { golfer: self.manifest.label.clone() })?;
+        let chat =
+            self.manifest.chat.as_ref().ok_or_else(|| GolfError::NoChat { golfer: self.manifest.label.clone() })?;
         let mut ids = Vec::new();
         for (role, content) in [("system", chat.system.as_str()), ("user", prompt)] {
             ids.push(chat.im_start);

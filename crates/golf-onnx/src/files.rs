@@ -2,28 +2,18 @@
 
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use crate::manifest::{FileEntry, Manifest};
 use crate::{ArGolfer, OnnxError};
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Reads `path` and checks its size and sha256.
 pub fn read_verified(path: &Path, sha256: &str, bytes: Option<u64>, rebuild: &str) -> Result<Vec<u8>, OnnxError> {
-    let bad = |why: String| OnnxError::BadFile { file: path.display().to_string(), why, rebuild: rebuild.to_string() };
-    let data = std::fs::read(path).map_err(|e| bad(format!("cannot read it ({e})")))?;
-    if let Some(n) = bytes {
-        if data.len() as u64 != n {
-            return Err(bad(format!("it is {} bytes, the manifest says {n}", data.len())));
-        }
-    }
-    let got = sha256_hex(&data);
-    if got != sha256 {
-        return Err(bad(format!("sha256 {got} does not match the manifest's {sha256}")));
-    }
+    let name = path.display().to_string();
+    let data = std::fs::read(path).map_err(|e| OnnxError::BadFile {
+        file: name.clone(),
+        why: format!("cannot read it ({e})"),
+        rebuild: rebuild.to_string(),
+    })?;
+    crate::verify(&name, &data, sha256, bytes, rebuild)?;
     Ok(data)
 }
 

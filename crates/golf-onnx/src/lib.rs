@@ -6,6 +6,7 @@ pub mod ar;
 pub mod files;
 pub mod manifest;
 pub mod runtime;
+pub mod speed;
 
 pub use manifest::Manifest;
 
@@ -17,6 +18,22 @@ pub enum OnnxError {
     BadFile { file: String, why: String, rebuild: String },
     #[error("{0}")]
     Manifest(String),
+}
+
+/// Checks a model file's bytes against its manifest entry; the error names the file and how to rebuild it.
+pub fn verify(file: &str, data: &[u8], sha256: &str, bytes: Option<u64>, rebuild: &str) -> Result<(), OnnxError> {
+    use sha2::{Digest, Sha256};
+    let bad = |why: String| OnnxError::BadFile { file: file.to_string(), why, rebuild: rebuild.to_string() };
+    if let Some(n) = bytes {
+        if data.len() as u64 != n {
+            return Err(bad(format!("it is {} bytes, the manifest says {n}", data.len())));
+        }
+    }
+    let got: String = Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect();
+    if got != sha256 {
+        return Err(bad(format!("sha256 {got} does not match the manifest's {sha256}")));
+    }
+    Ok(())
 }
 
 impl From<OnnxError> for golf_core::GolfError {

@@ -48,7 +48,10 @@ impl ByteBpe {
         let mut bytes = vec![Vec::new(); n];
         for (tok, &id) in &vocab {
             // Tokens outside the alphabet are control tokens such as <|im_end|>: shown as written.
-            bytes[id as usize] = tok.chars().map(|c| alphabet.get(&c).copied()).collect::<Option<Vec<u8>>>()
+            bytes[id as usize] = tok
+                .chars()
+                .map(|c| alphabet.get(&c).copied())
+                .collect::<Option<Vec<u8>>>()
                 .unwrap_or_else(|| tok.as_bytes().to_vec());
         }
         Ok(ByteBpe { inner, bytes, ids: vocab })

@@ -77,7 +77,7 @@ pub fn show_error(message: &str) {
     banner.set_hidden(message.is_empty());
 }
 
-fn js_err(e: JsValue) -> String {
+pub fn js_err(e: JsValue) -> String {
     e.as_string()
         .or_else(|| js_sys::JSON::stringify(&e).ok().and_then(|s| s.as_string()))
         .unwrap_or_else(|| "unknown error".into())
@@ -93,12 +93,6 @@ async fn fetch_response(url: &str) -> Result<web_sys::Response, String> {
         return Err(format!("cannot fetch {url}: HTTP {}", resp.status()));
     }
     Ok(resp)
-}
-
-pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
-    let resp = fetch_response(url).await?;
-    let buf = JsFuture::from(resp.array_buffer().map_err(js_err)?).await.map_err(js_err)?;
-    Ok(js_sys::Uint8Array::new(&buf).to_vec())
 }
 
 pub async fn fetch_text(url: &str) -> Result<String, String> {

@@ -2,6 +2,7 @@
 //! steps), and copies the views' results onto elements.
 
 mod dom;
+mod download;
 mod golfers;
 
 use std::cell::RefCell;
@@ -46,20 +47,85 @@ pub fn start() {
     add_panel(&state, Golf::Gzip(GzipGolfer::new(Method::Exact)));
 
     let s = state.clone();
-    on_id("score", "click", move |_| spawn_local(score(s.clone())));
+    on_id("score", "click", move |_| spawn_local(score(s.clone(), None)));
     let s = state.clone();
     on_id("generate", "click", move |_| spawn_local(generate(s.clone())));
+    let s = state.clone();
+    on_id("cancel", "click", move |_| cancel_score(&s));
     let s = state.clone();
     on_id("stop", "click", move |_| {
         s.borrow_mut().gen_run += 1;
         set_text("gen-status", "stopped");
     });
     set_attr("app", "data-ready", "true");
+    let params = web_sys::UrlSearchParams::new_with_str(&window().location().search().unwrap_or_default()).ok();
+    let param = |name: &str| params.as_ref().and_then(|p| p.get(name));
+    let threads: Option<u32> = param("threads").and_then(|t| t.parse().ok());
+    if let Some(id) = param("bench") {
+        spawn_local(bench(state, id, threads));
+        return;
+    }
     spawn_local(async move {
-        score(state.clone()).await;
-        load_ar(state.clone()).await;
-        score(state).await;
+        score(state.clone(), None).await;
+        // The neural golfers, smallest first; each is scored as soon as it is ready.
+        for folder in ["ar", "smollm2"] {
+            if load_onnx(&state, folder, threads).await {
+                score(state.clone(), Some(folder.to_string())).await;
+            }
+        }
     });
+}
+
+/// Stops the running score after the step in progress; panels that had not finished say so.
+fn cancel_score(state: &Shared) {
+    let mut s = state.borrow_mut();
+    s.score_run += 1;
+    for p in &s.panels {
+        let id = p.golf.id();
+        if !by_id::<Element>(&format!("panel-{id}")).has_attribute("data-scored") {
+            set_text(&format!("status-{id}"), "cancelled");
+            set_attr(&format!("panel-{id}"), "data-cancelled", "true");
+        }
+    }
+}
+
+/// `?bench=ID[&threads=N]`: loads one neural golfer and prints the same speed measurement as `golf bench`.
+async fn bench(state: Shared, id: String, threads: Option<u32>) {
+    let out: Element = by_id("bench-result");
+    out.unchecked_ref::<HtmlElement>().set_hidden(false);
+    if !load_onnx(&state, &id, threads).await {
+        return out.set_text_content(Some("the golfer did not load"));
+    }
+    let golf = state.borrow().panels.last().map(|p| p.golf.clone()).expect("loaded");
+    let Golf::Ar(g) = &*golf else { return };
+    out.set_text_content(Some("measuring…"));
+    match golf_onnx::speed::measure(g, DEFAULT_TEXT, 2, || now_ms() / 1e3).await {
+        Ok(speed) => {
+            let json = serde_json::json!({
+                "golfer": id, "threads": ort_threads(threads), "isolated": cross_origin_isolated(),
+                "prefill_tokens": speed.prefill_tokens, "prefill_tokens_per_s": speed.prefill_tokens_per_s(),
+                "decode_tokens": speed.decode_tokens, "decode_ms_per_token": speed.decode_ms_per_token(),
+            });
+            out.set_text_content(Some(&json.to_string()));
+        }
+        Err(e) => out.set_text_content(Some(&format!("error: {e}"))),
+    }
+    out.set_attribute("data-done", "true").unwrap();
+}
+
+fn cross_origin_isolated() -> bool {
+    js_sys::Reflect::get(&js_sys::global(), &"crossOriginIsolated".into())
+        .ok()
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
+}
+
+/// ONNX Runtime Web's threads: more than one needs cross-origin isolation (SharedArrayBuffer).
+fn ort_threads(asked: Option<u32>) -> u32 {
+    if !cross_origin_isolated() {
+        return 1;
+    }
+    asked.unwrap_or_else(|| window().navigator().hardware_concurrency().clamp(1.0, 4.0) as u32).max(1)
 }
 
 fn add_panel(state: &Shared, golf: Golf) {
@@ -97,30 +163,71 @@ fn add_panel(state: &Shared, golf: Golf) {
     state.borrow_mut().panels.push(Panel { golf: Rc::new(golf), spans: Vec::new(), cells: Vec::new() });
 }
 
-/// Loads the AR golfer: ONNX Runtime Web and the model files, all from this site.
-async fn load_ar(state: Shared) {
-    set_text("load-status", "loading ONNX Runtime and the AR model…");
+/// Loads a neural golfer from `models/{folder}/` (ONNX Runtime Web and every file from this site), with a
+/// download progress bar; true when it loaded and has a panel.
+async fn load_onnx(state: &Shared, folder: &str, threads: Option<u32>) -> bool {
+    let row = el("div", "download", &format!("download-{folder}"));
+    let label = el("span", "download-label", "");
+    label.set_text_content(Some(folder));
+    let bar = el("progress", "", &format!("progress-{folder}"));
+    let note = el("span", "download-note", &format!("progress-text-{folder}"));
+    note.set_text_content(Some("starting…"));
+    for child in [&label, &bar, &note] {
+        row.append_child(child).unwrap();
+    }
+    by_id::<Element>("downloads").append_child(&row).unwrap();
+    let bar: web_sys::HtmlProgressElement = bar.unchecked_into();
+    let mb = |b: u64| b as f64 / 1e6;
     let result: Result<ArGolfer, String> = async {
-        let isolated = js_sys::Reflect::get(&js_sys::global(), &"crossOriginIsolated".into())
-            .ok()
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false);
-        let threads = if isolated { window().navigator().hardware_concurrency().clamp(1.0, 4.0) as u32 } else { 1 };
-        golf_onnx::runtime::init_web(&absolute("ort/"), threads).await.map_err(|e| e.to_string())?;
-        let manifest = Manifest::parse(&fetch_text("models/ar/golfer.json").await?).map_err(|e| e.to_string())?;
-        let onnx = fetch_bytes(&format!("models/ar/{}", manifest.onnx.path)).await?;
-        let tokenizer = fetch_bytes(&format!("models/ar/{}", manifest.tokenizer.file)).await?;
-        ArGolfer::load(manifest, &onnx, &tokenizer).await.map_err(|e| e.to_string())
+        golf_onnx::runtime::init_web(&absolute("ort/"), ort_threads(threads)).await.map_err(|e| e.to_string())?;
+        let manifest =
+            Manifest::parse(&fetch_text(&format!("models/{folder}/golfer.json")).await?).map_err(|e| e.to_string())?;
+        label.set_text_content(Some(&manifest.label));
+        let tok_path = format!("models/{folder}/{}", manifest.tokenizer.file);
+        let tok = download::Expect {
+            path: &tok_path,
+            sha256: &manifest.tokenizer.sha256,
+            bytes: None,
+            rebuild: &manifest.rebuild,
+        };
+        let (tokenizer, _) = download::model_file(&tok, &|_, _| {}).await?;
+        let onnx_path = format!("models/{folder}/{}", manifest.onnx.path);
+        let onnx = download::Expect {
+            path: &onnx_path,
+            sha256: &manifest.onnx.sha256,
+            bytes: Some(manifest.onnx.bytes),
+            rebuild: &manifest.rebuild,
+        };
+        let progress = |done: u64, total: u64| {
+            bar.set_max(total.max(1) as f64);
+            bar.set_value(done as f64);
+            note.set_text_content(Some(&format!("{:.1} of {:.1} MB", mb(done), mb(total))));
+        };
+        let (bytes, source) = download::model_file(&onnx, &progress).await?;
+        let size = mb(bytes.len() as u64);
+        let (how, tag) = match source {
+            download::Source::Network { seconds } => (format!("downloaded {size:.1} MB in {seconds:.1} s"), "network"),
+            download::Source::BrowserCache => (format!("{size:.1} MB from the browser's cache"), "cache"),
+        };
+        row.set_attribute("data-source", tag).unwrap();
+        note.set_text_content(Some(&format!("{how}; starting the model…")));
+        let t0 = now_ms();
+        let golfer = ArGolfer::load(manifest, &bytes, &tokenizer).await.map_err(|e| e.to_string())?;
+        note.set_text_content(Some(&format!("{how}; model ready in {:.1} s", (now_ms() - t0) / 1e3)));
+        Ok(golfer)
     }
     .await;
     match result {
         Ok(g) => {
-            set_text("load-status", "");
-            add_panel(&state, Golf::Ar(Box::new(g)));
+            row.set_attribute("data-done", "true").unwrap();
+            add_panel(state, Golf::Ar(Box::new(g)));
+            true
         }
         Err(e) => {
-            set_text("load-status", "");
-            show_error(&format!("The AR golfer did not load: {e}. The other golfers still work; rebuild the page with scripts/serve.sh."));
+            row.set_attribute("data-error", "true").unwrap();
+            note.set_text_content(Some("failed"));
+            show_error(&format!("The {folder} golfer did not load: {e}. The other golfers still work."));
+            false
         }
     }
 }
@@ -138,8 +245,9 @@ fn render_legend() {
     }
 }
 
-/// Scores the text with every golfer, one step each in turn, so all panels fill in together.
-async fn score(state: Shared) {
+/// Scores the text with every golfer (or only the one with id `only`), one step each in turn, so all panels
+/// fill in together.
+async fn score(state: Shared, only: Option<String>) {
     let id = {
         let mut s = state.borrow_mut();
         s.score_run += 1;
@@ -147,11 +255,21 @@ async fn score(state: Shared) {
     };
     show_error("");
     let text = by_id::<HtmlTextAreaElement>("text").value();
-    let golfs: Vec<Rc<Golf>> = state.borrow().panels.iter().map(|p| p.golf.clone()).collect();
+    let golfs: Vec<(usize, Rc<Golf>)> = state
+        .borrow()
+        .panels
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| only.as_ref().is_none_or(|id| *id == p.golf.id()))
+        .map(|(i, p)| (i, p.golf.clone()))
+        .collect();
     let mut runs: Vec<Option<(ScoreRun, Vec<Span>, f64)>> = Vec::new();
-    for g in &golfs {
+    for (_, g) in &golfs {
         let gid = g.id();
-        by_id::<Element>(&format!("panel-{gid}")).remove_attribute("data-scored").unwrap();
+        let panel: Element = by_id(&format!("panel-{gid}"));
+        for attr in ["data-scored", "data-cancelled", "data-progress"] {
+            panel.remove_attribute(attr).unwrap();
+        }
         match g.start_score(&text) {
             Ok(run) => {
                 set_text(&format!("status-{gid}"), "scoring…");
@@ -165,7 +283,7 @@ async fn score(state: Shared) {
         }
     }
     while runs.iter().any(Option::is_some) {
-        for (i, g) in golfs.iter().enumerate() {
+        for (i, (index, g)) in golfs.iter().enumerate() {
             let Some((run, spans, t0)) = runs[i].as_mut() else { continue };
             let gid = g.id();
             match g.score_step(run).await {
@@ -174,10 +292,12 @@ async fn score(state: Shared) {
                     if step.finished {
                         let ms = now_ms() - *t0;
                         let (run, spans, _) = runs[i].take().expect("running");
-                        finish_panel(&state, i, g, &run, spans, &text, ms);
+                        finish_panel(&state, *index, g, &run, spans, &text, ms);
                     } else {
-                        let pct = 100.0 * step.progress.done as f64 / step.progress.total.max(1) as f64;
-                        set_text(&format!("status-{gid}"), &format!("scoring… {pct:.0}%"));
+                        let (done, total) = (step.progress.done, step.progress.total);
+                        let pct = 100.0 * done as f64 / total.max(1) as f64;
+                        set_text(&format!("status-{gid}"), &format!("scoring… {pct:.0}% ({done} of {total} tokens)"));
+                        set_attr(&format!("panel-{gid}"), "data-progress", &done.to_string());
                     }
                 }
                 Err(e) => {
@@ -269,6 +389,7 @@ async fn generate(state: Shared) {
         },
         max_bytes: input_number("max-bytes", 200.0) as usize,
         max_steps: 1000,
+        chat: by_id::<HtmlInputElement>("chat").checked(),
     };
     let mut run = match golf.start_generate(&prompt, &settings) {
         Ok(run) => run,

@@ -1,0 +1,75 @@
+//! The speed benchmark shared by `golf bench` and the page's `?bench=` mode, so both measure the same thing:
+//! prefill (scoring `PREFILL` positions of text, in the scoring path's chunks over the KV cache) and decode
+//! (`DECODE` greedy tokens, one model call each, after the prompt's prefill). Best of `runs`.
+
+use golf_core::{score_to_end, GenerateSettings, GolfError, Golfer, SamplerSettings};
+
+use crate::ArGolfer;
+
+pub const PREFILL: usize = 512;
+pub const DECODE: usize = 64;
+const PROMPT: &str = "The history of the city";
+
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct Speed {
+    pub prefill_tokens: usize,
+    pub prefill_seconds: f64,
+    pub decode_tokens: usize,
+    pub decode_seconds: f64,
+}
+
+impl Speed {
+    pub fn prefill_tokens_per_s(&self) -> f64 {
+        self.prefill_tokens as f64 / self.prefill_seconds
+    }
+
+    pub fn decode_ms_per_token(&self) -> f64 {
+        self.decode_seconds * 1e3 / self.decode_tokens.max(1) as f64
+    }
+}
+
+/// `text` must hold at least `PREFILL` tokens; `now` is a clock in seconds.
+pub async fn measure(golfer: &ArGolfer, text: &str, runs: usize, now: impl Fn() -> f64) -> Result<Speed, GolfError> {
+    let tokens = golfer.tokenizer.encode(text);
+    if tokens.len() < PREFILL {
+        return Err(GolfError::Model(format!("the benchmark text has {} tokens, fewer than {PREFILL}", tokens.len())));
+    }
+    // PREFILL - 1 tokens of text: with the start-of-document token the model reads PREFILL positions.
+    let mut end = tokens[PREFILL - 2].orig.end;
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    let prefix = &text.as_bytes()[..end];
+    let settings = GenerateSettings {
+        sampler: SamplerSettings { temperature: 0.0, repetition_penalty: 1.0, ..SamplerSettings::default() },
+        max_bytes: usize::MAX,
+        max_steps: DECODE + 1,
+        chat: false,
+    };
+    let mut best =
+        Speed { prefill_tokens: 0, prefill_seconds: f64::INFINITY, decode_tokens: 0, decode_seconds: f64::INFINITY };
+    for _ in 0..runs.max(1) {
+        let t = now();
+        let mut run = golfer.start_score(prefix)?;
+        score_to_end(golfer, &mut run).await?;
+        let seconds = now() - t;
+        if seconds < best.prefill_seconds {
+            best.prefill_seconds = seconds;
+            best.prefill_tokens = golfer.report(&run).tokens + 1;
+        }
+
+        let mut run = golfer.start_generate(PROMPT, &settings)?;
+        golfer.generate_step(&mut run).await?; // the prompt's prefill and the first token
+        let t = now();
+        let mut steps = 0;
+        while !golfer.generate_step(&mut run).await?.finished {
+            steps += 1;
+        }
+        let seconds = now() - t;
+        if seconds < best.decode_seconds {
+            best.decode_seconds = seconds;
+            best.decode_tokens = steps;
+        }
+    }
+    Ok(best)
+}
