@@ -95,3 +95,38 @@ impl ByteBpe {
         tokens
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_byte_alphabet_is_gpt2s() {
+        let map = byte_alphabet();
+        assert_eq!(map.len(), 256);
+        let mut bytes: Vec<u8> = map.values().copied().collect();
+        bytes.sort_unstable();
+        assert_eq!(bytes, (0..=255).collect::<Vec<u8>>());
+        // Printable ASCII stands for itself; the space is shifted to U+0120 ("Ġ"), newline to U+010A ("Ċ").
+        assert_eq!(map[&'A'], b'A');
+        assert_eq!(map[&'\u{120}'], b' ');
+        assert_eq!(map[&'\u{10A}'], b'\n');
+    }
+
+    #[test]
+    fn a_tiny_vocabulary_round_trips_bytes() {
+        // Four merges over "Ġ", "a", "b": the pipeline SmolLM2's tokenizer.json uses, in miniature.
+        let json = r#"{"version":"1.0","added_tokens":[],"normalizer":null,
+          "pre_tokenizer":{"type":"Sequence","pretokenizers":[{"type":"Digits","individual_digits":true},
+            {"type":"ByteLevel","add_prefix_space":false,"trim_offsets":false,"use_regex":true}]},
+          "post_processor":null,"decoder":null,
+          "model":{"type":"BPE","vocab":{"<|im_end|>":0,"a":1,"b":2,"Ġ":3,"1":4,"2":5,"ab":6,"Ġab":7},
+            "merges":[["a","b"],["Ġ","ab"]]}}"#;
+        let t = ByteBpe::from_json_bytes(json.as_bytes()).unwrap();
+        let tokens = t.encode("ab ab12");
+        assert_eq!(tokens.iter().map(|k| k.id).collect::<Vec<_>>(), [6, 7, 4, 5]);
+        assert_eq!(tokens.iter().map(|k| k.orig.clone()).collect::<Vec<_>>(), [0..2, 2..5, 5..6, 6..7]);
+        assert_eq!(t.token_bytes(7), b" ab");
+        assert_eq!(t.token_bytes(0), b"<|im_end|>");
+    }
+}

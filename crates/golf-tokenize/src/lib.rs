@@ -10,16 +10,16 @@ pub use sentencepiece::{PieceKind, SentencePiece, Token, TokenizeError};
 
 /// A golfer's tokenizer: what the model code needs from either kind.
 pub enum TextTokenizer {
-    SentencePiece(SentencePiece),
-    ByteBpe(ByteBpe),
+    SentencePiece(Box<SentencePiece>),
+    ByteBpe(Box<ByteBpe>),
 }
 
 impl TextTokenizer {
     /// `kind` as a manifest names it: `sentencepiece` (a `.model` file) or `byte-bpe` (a `tokenizer.json`).
     pub fn load(kind: &str, bytes: &[u8]) -> Result<TextTokenizer, TokenizeError> {
         match kind {
-            "sentencepiece" => Ok(TextTokenizer::SentencePiece(SentencePiece::from_model_bytes(bytes)?)),
-            "byte-bpe" => Ok(TextTokenizer::ByteBpe(ByteBpe::from_json_bytes(bytes)?)),
+            "sentencepiece" => Ok(TextTokenizer::SentencePiece(Box::new(SentencePiece::from_model_bytes(bytes)?))),
+            "byte-bpe" => Ok(TextTokenizer::ByteBpe(Box::new(ByteBpe::from_json_bytes(bytes)?))),
             other => Err(TokenizeError::BadTokenizerJson(format!("unknown tokenizer kind '{other}'"))),
         }
     }
