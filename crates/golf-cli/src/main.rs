@@ -396,10 +396,17 @@ fn report_neural(
     }
     println!("{} on {}", golfer.manifest.label, out.name());
     println!("  bytes      {}", r.bytes);
-    println!("  tokens     {} ({} <unk>, covering {} bytes)", r.tokens, r.unk_tokens, r.unk_bytes);
-    println!("  bits       {:.1} (model {:.1} + 8 per <unk> byte)", r.bits, r.model_bits);
+    if golfer.tokenizer.unk_id().is_some() {
+        println!("  tokens     {} ({} <unk>, covering {} bytes)", r.tokens, r.unk_tokens, r.unk_bytes);
+        println!("  bits       {:.1} (model {:.1} + 8 per <unk> byte)", r.bits, r.model_bits);
+    } else {
+        println!("  tokens     {} (byte-level: every byte has a token)", r.tokens);
+        println!("  bits       {:.1}", r.bits);
+    }
     println!("  bpb        {:.4} over the bytes as given", r.bpb);
-    println!("  golf bpb   {:.4} under Parameter Golf's byte count ({} bytes)", r.golf_bpb, r.golf_bytes);
+    if golfer.has_golf_count() {
+        println!("  golf bpb   {:.4} under Parameter Golf's byte count ({} bytes)", r.golf_bpb, r.golf_bytes);
+    }
     println!(
         "  window     {} tokens, a new window every {} tokens{}",
         r.window,

@@ -157,6 +157,12 @@ impl ArGolfer {
         Ok(ids)
     }
 
+    /// Whether Parameter Golf's byte count can differ from the text's bytes (SentencePiece's piece-length rule);
+    /// for byte-level BPE the two are the same number.
+    pub fn has_golf_count(&self) -> bool {
+        matches!(self.tokenizer, golf_tokenize::TextTokenizer::SentencePiece(_))
+    }
+
     fn is_unk(&self, id: u32) -> bool {
         self.tokenizer.unk_id() == Some(id)
     }

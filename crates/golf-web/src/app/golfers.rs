@@ -64,7 +64,9 @@ impl Golf {
         match (self, run) {
             (Golf::Ar(g), ScoreRun::Ar(r)) => {
                 let rep = g.report(r);
-                Totals { bpb: s.bpb, bits: s.bits, bytes, golf_bpb: Some(rep.golf_bpb), tokens: Some(rep.tokens) }
+                // Parameter Golf's count differs from the bytes as given only for SentencePiece.
+                let golf_bpb = g.has_golf_count().then_some(rep.golf_bpb);
+                Totals { bpb: s.bpb, bits: s.bits, bytes, golf_bpb, tokens: Some(rep.tokens) }
             }
             _ => Totals { bpb: s.bpb, bits: s.bits, bytes, golf_bpb: None, tokens: None },
         }

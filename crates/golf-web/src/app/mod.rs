@@ -318,6 +318,7 @@ fn finish_panel(state: &Shared, index: usize, g: &Golf, run: &ScoreRun, spans: V
     let totals = g.totals(run, &spans, text.len() as u64);
     let cells = views::cells(text, &per_byte_bits(&spans, text.len()));
     render_heatmap(&gid, &cells);
+    set_text(&format!("hover-{gid}"), "Hover a character to see its bits.");
     set_text(&format!("bpb-{gid}"), &format!("{:.4}", totals.bpb));
     set_attr(&format!("bpb-{gid}"), "data-bpb", &totals.bpb.to_string());
     if let Some(gb) = totals.golf_bpb {
@@ -399,7 +400,8 @@ async fn generate(state: Shared) {
     out.set_text_content(None);
     out.remove_attribute("data-done").unwrap();
     let prompt_el = el("span", "prompt", "");
-    prompt_el.set_text_content(Some(&prompt));
+    // In chat mode the answer starts on its own line, after the question.
+    prompt_el.set_text_content(Some(&if settings.chat { format!("{prompt}\n") } else { prompt.clone() }));
     out.append_child(&prompt_el).unwrap();
     let t0 = now_ms();
     let mut steps = 0;
