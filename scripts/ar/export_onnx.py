@@ -38,11 +38,12 @@ def load_artifact(path: Path) -> dict:
 
 
 def shapes_of(obj: dict) -> dict:
-    """The model's dimensions, from tensor shapes alone."""
-    names = list(obj["quantized"]) + list(obj["passthrough"])
-    t = {**obj["quantized"], **obj["passthrough"]}
+    """The model's dimensions, from tensor shapes alone (a diffusion model's embedding has one extra row, [MASK])."""
+    t = {**obj["quantized"], **obj["passthrough"], **obj.get("fp8", {})}
+    names = list(t)
     layers = 1 + max(int(n.split(".")[1]) for n in names if n.startswith("blocks."))
     vocab, dim = t["tok_emb.weight"].shape
+    vocab -= 1 if obj.get("mask_row") else 0
     heads = t["blocks.0.attn.q_gain"].numel()
     head_dim = dim // heads
     kv_heads = t["blocks.0.attn.c_k.weight"].shape[0] // head_dim
@@ -94,14 +95,27 @@ def scoring_outputs(g: Graph, logits: str, vocab: int) -> list:
     ]
 
 
-def build(obj: dict, rope_base: float, softcap: float) -> tuple[onnx.ModelProto, dict]:
+# float8_e4m3fn: every code's float32 value, as PyTorch converts it (codes 0x7F and 0xFF are NaN).
+FP8_E4M3_TABLE = torch.arange(256, dtype=torch.uint8).view(torch.float8_e4m3fn).float().numpy()
+
+
+def build(obj: dict, rope_base: float, softcap: float, causal: bool = True) -> tuple[onnx.ModelProto, dict]:
+    """The graph for an artifact: int8 (the baseline's format) and/or fp8 e4m3 tensors (`obj["fp8"]`: uint8 codes).
+    causal=False builds the diffusion golfer's graph: bidirectional attention, no KV cache, the head without the
+    [MASK] row, and the full `logits` [1, T, vocab] as an extra output."""
     sh = shapes_of(obj)
     g = Graph()
     quantized, scales, dtypes = obj["quantized"], obj["scales"], obj["dtypes"]
     passthrough, orig = obj["passthrough"], obj.get("passthrough_orig_dtypes", {})
+    fp8 = obj.get("fp8", {})
+    fp8_table = g.const(FP8_E4M3_TABLE, "fp8_e4m3_table") if fp8 else None
 
     def weight(name: str) -> str:
-        """A float32 tensor as PyTorch's dequantization yields it, computed in the graph for int8 tensors."""
+        """A float32 tensor as PyTorch's dequantization yields it, computed in the graph for int8 tensors and by
+        table lookup for fp8 codes (exact; ONNX Runtime folds both at load)."""
+        if name in fp8:
+            codes = g.op("Cast", [g.const(fp8[name].numpy(), name + ".fp8", np.uint8)], to=TensorProto.INT32)
+            return g.op("Gather", [fp8_table, codes], name + ".f32", axis=0)
         if name in quantized:
             q = g.const(quantized[name].numpy(), name + ".q", np.int8)
             qf = g.op("Cast", [q], to=TensorProto.FLOAT)
@@ -144,15 +158,19 @@ def build(obj: dict, rope_base: float, softcap: float) -> tuple[onnx.ModelProto,
         helper.make_tensor_value_info("targets", TensorProto.INT64, [1, "T"]),
     ]
     outputs = []
-    for i in range(L):
+    for i in range(L if causal else 0):
         for kind in ("key", "value"):
             inputs.append(helper.make_tensor_value_info(f"past_{kind}_{i}", TensorProto.FLOAT, [1, KVH, "P", HD]))
 
-    # Positions P .. P+T-1 and their rotary angles.
+    # Positions P .. P+T-1 (0 .. T-1 without a cache) and their rotary angles.
     zero, one, two = (g.const([v], "i", np.int64) for v in (0, 1, 2))
-    past_len = g.op("Slice", [g.op("Shape", ["past_key_0"]), two, g.const([3], "i", np.int64)], "P")
-    seq_len = g.op("Slice", [g.op("Shape", ["input_ids"]), one, two], "T")
-    p0 = g.op("Squeeze", [past_len, zero])
+    if causal:
+        past_len = g.op("Slice", [g.op("Shape", ["past_key_0"]), two, g.const([3], "i", np.int64)], "P")
+        seq_len = g.op("Slice", [g.op("Shape", ["input_ids"]), one, two], "T")
+        p0 = g.op("Squeeze", [past_len, zero])
+    else:
+        seq_len = g.op("Slice", [g.op("Shape", ["input_ids"]), one, two], "T")
+        p0 = g.const(0, "zero", np.int64)
     t0 = g.op("Squeeze", [seq_len, zero])
     pos = g.op("Range", [p0, g.op("Add", [p0, t0]), g.const(1, "one", np.int64)], "pos")
     posf = g.op("Cast", [pos], to=TensorProto.FLOAT)
@@ -171,7 +189,7 @@ def build(obj: dict, rope_base: float, softcap: float) -> tuple[onnx.ModelProto,
         return g.op("Transpose", [g.op("Reshape", [x, shape_const([1, -1, n, HD])])], perm=[0, 2, 1, 3])
 
     # Causal mask over the whole cache: query at absolute position p sees keys 0..=p.
-    neg_inf = g.const(-np.inf, "neg_inf")
+    neg_inf = g.const(-np.inf, "neg_inf") if causal else ""
     scale = g.const(1.0 / math.sqrt(HD), "attn_scale")
 
     def attention(x: str, i: int) -> str:
@@ -181,21 +199,26 @@ def build(obj: dict, rope_base: float, softcap: float) -> tuple[onnx.ModelProto,
         v = heads(linear(x, p + "c_v.weight"), KVH)
         gain = passthrough[p + "q_gain"].float().numpy().reshape(1, H, 1, 1)
         q = g.op("Mul", [q, g.const(gain, p + "q_gain")])
-        k_all = g.op("Concat", [f"past_key_{i}", k], outputs=[f"present_key_{i}"], axis=2)
-        v_all = g.op("Concat", [f"past_value_{i}", v], outputs=[f"present_value_{i}"], axis=2)
-        outputs.extend(
-            helper.make_tensor_value_info(f"present_{kind}_{i}", TensorProto.FLOAT, [1, KVH, "S", HD]) for kind in ("key", "value")
-        )
+        if causal:
+            k_all = g.op("Concat", [f"past_key_{i}", k], outputs=[f"present_key_{i}"], axis=2)
+            v_all = g.op("Concat", [f"past_value_{i}", v], outputs=[f"present_value_{i}"], axis=2)
+            outputs.extend(
+                helper.make_tensor_value_info(f"present_{kind}_{i}", TensorProto.FLOAT, [1, KVH, "S", HD]) for kind in ("key", "value")
+            )
+        else:
+            k_all, v_all = k, v
         if G > 1:  # each KV head serves G consecutive query heads
             s_len = g.op("Slice", [g.op("Shape", [k_all]), two, g.const([3], "i", np.int64)])
             expand_to = g.op("Concat", [shape_const([1, KVH, G]), s_len, shape_const([HD])], axis=0)
             k_all = g.op("Reshape", [g.op("Expand", [g.op("Unsqueeze", [k_all, two]), expand_to]), shape_const([1, H, -1, HD])])
             v_all = g.op("Reshape", [g.op("Expand", [g.op("Unsqueeze", [v_all, two]), expand_to]), shape_const([1, H, -1, HD])])
         scores = g.op("Mul", [g.op("MatMul", [q, g.op("Transpose", [k_all], perm=[0, 1, 3, 2])]), scale])
-        total = g.op("Squeeze", [g.op("Slice", [g.op("Shape", [k_all]), two, g.const([3], "i", np.int64)]), zero])
-        kpos = g.op("Range", [g.const(0, "zero", np.int64), total, g.const(1, "one", np.int64)])
-        allowed = g.op("LessOrEqual", [g.op("Unsqueeze", [kpos, zero]), g.op("Unsqueeze", [pos, one])])
-        probs = g.op("Softmax", [g.op("Where", [allowed, scores, neg_inf])], axis=-1)
+        if causal:
+            total = g.op("Squeeze", [g.op("Slice", [g.op("Shape", [k_all]), two, g.const([3], "i", np.int64)]), zero])
+            kpos = g.op("Range", [g.const(0, "zero", np.int64), total, g.const(1, "one", np.int64)])
+            allowed = g.op("LessOrEqual", [g.op("Unsqueeze", [kpos, zero]), g.op("Unsqueeze", [pos, one])])
+            scores = g.op("Where", [allowed, scores, neg_inf])
+        probs = g.op("Softmax", [scores], axis=-1)
         y = g.op("Transpose", [g.op("MatMul", [probs, v_all])], perm=[0, 2, 1, 3])
         return linear(g.op("Reshape", [y, shape_const([1, -1, D])]), p + "proj.weight")
 
@@ -221,11 +244,17 @@ def build(obj: dict, rope_base: float, softcap: float) -> tuple[onnx.ModelProto,
         if skips:
             x = g.op("Add", [x, g.op("Mul", [skips.pop(), g.const(skip_w[j], f"skip_weights.{j}")])])
         x = block(x, x0, n_enc + j)
-    raw = g.op("MatMul", [rms(x), g.op("Transpose", [emb], perm=[1, 0])], "raw_logits")
+    head = emb
+    if obj.get("mask_row"):  # the tied head predicts the vocabulary only, never [MASK]
+        head = g.op("Slice", [emb, zero, g.const([V], "i", np.int64)], "head")
+    raw = g.op("MatMul", [rms(x), g.op("Transpose", [head], perm=[1, 0])], "raw_logits")
     cap = g.const(softcap, "softcap")
-    logits = g.op("Mul", [g.op("Tanh", [g.op("Div", [raw, cap])]), cap], "logits")
+    logits = g.op("Mul", [g.op("Tanh", [g.op("Div", [raw, cap])]), cap], "logits" if causal else None,
+                  outputs=1 if causal else ["logits"])
     outputs = scoring_outputs(g, logits, V) + outputs
-    graph = helper.make_graph(g.nodes, "ar_golfer", inputs, outputs, g.inits)
+    if not causal:
+        outputs.append(helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, "T", V]))
+    graph = helper.make_graph(g.nodes, "ar_golfer" if causal else "mdlm_golfer", inputs, outputs, g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], producer_name="four-golfers")
     model.ir_version = 9
     onnx.checker.check_model(model)

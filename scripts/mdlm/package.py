@@ -1,0 +1,170 @@
+"""Packages a trained diffusion golfer into models/mdlm/:
+
+1. final_model.fp8.ptz: every 2-D weight matrix (the embedding with its [MASK] row, and the blocks' matrices) as
+   fp8 e4m3 with no scale (`t.to(torch.float8_e4m3fn)`), the small and control tensors as fp16; torch.save, then the
+   smaller of zlib level 9 and lzma preset 6 (Parameter Golf's rule). Its size must stay within 16,000,000 bytes.
+2. model.onnx: scripts/ar/export_onnx.py's graph with causal=False; the fp8 codes are decoded in the graph by a
+   256-entry table, exactly as PyTorch converts float8_e4m3fn to float32.
+3. golfer.json: the manifest, with the three estimators' bits per byte on the held-out texts (Python, this script:
+   scripts/mdlm/estimators.py), before and after the fp8 round trip.
+
+Usage: python scripts/mdlm/package.py [--run .cache/mdlm-run] [--out models/mdlm] [--k 64] [--edu-tokens 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import lzma
+import math
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import onnx
+import sentencepiece as spm
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "ar"))
+import estimators  # noqa: E402
+import export_onnx  # noqa: E402
+from train_gpt import CONTROL_TENSOR_PATTERNS, ROOT, byte_tables, load_shard  # noqa: E402
+from train_mdlm import MdlmSettings, make_model  # noqa: E402
+
+ARTIFACT_LIMIT = 16_000_000
+
+
+def to_fp8(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    out = {}
+    for name, t in state.items():
+        control = any(c in name for c in CONTROL_TENSOR_PATTERNS)
+        out[name] = t.to(torch.float8_e4m3fn) if t.ndim == 2 and not control else t.to(torch.float16)
+    return out
+
+
+def compress(raw: bytes) -> bytes:
+    """The smaller of zlib-9 and lzma-6; the format is recognisable by its first bytes (0x78 / xz magic)."""
+    return min(zlib.compress(raw, 9), lzma.compress(raw, preset=6), key=len)
+
+
+def decompress(data: bytes) -> bytes:
+    return lzma.decompress(data) if data[:6] == b"\xfd7zXZ\x00" else zlib.decompress(data)
+
+
+def save_artifact(state: dict[str, torch.Tensor], path: Path) -> int:
+    buf = io.BytesIO()
+    torch.save(to_fp8(state), buf)
+    data = compress(buf.getvalue())
+    path.write_bytes(data)
+    return len(data)
+
+
+def load_artifact(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(io.BytesIO(decompress(path.read_bytes())), map_location="cpu")
+
+
+def onnx_obj(stored: dict[str, torch.Tensor]) -> dict:
+    """The artifact in export_onnx's form: fp8 tensors as uint8 codes, the rest passed through."""
+    fp8 = {k: v.view(torch.uint8) for k, v in stored.items() if v.dtype == torch.float8_e4m3fn}
+    passthrough = {k: v for k, v in stored.items() if v.dtype != torch.float8_e4m3fn}
+    return {"quantized": {}, "scales": {}, "dtypes": {}, "passthrough": passthrough, "fp8": fp8, "mask_row": True}
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run", type=Path, default=ROOT / ".cache" / "mdlm-run")
+    p.add_argument("--out", type=Path, default=ROOT / "models" / "mdlm")
+    p.add_argument("--k", type=int, default=64, help="NELBO steps for the reported numbers")
+    p.add_argument("--seed", type=int, default=0, help="NELBO mask seed")
+    p.add_argument("--edu-tokens", type=int, default=5_000,
+                   help="score this many tokens of the edu sample (the chain rules cost one pass per token)")
+    a = p.parse_args()
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+
+    summary = json.loads((a.run / "summary.json").read_text())
+    s = MdlmSettings()
+    for k, v in summary["settings"].items():
+        setattr(s, k, v)
+    model = make_model(s)
+    model.load_state_dict(torch.load(a.run / "final_model.pt", map_location="cpu"))
+    model.eval()
+
+    a.out.mkdir(parents=True, exist_ok=True)
+    artifact = a.out / "final_model.fp8.ptz"
+    n_bytes = save_artifact(model.state_dict(), artifact)
+    assert n_bytes <= ARTIFACT_LIMIT, f"{n_bytes} bytes is over the {ARTIFACT_LIMIT} limit"
+    stored = load_artifact(artifact)
+    rt = make_model(s)
+    rt.load_state_dict({k: v.float() for k, v in stored.items()})
+    rt.eval()
+
+    onnx_model, info = export_onnx.build(onnx_obj(stored), s.rope_base, s.logit_softcap, causal=False)
+    onnx_path = a.out / "model.onnx"
+    onnx.save(onnx_model, onnx_path)
+    print(f"artifact {n_bytes} bytes; model.onnx {onnx_path.stat().st_size} bytes", flush=True)
+
+    sp = spm.SentencePieceProcessor(model_file=s.tokenizer)
+    tables = byte_tables(sp, s.vocab_size)
+    data_dir = Path(s.data_dir)
+    held = {"val_first_docs": load_shard(data_dir / "val_first_docs.bin"),
+            "val_edu": load_shard(data_dir / "val_edu.bin")[: a.edu_tokens + 1]}
+    base, space, boundary = tables
+    results = {}
+    for name, toks in held.items():
+        stream = [int(t) for t in toks]
+        xp, yt = np.array(stream[:-1]), np.array(stream[1:])
+        golf_bytes = int((base[yt] + (space[yt] & ~boundary[xp])).sum())
+        r = {"tokens": len(stream) - 1, "golf_bytes": golf_bytes}
+        for label, m in (("fp32", model), ("fp8", rt)):
+            for est in ("nelbo", "l2r", "confidence"):
+                if label == "fp32" and est != "nelbo":
+                    continue  # the chain rules are reported for the shipped (fp8) model only
+                if est == "nelbo":
+                    bits = estimators.nelbo(m, stream, s.train_seq_len, a.k, a.seed, s.vocab_size, sp.bos_id(), s.t_eps)
+                else:
+                    bits, _ = estimators.chain_rule(m, stream, s.train_seq_len, s.vocab_size, sp.bos_id(),
+                                                    "l2r" if est == "l2r" else "confidence")
+                r[f"{label}_{est}_golf_bpb"] = float(bits.sum() / golf_bytes)
+                print(f"{name} {label} {est}: {r[f'{label}_{est}_golf_bpb']:.4f} bpb (Parameter Golf count)", flush=True)
+        results[name] = r
+
+    manifest = {
+        "id": "mdlm",
+        "kind": "diffusion",
+        "label": "MDLM (masked diffusion, fp8 e4m3)",
+        "about": (f"A masked diffusion LM of the Parameter Golf family ({s.num_layers} layers x {s.model_dim}, "
+                  "bidirectional), trained here on a 2-core CPU; every weight matrix stored as fp8 e4m3."),
+        "onnx": {"path": "model.onnx", "sha256": sha256(onnx_path), "bytes": onnx_path.stat().st_size},
+        "artifact": {"path": artifact.name, "sha256": sha256(artifact), "bytes": n_bytes},
+        "tokenizer": {"kind": "sentencepiece", "file": "fineweb_1024_bpe.model",
+                      "sha256": hashlib.sha256(Path(s.tokenizer).read_bytes()).hexdigest(),
+                      "source": "the shared data's tokenizers/ (Parameter Golf's SentencePiece BPE, vocab 1024)"},
+        "params": summary["params"],
+        "context": s.train_seq_len,
+        "layers": s.num_layers,
+        "kv_heads": s.num_kv_heads,
+        "head_dim": s.model_dim // s.num_heads,
+        "vocab": s.vocab_size,
+        "bos_id": sp.bos_id(),
+        "mask_id": s.vocab_size,
+        "t_eps": s.t_eps,
+        "rebuild": "python scripts/mdlm/package.py (the training: scripts/mdlm/train_mdlm.py)",
+        "training": {k: summary[k] for k in ("tokens_seen", "epochs", "steps", "wall_clock_seconds", "hardware", "settings")},
+        "artifact_bytes": n_bytes,
+        "results": {"nelbo_k": a.k, "nelbo_seed": a.seed, **results},
+    }
+    (a.out / "golfer.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
