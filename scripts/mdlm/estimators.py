@@ -55,14 +55,31 @@ def visible0(window: list[int], bos_id: int) -> list[bool]:
     return [i == 0 or tok == bos_id for i, tok in enumerate(window)]
 
 
-@torch.no_grad()
-def log2_probs(model, ids: list[int], mask_id: int, masked: list[bool]) -> torch.Tensor:
-    """log2 p over the vocabulary at every position, with `masked` positions replaced by [MASK]."""
-    x = torch.tensor([[mask_id if m else t for t, m in zip(ids, masked)]])
-    return F.log_softmax(model.logits(x)[0].double(), dim=-1) / LN2
+def torch_forward(model, mask_id: int):
+    """forward(ids, masked, targets) -> (log2 p(target) per position, the top probability per position), float64."""
+
+    @torch.no_grad()
+    def forward(ids: list[int], masked: list[bool], targets: list[int]):
+        x = torch.tensor([[mask_id if m else t for t, m in zip(ids, masked)]])
+        lp = F.log_softmax(model.logits(x)[0].double(), dim=-1) / LN2
+        picked = lp[torch.arange(len(ids)), torch.tensor(targets)]
+        return picked.numpy(), torch.exp2(lp.max(dim=-1).values).numpy()
+
+    return forward
 
 
-def nelbo(model, stream: list[int], T: int, K: int, seed: int, mask_id: int, bos_id: int, eps: float = 1e-3) -> np.ndarray:
+def onnx_forward(session, mask_id: int):
+    """The same from the ONNX graph's outputs (logprob2, top_probs[..., 0]): what the Rust golfer reads."""
+
+    def forward(ids: list[int], masked: list[bool], targets: list[int]):
+        x = np.array([[mask_id if m else t for t, m in zip(ids, masked)]], dtype=np.int64)
+        out = dict(zip(["logprob2", "top_probs"], session.run(["logprob2", "top_probs"], {"input_ids": x, "targets": np.array([targets])})))
+        return out["logprob2"][0].astype(np.float64), out["top_probs"][0, :, 0].astype(np.float64)
+
+    return forward
+
+
+def nelbo(forward, stream: list[int], T: int, K: int, seed: int, bos_id: int, eps: float = 1e-3) -> np.ndarray:
     bits = np.zeros(len(stream) - 1)
     for w, (a, win) in enumerate(windows(stream, T)):
         fixed = visible0(win, bos_id)
@@ -71,14 +88,14 @@ def nelbo(model, stream: list[int], T: int, K: int, seed: int, mask_id: int, bos
             masked = [not f and uniform(seed, w, k, i) < t for i, f in enumerate(fixed)]
             if not any(masked):
                 continue
-            lp = log2_probs(model, win, mask_id, masked)
+            lp, _ = forward(win, masked, win)
             for i, m in enumerate(masked):
                 if m:
-                    bits[a + i - 1] += -lp[i, win[i]].item() / t / K
+                    bits[a + i - 1] += -float(lp[i]) / t / K
     return bits
 
 
-def chain_rule(model, stream: list[int], T: int, mask_id: int, bos_id: int, order: str) -> tuple[np.ndarray, np.ndarray]:
+def chain_rule(forward, stream: list[int], T: int, bos_id: int, order: str) -> tuple[np.ndarray, np.ndarray]:
     """Per-token bits and the step (within its window) at which each token was revealed."""
     bits = np.zeros(len(stream) - 1)
     when = np.zeros(len(stream) - 1, dtype=np.int64)
@@ -87,17 +104,15 @@ def chain_rule(model, stream: list[int], T: int, mask_id: int, bos_id: int, orde
         masked = [not f for f in fixed]
         for i, f in enumerate(fixed):
             if f and i > 0:
-                when[a + i - 1] = -1  # a visible BOS: charged nothing
+                when[a + i - 1] = -1  # a visible start-of-document token: charged nothing
         step = 0
         while any(masked):
-            lp = log2_probs(model, win, mask_id, masked)
+            lp, conf = forward(win, masked, win)
             if order == "l2r":
                 i = masked.index(True)
             else:
-                conf = lp.max(dim=-1).values
-                cands = [j for j, m in enumerate(masked) if m]
-                i = max(cands, key=lambda j: (conf[j].item(), -j))
-            bits[a + i - 1] = -lp[i, win[i]].item()
+                i = max((j for j, m in enumerate(masked) if m), key=lambda j: (conf[j], -j))
+            bits[a + i - 1] = -float(lp[i])
             when[a + i - 1] = step
             masked[i] = False
             step += 1

@@ -128,11 +128,11 @@ def main() -> None:
             for est in ("nelbo", "l2r", "confidence"):
                 if label == "fp32" and est != "nelbo":
                     continue  # the chain rules are reported for the shipped (fp8) model only
+                fwd = estimators.torch_forward(m, s.vocab_size)
                 if est == "nelbo":
-                    bits = estimators.nelbo(m, stream, s.train_seq_len, a.k, a.seed, s.vocab_size, sp.bos_id(), s.t_eps)
+                    bits = estimators.nelbo(fwd, stream, s.train_seq_len, a.k, a.seed, sp.bos_id(), s.t_eps)
                 else:
-                    bits, _ = estimators.chain_rule(m, stream, s.train_seq_len, s.vocab_size, sp.bos_id(),
-                                                    "l2r" if est == "l2r" else "confidence")
+                    bits, _ = estimators.chain_rule(fwd, stream, s.train_seq_len, sp.bos_id(), est)
                 r[f"{label}_{est}_golf_bpb"] = float(bits.sum() / golf_bytes)
                 print(f"{name} {label} {est}: {r[f'{label}_{est}_golf_bpb']:.4f} bpb (Parameter Golf count)", flush=True)
         results[name] = r

@@ -48,6 +48,7 @@ pub fn ar_generation(golfer: &golf_onnx::ArGolfer, tokens: usize) -> Result<()> 
         max_bytes: usize::MAX,
         max_steps: tokens,
         chat: false,
+        ..GenerateSettings::default()
     };
     let t = Instant::now();
     let mut run = golfer.start_generate(prompt, &settings)?;

@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use golf_core::{block_on, score_to_end, GenerateSettings, GolfError, Golfer, SamplerSettings, Span, Summary};
 use golf_gzip::{Dry, GzipGolfer, Method, GZIP_CONTAINER_BYTES, MARGINAL_MAX_BYTES};
-use golf_onnx::{ArGolfer, Window};
+use golf_onnx::{ArGolfer, Estimator, MdlmGolfer, Window};
 
 #[derive(Parser)]
 #[command(
@@ -32,6 +32,18 @@ enum GolferId {
     Ar,
     /// SmolLM2-135M-Instruct, 4-bit, converted from its GGUF at set-up (models/smollm2)
     Smollm2,
+    /// The masked diffusion LM, fp8 e4m3, trained here (models/mdlm)
+    Mdlm,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum EstimatorArg {
+    /// Negative ELBO over --steps masking rates with seeded masks: an upper bound
+    Nelbo,
+    /// Reveal tokens left to right, charging each as it is revealed: exact for that order
+    L2r,
+    /// Reveal the most confident masked position next: exact for that order
+    Confidence,
 }
 
 impl GolferId {
@@ -40,6 +52,7 @@ impl GolferId {
             GolferId::Gzip => "gzip",
             GolferId::Ar => "ar",
             GolferId::Smollm2 => "smollm2",
+            GolferId::Mdlm => "mdlm",
         }
     }
 }
@@ -98,6 +111,15 @@ enum Command {
         /// Score the input as raw bytes even if it is not UTF-8 (gzip only)
         #[arg(long)]
         bytes: bool,
+        /// The diffusion golfer's estimator
+        #[arg(long, value_enum, default_value = "confidence")]
+        estimator: EstimatorArg,
+        /// The diffusion golfer's NELBO: number of masking rates
+        #[arg(long, default_value_t = 64)]
+        steps: usize,
+        /// The diffusion golfer's NELBO: seed of the masks
+        #[arg(long, default_value_t = 0)]
+        mask_seed: u64,
         #[command(flatten)]
         places: Places,
         file: Option<PathBuf>,
@@ -130,6 +152,16 @@ enum Command {
         /// answer, which ends at <|im_end|>
         #[arg(long)]
         chat: bool,
+        /// The diffusion golfer: denoising steps (--max-tokens is the number of masked slots, at most half its
+        /// window)
+        #[arg(long, default_value_t = 32)]
+        steps: usize,
+        /// The diffusion golfer: commit the leftmost masked slots each step instead of the most confident
+        #[arg(long)]
+        leftmost: bool,
+        /// The diffusion golfer: print the canvas after every step (masked slots as ░)
+        #[arg(long)]
+        show_steps: bool,
         /// Strength of gzip's penalty on verbatim repeats (0 = off)
         #[arg(long, default_value_t = 1.0)]
         dry_multiplier: f64,
@@ -173,7 +205,20 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Score { golfer, method, stride, json, tokens, per_byte, bytes, places, file } => {
+        Command::Score {
+            golfer,
+            method,
+            stride,
+            json,
+            tokens,
+            per_byte,
+            bytes,
+            estimator,
+            steps,
+            mask_seed,
+            places,
+            file,
+        } => {
             let text = read_input(file.as_ref())?;
             if !(bytes && golfer == GolferId::Gzip) {
                 if let Err(e) = std::str::from_utf8(&text) {
@@ -204,7 +249,26 @@ fn run(cli: Cli) -> Result<()> {
                     let mut run = golfer.start_score(&text)?;
                     let spans = block_on(score_to_end(&golfer, &mut run))?;
                     let report = golfer.report(&run);
-                    report_neural(&golfer, &report, &text, &spans, start.elapsed().as_secs_f64(), &out)
+                    let seconds = start.elapsed().as_secs_f64();
+                    report_neural(&golfer.manifest, &golfer.tokenizer, None, &report, &text, &spans, seconds, &out)
+                }
+                GolferId::Mdlm => {
+                    let mut golfer = load_mdlm(&places)?;
+                    if steps == 0 {
+                        bail!("--steps must be at least 1");
+                    }
+                    golfer.estimator = match estimator {
+                        EstimatorArg::Nelbo => Estimator::Nelbo { steps, seed: mask_seed },
+                        EstimatorArg::L2r => Estimator::LeftToRight,
+                        EstimatorArg::Confidence => Estimator::Confidence,
+                    };
+                    let start = Instant::now();
+                    let mut run = golfer.start_score(&text)?;
+                    let spans = block_on(score_to_end(&golfer, &mut run))?;
+                    let report = golfer.report(&run);
+                    let seconds = start.elapsed().as_secs_f64();
+                    let est = golfer.estimator.describe();
+                    report_neural(&golfer.manifest, &golfer.tokenizer, Some(est), &report, &text, &spans, seconds, &out)
                 }
             }
         }
@@ -219,6 +283,9 @@ fn run(cli: Cli) -> Result<()> {
             repetition_penalty,
             seed,
             chat,
+            steps,
+            leftmost,
+            show_steps,
             dry_multiplier,
             places,
         } => {
@@ -227,6 +294,8 @@ fn run(cli: Cli) -> Result<()> {
                 max_bytes,
                 max_steps: max_tokens,
                 chat,
+                diffusion_steps: steps,
+                force_leftmost: leftmost,
             };
             let mut out = std::io::stdout().lock();
             match golfer {
@@ -237,9 +306,13 @@ fn run(cli: Cli) -> Result<()> {
                     stream(&golfer, &prompt, &settings, &mut out)
                 }
                 GolferId::Ar | GolferId::Smollm2 => stream(&load_ar(&places, golfer)?, &prompt, &settings, &mut out),
+                GolferId::Mdlm => unmask(&load_mdlm(&places)?, &prompt, &settings, show_steps, &mut out),
             }
         }
         Command::Bench { golfer: GolferId::Gzip, places, .. } => bench::run(&locate::data_dir(places.data.as_deref())),
+        Command::Bench { golfer: GolferId::Mdlm, .. } => {
+            bail!("the diffusion golfer's speed: golf score --golfer mdlm reports tokens/s")
+        }
         Command::Bench { golfer, tokens, threads, places } => {
             if let Some(n) = threads {
                 golf_onnx::runtime::native::set_threads(n);
@@ -260,6 +333,41 @@ fn load_ar(places: &Places, golfer: GolferId) -> Result<ArGolfer> {
     let models = locate::models_dir(places.models.as_deref())?;
     let data = locate::data_dir(places.data.as_deref());
     Ok(block_on(golf_onnx::files::load_ar(&models.join(golfer.folder()), &data))?)
+}
+
+fn load_mdlm(places: &Places) -> Result<MdlmGolfer> {
+    let models = locate::models_dir(places.models.as_deref())?;
+    let data = locate::data_dir(places.data.as_deref());
+    Ok(block_on(golf_onnx::files::load_mdlm(&models.join("mdlm"), &data))?)
+}
+
+/// Diffusion generation: the canvas after each step (with --show-steps) or once at the end.
+fn unmask(
+    golfer: &MdlmGolfer,
+    prompt: &str,
+    settings: &GenerateSettings,
+    show_steps: bool,
+    out: &mut impl Write,
+) -> Result<()> {
+    let mut run = golfer.start_generate(prompt, settings)?;
+    let render = |canvas: &[Option<String>]| -> String {
+        canvas.iter().map(|s| s.clone().unwrap_or_else(|| "\u{2591}".into())).collect()
+    };
+    let mut step = 0;
+    loop {
+        let s = block_on(golfer.generate_step(&mut run))?;
+        step += 1;
+        if show_steps || s.finished {
+            if let Some(canvas) = &s.canvas {
+                let label = if show_steps { format!("[{step:>3}] ") } else { String::new() };
+                writeln!(out, "{label}{prompt}{}", render(canvas))?;
+                out.flush()?;
+            }
+        }
+        if s.finished {
+            return Ok(());
+        }
+    }
 }
 
 fn stream<G: Golfer>(golfer: &G, prompt: &str, settings: &GenerateSettings, out: &mut impl Write) -> Result<()> {
@@ -380,23 +488,33 @@ fn report_gzip(method: Method, text: &[u8], spans: &[Span], seconds: f64, out: &
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn report_neural(
-    golfer: &ArGolfer,
+    manifest: &golf_onnx::Manifest,
+    tokenizer: &golf_tokenize::TextTokenizer,
+    estimator: Option<String>,
     r: &golf_onnx::ArReport,
     text: &[u8],
     spans: &[Span],
     seconds: f64,
     out: &Output,
 ) -> Result<()> {
+    let has_golf_count = matches!(tokenizer, golf_tokenize::TextTokenizer::SentencePiece(_));
     if out.json {
         let serde_json::Value::Object(mut fields) = serde_json::to_value(r)? else { unreachable!() };
-        fields.insert("golfer".into(), golfer.manifest.id.clone().into());
+        fields.insert("golfer".into(), manifest.id.clone().into());
+        if let Some(e) = &estimator {
+            fields.insert("estimator".into(), e.clone().into());
+        }
         fields.insert("seconds".into(), seconds.into());
         return out.json(fields, spans, text.len());
     }
-    println!("{} on {}", golfer.manifest.label, out.name());
+    println!("{} on {}", manifest.label, out.name());
+    if let Some(e) = &estimator {
+        println!("  estimator  {e}");
+    }
     println!("  bytes      {}", r.bytes);
-    if golfer.tokenizer.unk_id().is_some() {
+    if tokenizer.unk_id().is_some() {
         println!("  tokens     {} ({} <unk>, covering {} bytes)", r.tokens, r.unk_tokens, r.unk_bytes);
         println!("  bits       {:.1} (model {:.1} + 8 per <unk> byte)", r.bits, r.model_bits);
     } else {
@@ -404,7 +522,7 @@ fn report_neural(
         println!("  bits       {:.1}", r.bits);
     }
     println!("  bpb        {:.4} over the bytes as given", r.bpb);
-    if golfer.has_golf_count() {
+    if has_golf_count {
         println!("  golf bpb   {:.4} under Parameter Golf's byte count ({} bytes)", r.golf_bpb, r.golf_bytes);
     }
     println!(

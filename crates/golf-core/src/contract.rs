@@ -82,11 +82,22 @@ pub struct GenerateSettings {
     pub max_steps: usize,
     /// Treat the prompt as a user message in the model's chat template (instruct models only).
     pub chat: bool,
+    /// Diffusion golfers: denoising steps over the whole canvas (`max_steps` is then the number of slots).
+    pub diffusion_steps: usize,
+    /// Diffusion golfers: commit the leftmost masked slots each step instead of the most confident.
+    pub force_leftmost: bool,
 }
 
 impl Default for GenerateSettings {
     fn default() -> Self {
-        GenerateSettings { sampler: SamplerSettings::default(), max_bytes: 400, max_steps: 256, chat: false }
+        GenerateSettings {
+            sampler: SamplerSettings::default(),
+            max_bytes: 400,
+            max_steps: 256,
+            chat: false,
+            diffusion_steps: 32,
+            force_leftmost: false,
+        }
     }
 }
 
@@ -99,6 +110,9 @@ pub struct GenerateStep {
     pub bytes: Vec<u8>,
     pub token: Option<TokenInfo>,
     pub finished: bool,
+    /// Diffusion golfers: the whole canvas of generated slots after this step (None: still masked), so a view
+    /// can animate the unmasking.
+    pub canvas: Option<Vec<Option<String>>>,
 }
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]

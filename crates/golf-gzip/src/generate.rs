@@ -161,7 +161,7 @@ impl GzipGeneration {
         self.generated += bytes.len();
         self.steps += 1;
         let text = self.utf8.push(&bytes);
-        GenerateStep { text, bytes, token: Some(token), finished: false }
+        GenerateStep { text, bytes, token: Some(token), finished: false, canvas: None }
     }
 }
 
@@ -205,6 +205,7 @@ mod tests {
             max_bytes: 60,
             max_steps: 100,
             chat: false,
+            ..GenerateSettings::default()
         };
         let mut g =
             GzipGeneration::new("The cat sat on the mat. The dog sat on the", &settings, Dry::default()).unwrap();

@@ -14,12 +14,11 @@ use golf_tokenize::{TextTokenizer, Token};
 
 use crate::manifest::Manifest;
 use crate::runtime::{Input, Model, Value};
+use crate::tokens::{self, ArReport, Scored};
 use crate::OnnxError;
 
 /// Tokens prefilled per model call while scoring.
 const SCORE_CHUNK: usize = 128;
-/// Cost charged per byte of text the tokenizer can only call `<unk>`: the bytes must be spelled out.
-const UNK_BYTE_BITS: f64 = 8.0;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Window {
@@ -34,15 +33,6 @@ pub struct ArGolfer {
     pub window: Window,
 }
 
-/// What one position of the stream got: its bits and the popover's contents.
-#[derive(Clone, Debug, Default)]
-struct Scored {
-    bits: f64,
-    rank: u32,
-    entropy: f32,
-    top: Vec<(u32, f32)>,
-}
-
 pub struct ArScore {
     text: String,
     tokens: Vec<Token>,
@@ -53,25 +43,6 @@ pub struct ArScore {
     pos: usize,
     cache: Option<Vec<Value>>,
     finished: bool,
-}
-
-/// Totals under both byte counts, for the CLI and the page's table.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct ArReport {
-    pub tokens: usize,
-    pub unk_tokens: usize,
-    pub unk_bytes: usize,
-    /// Sum of -log2 p over the tokens (what Parameter Golf counts).
-    pub model_bits: f64,
-    /// Parameter Golf's byte count (`eval_val`'s piece-length rule).
-    pub golf_bytes: u64,
-    pub golf_bpb: f64,
-    /// The true code length: model bits plus 8 bits per byte of text that became `<unk>`.
-    pub bits: f64,
-    pub bytes: u64,
-    pub bpb: f64,
-    pub window: usize,
-    pub stride: usize,
 }
 
 impl ArGolfer {
@@ -163,86 +134,14 @@ impl ArGolfer {
         matches!(self.tokenizer, golf_tokenize::TextTokenizer::SentencePiece(_))
     }
 
-    fn is_unk(&self, id: u32) -> bool {
-        self.tokenizer.unk_id() == Some(id)
-    }
-
     /// Totals of a finished run.
     pub fn report(&self, run: &ArScore) -> ArReport {
-        let mut model_bits = 0.0;
-        let mut golf_bytes = 0u64;
-        let (mut unk_tokens, mut unk_bytes) = (0, 0);
-        for (i, tok) in run.tokens.iter().enumerate() {
-            model_bits += run.scored[i].as_ref().map_or(0.0, |s| s.bits);
-            golf_bytes += self.tokenizer.golf_bytes(run.stream[i], tok.id) as u64;
-            if self.is_unk(tok.id) {
-                unk_tokens += 1;
-                unk_bytes += tok.orig.len();
-            }
-        }
-        let bits = model_bits + UNK_BYTE_BITS * unk_bytes as f64;
-        let bytes = run.text.len() as u64;
-        ArReport {
-            tokens: run.tokens.len(),
-            unk_tokens,
-            unk_bytes,
-            model_bits,
-            golf_bytes,
-            golf_bpb: model_bits / golf_bytes.max(1) as f64,
-            bits,
-            bytes,
-            bpb: bits / bytes.max(1) as f64,
-            window: self.window.size,
-            stride: self.window.stride,
-        }
+        tokens::report(&self.tokenizer, &run.text, &run.tokens, &run.stream, &run.scored, self.window)
     }
 
-    /// Spans over the original bytes: one per token, with pieces that cover no original byte (a ligature's first
-    /// half) or end inside a character (a byte-level token holding part of an emoji) joined to the next, and
-    /// whitespace the normalizer dropped at either end given to the nearest token.
     fn spans(&self, run: &ArScore) -> Vec<Span> {
-        let mut spans: Vec<Span> = Vec::with_capacity(run.tokens.len());
-        let mut carry = 0.0;
-        let mut carry_bytes: Vec<u8> = Vec::new();
-        for (i, tok) in run.tokens.iter().enumerate() {
-            let s = run.scored[i].clone().unwrap_or_default();
-            let unk = self.is_unk(tok.id);
-            let bits = s.bits + if unk { UNK_BYTE_BITS * tok.orig.len() as f64 } else { 0.0 };
-            carry_bytes.extend(self.tokenizer.token_bytes(tok.id));
-            if tok.orig.is_empty() || !run.text.is_char_boundary(tok.orig.end) {
-                carry += bits;
-                continue;
-            }
-            let text = String::from_utf8_lossy(&std::mem::take(&mut carry_bytes)).into_owned();
-            let info = TokenInfo {
-                text,
-                rank: Some(s.rank),
-                top_k: s.top.iter().map(|&(id, p)| Alternative { text: self.piece_text(id), prob: p }).collect(),
-                entropy: Some(s.entropy),
-                detail: unk.then(|| {
-                    format!("<unk>: {} bits + 8 bits for each of its {} bytes", fmt_bits(s.bits), tok.orig.len())
-                }),
-            };
-            let start = spans.last().map_or(0, |p: &Span| p.end);
-            spans.push(Span { start, end: tok.orig.end as u32, bits: bits + carry, token: Some(info) });
-            carry = 0.0;
-        }
-        let len = run.text.len() as u32;
-        match spans.last_mut() {
-            Some(last) => {
-                last.end = len;
-                last.bits += carry;
-            }
-            // Text with no tokens at all (only whitespace): nothing to charge but the bytes themselves.
-            None if len > 0 => spans.push(Span { start: 0, end: len, bits: carry, token: None }),
-            None => {}
-        }
-        spans
+        tokens::spans(&self.tokenizer, &run.text, &run.tokens, &run.scored)
     }
-}
-
-fn fmt_bits(b: f64) -> String {
-    format!("{b:.2}")
 }
 
 impl Golfer for ArGolfer {
@@ -306,6 +205,7 @@ impl Golfer for ArGolfer {
                         rank: rank[j] as u32,
                         entropy: ent[j],
                         top: (0..k).map(|c| (top_ids[j * k + c] as u32, top_p[j * k + c])).collect(),
+                        detail: None,
                     });
                 }
             }
@@ -379,19 +279,19 @@ impl Golfer for ArGolfer {
             run.finished = true;
             return Ok(GenerateStep { text: run.utf8.finish(), finished: true, ..Default::default() });
         }
-        let info = describe(self, &logits, id);
+        let info = describe_logits(&self.tokenizer, &logits, id);
         run.context.push(id);
         run.pending = vec![id];
         run.steps += 1;
         let bytes = self.tokenizer.token_bytes(id);
         run.bytes += bytes.len();
         let text = run.utf8.push(&bytes);
-        Ok(GenerateStep { text, bytes, token: Some(info), finished: false })
+        Ok(GenerateStep { text, bytes, token: Some(info), finished: false, canvas: None })
     }
 }
 
 /// The popover for a sampled token: its rank, the ten most likely tokens and the entropy, at temperature 1.
-fn describe(g: &ArGolfer, logits: &[f32], id: u32) -> TokenInfo {
+pub(crate) fn describe_logits(tok: &TextTokenizer, logits: &[f32], id: u32) -> TokenInfo {
     let max = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
     let z: f64 = logits.iter().map(|&l| (l as f64 - max).exp()).sum();
     let p = |l: f32| (l as f64 - max).exp() / z;
@@ -399,12 +299,12 @@ fn describe(g: &ArGolfer, logits: &[f32], id: u32) -> TokenInfo {
     order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
     let entropy = logits.iter().map(|&l| p(l)).filter(|&q| q > 0.0).map(|q| -q * q.log2()).sum::<f64>();
     TokenInfo {
-        text: g.piece_text(id),
+        text: tok.token_text(id),
         rank: Some(1 + logits.iter().filter(|&&l| l > logits[id as usize]).count() as u32),
         top_k: order
             .iter()
             .take(10)
-            .map(|&i| Alternative { text: g.piece_text(i as u32), prob: p(logits[i]) as f32 })
+            .map(|&i| Alternative { text: tok.token_text(i as u32), prob: p(logits[i]) as f32 })
             .collect(),
         entropy: Some(entropy as f32),
         detail: Some(format!("{:.2} bits", -p(logits[id as usize]).log2())),

@@ -21,9 +21,9 @@ fn entry(dir: &Path, f: &FileEntry, rebuild: &str) -> Result<Vec<u8>, OnnxError>
     read_verified(&dir.join(&f.path), &f.sha256, Some(f.bytes), rebuild)
 }
 
-/// Loads an autoregressive golfer from its folder (`golfer.json`, the ONNX file); the tokenizer is taken from
-/// the folder if it is there, else from `data_dir/tokenizers/`.
-pub async fn load_ar(dir: &Path, data_dir: &Path) -> Result<ArGolfer, OnnxError> {
+/// A model folder's manifest, ONNX bytes and tokenizer bytes, all checked: the tokenizer is taken from the folder
+/// if it is there, else from `data_dir/tokenizers/`.
+pub fn read_folder(dir: &Path, data_dir: &Path) -> Result<(Manifest, Vec<u8>, Vec<u8>), OnnxError> {
     let manifest_path = dir.join("golfer.json");
     let json = std::fs::read_to_string(&manifest_path)
         .map_err(|e| OnnxError::Manifest(format!("cannot read {}: {e}", manifest_path.display())))?;
@@ -33,5 +33,17 @@ pub async fn load_ar(dir: &Path, data_dir: &Path) -> Result<ArGolfer, OnnxError>
     let tok_path: PathBuf =
         if local.exists() { local } else { data_dir.join("tokenizers").join(&manifest.tokenizer.file) };
     let tokenizer = read_verified(&tok_path, &manifest.tokenizer.sha256, None, &manifest.rebuild)?;
+    Ok((manifest, onnx, tokenizer))
+}
+
+/// Loads an autoregressive golfer (AR, SmolLM2) from its folder.
+pub async fn load_ar(dir: &Path, data_dir: &Path) -> Result<ArGolfer, OnnxError> {
+    let (manifest, onnx, tokenizer) = read_folder(dir, data_dir)?;
     ArGolfer::load(manifest, &onnx, &tokenizer).await
+}
+
+/// Loads the diffusion golfer from its folder.
+pub async fn load_mdlm(dir: &Path, data_dir: &Path) -> Result<crate::MdlmGolfer, OnnxError> {
+    let (manifest, onnx, tokenizer) = read_folder(dir, data_dir)?;
+    crate::MdlmGolfer::load(manifest, &onnx, &tokenizer).await
 }

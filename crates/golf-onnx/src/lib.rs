@@ -5,8 +5,10 @@ pub mod ar;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod files;
 pub mod manifest;
+pub mod mdlm;
 pub mod runtime;
 pub mod speed;
+mod tokens;
 
 pub use manifest::Manifest;
 
@@ -41,4 +43,6 @@ impl From<OnnxError> for golf_core::GolfError {
         golf_core::GolfError::Model(e.to_string())
     }
 }
-pub use ar::{ArGeneration, ArGolfer, ArReport, ArScore, Window};
+pub use ar::{ArGeneration, ArGolfer, ArScore, Window};
+pub use mdlm::{Estimator, MdlmGeneration, MdlmGolfer, MdlmScore};
+pub use tokens::ArReport;

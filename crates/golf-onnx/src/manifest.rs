@@ -59,6 +59,12 @@ pub struct Manifest {
     pub stop_ids: Vec<u32>,
     #[serde(default)]
     pub chat: Option<ChatTemplate>,
+    /// The diffusion golfer's [MASK] token (one past the vocabulary).
+    #[serde(default)]
+    pub mask_id: Option<u32>,
+    /// The smallest masking rate of its NELBO schedule.
+    #[serde(default)]
+    pub t_eps: Option<f64>,
     /// The command that rebuilds the files, for error messages.
     pub rebuild: String,
     /// Training facts and measured numbers, shown as they are.

@@ -45,6 +45,7 @@ pub async fn measure(golfer: &ArGolfer, text: &str, runs: usize, now: impl Fn() 
         max_bytes: usize::MAX,
         max_steps: DECODE + 1,
         chat: false,
+        ..GenerateSettings::default()
     };
     let mut best =
         Speed { prefill_tokens: 0, prefill_seconds: f64::INFINITY, decode_tokens: 0, decode_seconds: f64::INFINITY };

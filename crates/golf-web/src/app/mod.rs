@@ -391,6 +391,7 @@ async fn generate(state: Shared) {
         max_bytes: input_number("max-bytes", 200.0) as usize,
         max_steps: 1000,
         chat: by_id::<HtmlInputElement>("chat").checked(),
+        ..GenerateSettings::default()
     };
     let mut run = match golf.start_generate(&prompt, &settings) {
         Ok(run) => run,

@@ -1,0 +1,388 @@
+//! The diffusion golfer: a masked diffusion LM scored by three estimators, and generation by iterative unmasking.
+//! The definitions (windows, mask hashing, tie-breaking) are those of scripts/mdlm/estimators.py, which computes the
+//! same per-token bits for the parity tests.
+//!
+//! A text is the start-of-document token then its tokens (the stream), scored in windows of the training length T:
+//! window w covers stream[w(T-1) .. w(T-1)+T]; its position 0 (the token before it) is visible and the rest are
+//! scored, so every token is charged once. One model call per step:
+//! - NELBO (K steps, seeded masks): an upper bound on the code length;
+//! - left-to-right chain rule: reveal positions in order, charge -log2 p of each as it is revealed (exact for that
+//!   order);
+//! - confidence-order chain rule: reveal the masked position whose most likely token is most probable (ties: the
+//!   leftmost), charging its true token's bits.
+
+use golf_core::{
+    GenerateSettings, GenerateStep, GolfError, Golfer, GolferInfo, Progress, Sampler, ScoreStep, Span, TokenInfo,
+};
+use golf_tokenize::{TextTokenizer, Token};
+
+use crate::ar::Window;
+use crate::manifest::Manifest;
+use crate::runtime::{Input, Model, Outputs};
+use crate::tokens::{self, ArReport, Scored};
+use crate::OnnxError;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Estimator {
+    Nelbo { steps: usize, seed: u64 },
+    LeftToRight,
+    Confidence,
+}
+
+impl Estimator {
+    pub fn describe(&self) -> String {
+        match self {
+            Estimator::Nelbo { steps, seed } => {
+                format!("NELBO with {steps} steps (seed {seed}): an upper bound on the code length")
+            }
+            Estimator::LeftToRight => "left-to-right chain rule: the exact code length of that order".into(),
+            Estimator::Confidence => "confidence-order chain rule: the exact code length of that order".into(),
+        }
+    }
+}
+
+pub struct MdlmGolfer {
+    model: Model,
+    pub tokenizer: TextTokenizer,
+    pub manifest: Manifest,
+    pub estimator: Estimator,
+    mask_id: u32,
+    t_eps: f64,
+}
+
+pub struct MdlmScore {
+    text: String,
+    tokens: Vec<Token>,
+    stream: Vec<u32>,
+    scored: Vec<Option<Scored>>,
+    /// NELBO: bits accumulated per token over the mask levels.
+    acc: Vec<f64>,
+    windows: usize,
+    w: usize,
+    /// Chain rules: which positions of the current window are still masked, and how many were revealed.
+    masked: Vec<bool>,
+    revealed: usize,
+    /// NELBO: the mask level of the current window.
+    k: usize,
+    calls: u64,
+    total_calls: u64,
+    finished: bool,
+}
+
+/// splitmix64: the mask hash shared with scripts/mdlm/estimators.py.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The uniform number deciding whether position `i` of window `w` is masked at level `k`.
+pub fn mask_uniform(seed: u64, w: u64, k: u64, i: u64) -> f64 {
+    (splitmix64(seed ^ (w << 40) ^ (k << 20) ^ i) >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+impl MdlmGolfer {
+    pub async fn load(manifest: Manifest, onnx: &[u8], tokenizer: &[u8]) -> Result<MdlmGolfer, OnnxError> {
+        let tokenizer = TextTokenizer::load(&manifest.tokenizer.kind, tokenizer).map_err(|e| OnnxError::BadFile {
+            file: manifest.tokenizer.file.clone(),
+            why: e.to_string(),
+            rebuild: manifest.rebuild.clone(),
+        })?;
+        let mask_id = manifest.mask_id.ok_or_else(|| OnnxError::Manifest("golfer.json: no mask_id".into()))?;
+        let t_eps = manifest.t_eps.unwrap_or(1e-3);
+        let model = Model::from_bytes(onnx).await?;
+        Ok(MdlmGolfer { model, tokenizer, manifest, estimator: Estimator::Confidence, mask_id, t_eps })
+    }
+
+    fn window_len(&self) -> usize {
+        self.manifest.context
+    }
+
+    /// The tokens of window `w` of a stream.
+    fn window<'a>(&self, stream: &'a [u32], w: usize) -> (usize, &'a [u32]) {
+        let a = w * (self.window_len() - 1);
+        (a, &stream[a..(a + self.window_len()).min(stream.len())])
+    }
+
+    /// Positions that are never masked: position 0 and start-of-document tokens.
+    fn fixed(&self, win: &[u32]) -> Vec<bool> {
+        win.iter().enumerate().map(|(i, &t)| i == 0 || t == self.manifest.bos_id).collect()
+    }
+
+    async fn call(&self, ids: &[u32], masked: &[bool], targets: &[u32]) -> Result<Outputs, OnnxError> {
+        let t = ids.len() as i64;
+        let input: Vec<i64> =
+            ids.iter().zip(masked).map(|(&id, &m)| if m { self.mask_id as i64 } else { id as i64 }).collect();
+        self.model
+            .run(vec![
+                ("input_ids", Input::I64 { shape: vec![1, t], data: input }),
+                ("targets", Input::I64 { shape: vec![1, t], data: targets.iter().map(|&i| i as i64).collect() }),
+            ])
+            .await
+    }
+
+    pub fn report(&self, run: &MdlmScore) -> ArReport {
+        let size = self.window_len();
+        tokens::report(
+            &self.tokenizer,
+            &run.text,
+            &run.tokens,
+            &run.stream,
+            &run.scored,
+            Window { size, stride: size - 1 },
+        )
+    }
+
+    fn window_count(&self, stream_len: usize) -> usize {
+        let step = self.window_len() - 1;
+        (stream_len.saturating_sub(1)).div_ceil(step)
+    }
+}
+
+/// The popover's contents for position `i` of a call's outputs.
+fn scored_at(out: &Outputs, i: usize, bits: f64, detail: Option<String>) -> Result<Scored, OnnxError> {
+    let rank = out.i64("rank")?;
+    let ent = out.f32("entropy")?;
+    let top_ids = out.i64("top_ids")?;
+    let top_p = out.f32("top_probs")?;
+    let k = top_ids.len() / rank.len().max(1);
+    Ok(Scored {
+        bits,
+        rank: rank[i] as u32,
+        entropy: ent[i],
+        top: (0..k).map(|c| (top_ids[i * k + c] as u32, top_p[i * k + c])).collect(),
+        detail,
+    })
+}
+
+impl Golfer for MdlmGolfer {
+    type ScoreRun = MdlmScore;
+    type GenerateRun = MdlmGeneration;
+
+    fn info(&self) -> GolferInfo {
+        GolferInfo {
+            id: self.manifest.id.clone(),
+            label: self.manifest.label.clone(),
+            about: self.manifest.about.clone(),
+            params: Some(self.manifest.params),
+            model_bytes: self.manifest.artifact.as_ref().map_or(self.manifest.onnx.bytes, |a| a.bytes),
+        }
+    }
+
+    fn start_score(&self, text: &[u8]) -> Result<MdlmScore, GolfError> {
+        if text.is_empty() {
+            return Err(GolfError::EmptyInput);
+        }
+        let text = std::str::from_utf8(text).map_err(|e| GolfError::NotUtf8 { offset: e.valid_up_to() })?.to_string();
+        let tokens = self.tokenizer.encode(&text);
+        let mut stream = vec![self.manifest.bos_id];
+        stream.extend(tokens.iter().map(|t| t.id));
+        let windows = self.window_count(stream.len());
+        let total_calls = match self.estimator {
+            Estimator::Nelbo { steps, .. } => (windows * steps) as u64,
+            _ => {
+                (0..windows).map(|w| self.fixed(self.window(&stream, w).1).iter().filter(|f| !**f).count() as u64).sum()
+            }
+        };
+        let n = tokens.len();
+        Ok(MdlmScore {
+            text,
+            tokens,
+            stream,
+            scored: vec![None; n],
+            acc: vec![0.0; n],
+            windows,
+            w: 0,
+            masked: Vec::new(),
+            revealed: 0,
+            k: 0,
+            calls: 0,
+            total_calls,
+            finished: n == 0,
+        })
+    }
+
+    async fn score_step(&self, run: &mut MdlmScore) -> Result<ScoreStep, GolfError> {
+        let progress = |run: &MdlmScore| Progress { done: run.calls, total: run.total_calls };
+        while !run.finished {
+            let (a, win) = self.window(&run.stream, run.w);
+            let fixed = self.fixed(win);
+            let next_window = match self.estimator {
+                Estimator::Nelbo { steps, seed } => {
+                    let t = self.t_eps + (1.0 - self.t_eps) * (run.k as f64 + 0.5) / steps as f64;
+                    let masked: Vec<bool> = (0..win.len())
+                        .map(|i| !fixed[i] && mask_uniform(seed, run.w as u64, run.k as u64, i as u64) < t)
+                        .collect();
+                    let called = masked.iter().any(|&m| m);
+                    if called {
+                        let out = self.call(win, &masked, win).await?;
+                        let lp = out.f32("logprob2").map_err(GolfError::from)?;
+                        for i in (0..win.len()).filter(|&i| masked[i]) {
+                            run.acc[a + i - 1] += -(lp[i] as f64) / t / steps as f64;
+                            // The popover shows the prediction from the lowest masking rate that hid the token.
+                            if run.scored[a + i - 1].is_none() {
+                                let note = format!("NELBO over {steps} masking rates; first hidden at t = {t:.3}");
+                                run.scored[a + i - 1] = Some(scored_at(&out, i, 0.0, Some(note))?);
+                            }
+                        }
+                    }
+                    run.calls += 1;
+                    run.k += 1;
+                    let done = run.k == steps;
+                    if done {
+                        run.k = 0;
+                    }
+                    if called && !done {
+                        return Ok(ScoreStep { spans: Vec::new(), progress: progress(run), finished: false });
+                    }
+                    done
+                }
+                Estimator::LeftToRight | Estimator::Confidence => {
+                    if run.masked.is_empty() {
+                        run.masked = fixed.iter().map(|f| !f).collect();
+                        run.revealed = 0;
+                    }
+                    let to_reveal = run.masked.iter().filter(|&&m| m).count() + run.revealed;
+                    if to_reveal > 0 && run.revealed < to_reveal {
+                        let out = self.call(win, &run.masked, win).await?;
+                        let lp = out.f32("logprob2").map_err(GolfError::from)?;
+                        let i = if self.estimator == Estimator::LeftToRight {
+                            run.masked.iter().position(|&m| m).expect("a masked position")
+                        } else {
+                            let conf = out.f32("top_probs").map_err(GolfError::from)?;
+                            let k = conf.len() / win.len();
+                            let mut best: Option<usize> = None;
+                            for j in (0..win.len()).filter(|&j| run.masked[j]) {
+                                if best.is_none_or(|b| conf[j * k] > conf[b * k]) {
+                                    best = Some(j);
+                                }
+                            }
+                            best.expect("a masked position")
+                        };
+                        let note = format!("revealed {} of {} in its window", run.revealed + 1, to_reveal);
+                        run.scored[a + i - 1] = Some(scored_at(&out, i, -(lp[i] as f64), Some(note))?);
+                        run.masked[i] = false;
+                        run.revealed += 1;
+                        run.calls += 1;
+                    }
+                    let done = !run.masked.iter().any(|&m| m);
+                    if done {
+                        run.masked.clear();
+                    } else {
+                        return Ok(ScoreStep { spans: Vec::new(), progress: progress(run), finished: false });
+                    }
+                    true
+                }
+            };
+            if next_window {
+                run.w += 1;
+                if run.w == run.windows {
+                    run.finished = true;
+                } else if run.calls > 0 {
+                    return Ok(ScoreStep { spans: Vec::new(), progress: progress(run), finished: false });
+                }
+            }
+        }
+        if matches!(self.estimator, Estimator::Nelbo { .. }) {
+            for (i, s) in run.scored.iter_mut().enumerate() {
+                let bits = run.acc[i];
+                match s {
+                    Some(s) => s.bits = bits,
+                    // Never hidden at any of the K rates: this estimate charges it nothing.
+                    None => {
+                        *s = Some(Scored {
+                            bits,
+                            detail: Some("never masked in this estimate".into()),
+                            ..Default::default()
+                        })
+                    }
+                }
+            }
+        }
+        let spans: Vec<Span> = tokens::spans(&self.tokenizer, &run.text, &run.tokens, &run.scored);
+        Ok(ScoreStep { spans, progress: progress(run), finished: true })
+    }
+
+    fn start_generate(&self, prompt: &str, settings: &GenerateSettings) -> Result<MdlmGeneration, GolfError> {
+        if prompt.is_empty() {
+            return Err(GolfError::EmptyPrompt);
+        }
+        if settings.chat {
+            return Err(GolfError::NoChat { golfer: self.manifest.label.clone() });
+        }
+        let t = self.window_len();
+        let slots = settings.max_steps.clamp(1, t / 2);
+        let mut canvas = vec![self.manifest.bos_id];
+        canvas.extend(self.tokenizer.encode_ids(prompt));
+        // Keep the end of a long prompt: the canvas is one window.
+        if canvas.len() + slots > t {
+            canvas.drain(1..canvas.len() + slots - t + 1);
+        }
+        let start = canvas.len();
+        canvas.extend(std::iter::repeat_n(self.mask_id, slots));
+        Ok(MdlmGeneration {
+            canvas,
+            start,
+            sampler: Sampler::new(settings.sampler),
+            steps_left: settings.diffusion_steps.max(1),
+            force_leftmost: settings.force_leftmost,
+            step: 0,
+            info: vec![None; slots],
+        })
+    }
+
+    async fn generate_step(&self, run: &mut MdlmGeneration) -> Result<GenerateStep, GolfError> {
+        let masked: Vec<bool> = run.canvas.iter().map(|&id| id == self.mask_id).collect();
+        let remaining = masked.iter().filter(|&&m| m).count();
+        if remaining == 0 {
+            return Ok(GenerateStep { finished: true, canvas: Some(self.canvas_text(run)), ..Default::default() });
+        }
+        let out = self.call(&run.canvas, &masked, &run.canvas).await?;
+        let logits = out.f32("logits").map_err(GolfError::from)?;
+        let v = logits.len() / run.canvas.len();
+        // A proposal for every masked slot: a sampled token and the probability it was drawn with.
+        let mut proposals: Vec<(usize, u32, f64)> = Vec::with_capacity(remaining);
+        for i in (0..run.canvas.len()).filter(|&i| masked[i]) {
+            let dist = run.sampler.distribution(&logits[i * v..(i + 1) * v], &[]);
+            let id = run.sampler.draw(&dist);
+            let p = dist.iter().find(|&&(j, _)| j == id).map_or(0.0, |&(_, p)| p);
+            proposals.push((i, id as u32, p));
+        }
+        let n = remaining.div_ceil(run.steps_left);
+        if !run.force_leftmost {
+            // Most confident first; equal confidence: leftmost first.
+            proposals.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
+        }
+        for &(i, id, p) in proposals.iter().take(n) {
+            run.canvas[i] = id;
+            let row = &logits[i * v..(i + 1) * v];
+            let mut info = crate::ar::describe_logits(&self.tokenizer, row, id);
+            info.detail = Some(format!("committed at step {} with probability {p:.3}", run.step + 1));
+            run.info[i - run.start] = Some(info);
+        }
+        run.step += 1;
+        run.steps_left = run.steps_left.saturating_sub(1).max(1);
+        let finished = remaining <= n;
+        Ok(GenerateStep { canvas: Some(self.canvas_text(run)), finished, ..Default::default() })
+    }
+}
+
+impl MdlmGolfer {
+    /// The generated slots: text for committed tokens, None for those still masked.
+    fn canvas_text(&self, run: &MdlmGeneration) -> Vec<Option<String>> {
+        run.canvas[run.start..].iter().map(|&id| (id != self.mask_id).then(|| self.tokenizer.token_text(id))).collect()
+    }
+}
+
+pub struct MdlmGeneration {
+    canvas: Vec<u32>,
+    /// Where the generated slots start (after the start token and the prompt).
+    start: usize,
+    sampler: Sampler,
+    steps_left: usize,
+    force_leftmost: bool,
+    step: usize,
+    /// Each slot's popover, from the step that committed it.
+    pub info: Vec<Option<TokenInfo>>,
+}

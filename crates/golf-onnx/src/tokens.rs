@@ -1,0 +1,128 @@
+//! What every neural golfer does with per-token bits: totals under both byte counts, and spans over the text's
+//! bytes with the popover's contents.
+
+use golf_core::{Alternative, Span, TokenInfo};
+use golf_tokenize::{TextTokenizer, Token};
+
+use crate::ar::Window;
+
+/// Cost charged per byte of text the tokenizer can only call `<unk>`: the bytes must be spelled out.
+const UNK_BYTE_BITS: f64 = 8.0;
+
+/// What one position of the stream got: its bits and the popover's contents.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Scored {
+    pub bits: f64,
+    pub rank: u32,
+    pub entropy: f32,
+    pub top: Vec<(u32, f32)>,
+    /// How the bits were found, when there is more to say (the diffusion golfer: when the token was revealed).
+    pub detail: Option<String>,
+}
+
+/// Totals under both byte counts, for the CLI and the page's table.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ArReport {
+    pub tokens: usize,
+    pub unk_tokens: usize,
+    pub unk_bytes: usize,
+    /// Sum of -log2 p over the tokens (what Parameter Golf counts).
+    pub model_bits: f64,
+    /// Parameter Golf's byte count (`eval_val`'s piece-length rule).
+    pub golf_bytes: u64,
+    pub golf_bpb: f64,
+    /// The true code length: model bits plus 8 bits per byte of text that became `<unk>`.
+    pub bits: f64,
+    pub bytes: u64,
+    pub bpb: f64,
+    pub window: usize,
+    pub stride: usize,
+}
+
+fn is_unk(tok: &TextTokenizer, id: u32) -> bool {
+    tok.unk_id() == Some(id)
+}
+
+/// Totals of a run: `stream` is the start-of-document token then the tokens' ids; `scored[i]` is token i's.
+pub(crate) fn report(
+    tok: &TextTokenizer,
+    text: &str,
+    tokens: &[Token],
+    stream: &[u32],
+    scored: &[Option<Scored>],
+    window: Window,
+) -> ArReport {
+    let mut model_bits = 0.0;
+    let mut golf_bytes = 0u64;
+    let (mut unk_tokens, mut unk_bytes) = (0, 0);
+    for (i, t) in tokens.iter().enumerate() {
+        model_bits += scored[i].as_ref().map_or(0.0, |s| s.bits);
+        golf_bytes += tok.golf_bytes(stream[i], t.id) as u64;
+        if is_unk(tok, t.id) {
+            unk_tokens += 1;
+            unk_bytes += t.orig.len();
+        }
+    }
+    let bits = model_bits + UNK_BYTE_BITS * unk_bytes as f64;
+    let bytes = text.len() as u64;
+    ArReport {
+        tokens: tokens.len(),
+        unk_tokens,
+        unk_bytes,
+        model_bits,
+        golf_bytes,
+        golf_bpb: model_bits / golf_bytes.max(1) as f64,
+        bits,
+        bytes,
+        bpb: bits / bytes.max(1) as f64,
+        window: window.size,
+        stride: window.stride,
+    }
+}
+
+/// Spans over the original bytes: one per token, with pieces that cover no original byte (a ligature's first
+/// half) or end inside a character (a byte-level token holding part of an emoji) joined to the next, and
+/// whitespace the normalizer dropped at either end given to the nearest token.
+pub(crate) fn spans(tok: &TextTokenizer, text: &str, tokens: &[Token], scored: &[Option<Scored>]) -> Vec<Span> {
+    let mut spans: Vec<Span> = Vec::with_capacity(tokens.len());
+    let mut carry = 0.0;
+    let mut carry_bytes: Vec<u8> = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        let s = scored[i].clone().unwrap_or_default();
+        let unk = is_unk(tok, t.id);
+        let bits = s.bits + if unk { UNK_BYTE_BITS * t.orig.len() as f64 } else { 0.0 };
+        carry_bytes.extend(tok.token_bytes(t.id));
+        if t.orig.is_empty() || !text.is_char_boundary(t.orig.end) {
+            carry += bits;
+            continue;
+        }
+        let shown = String::from_utf8_lossy(&std::mem::take(&mut carry_bytes)).into_owned();
+        let info = TokenInfo {
+            text: shown,
+            rank: Some(s.rank),
+            top_k: s.top.iter().map(|&(id, p)| Alternative { text: tok.token_text(id), prob: p }).collect(),
+            entropy: Some(s.entropy),
+            detail: unk
+                .then(|| format!("<unk>: {} bits + 8 bits for each of its {} bytes", fmt_bits(s.bits), t.orig.len()))
+                .or(s.detail.clone()),
+        };
+        let start = spans.last().map_or(0, |p: &Span| p.end);
+        spans.push(Span { start, end: t.orig.end as u32, bits: bits + carry, token: Some(info) });
+        carry = 0.0;
+    }
+    let len = text.len() as u32;
+    match spans.last_mut() {
+        Some(last) => {
+            last.end = len;
+            last.bits += carry;
+        }
+        // Text with no tokens at all (only whitespace): nothing to charge but the bytes themselves.
+        None if len > 0 => spans.push(Span { start: 0, end: len, bits: carry, token: None }),
+        None => {}
+    }
+    spans
+}
+
+fn fmt_bits(b: f64) -> String {
+    format!("{b:.2}")
+}
