@@ -111,3 +111,19 @@ def test_rust_estimators_equal_python(estimator, session, sp, tmp_path):
     diff = max(abs(s["bits"] - b) for s, b in zip(spans, py))
     assert diff < 1e-4, diff
     assert abs(rust["model_bits"] - py.sum()) < 1e-3
+
+
+def test_generation_unmasks_to_a_full_canvas():
+    args = [str(GOLF), "generate", "--golfer", "mdlm", "--models", str(MODEL_DIR.parent), "--prompt",
+            "The history of the city", "--max-tokens", "24", "--steps", "6", "--show-steps", "--seed", "7"]
+    r = subprocess.run(args, capture_output=True)
+    assert r.returncode == 0, r.stderr.decode()
+    lines = r.stdout.decode().splitlines()
+    assert len(lines) == 6
+    masked = [line.count("\u2591") for line in lines]
+    # 24 slots, 4 committed per step: 20, 16, ..., 0 still masked.
+    assert masked == [20, 16, 12, 8, 4, 0], masked
+    assert r.stdout == subprocess.run(args, capture_output=True).stdout  # seeded: the same canvas again
+    leftmost = subprocess.run(args + ["--leftmost"], capture_output=True).stdout.decode().splitlines()
+    first = leftmost[0].split("The history of the city", 1)[1]
+    assert "\u2591" not in first[: len(first) - 20]  # the leftmost slots were committed first

@@ -338,7 +338,9 @@ impl Golfer for MdlmGolfer {
         if remaining == 0 {
             return Ok(GenerateStep { finished: true, canvas: Some(self.canvas_text(run)), ..Default::default() });
         }
-        let out = self.call(&run.canvas, &masked, &run.canvas).await?;
+        // Targets only feed the scoring outputs; [MASK] is outside the vocabulary, so give any in-range id.
+        let targets: Vec<u32> = run.canvas.iter().map(|&id| if id == self.mask_id { 0 } else { id }).collect();
+        let out = self.call(&run.canvas, &masked, &targets).await?;
         let logits = out.f32("logits").map_err(GolfError::from)?;
         let v = logits.len() / run.canvas.len();
         // A proposal for every masked slot: a sampled token and the probability it was drawn with.
