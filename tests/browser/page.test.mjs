@@ -124,8 +124,12 @@ try {
   await page.fill('#text', long);
   await page.click('#score');
   await page.waitForSelector('#panel-smollm2[data-progress]', { timeout: 120_000 });
-  await page.click('#cancel');
-  const atCancel = Number(await page.getAttribute('#panel-smollm2', 'data-progress'));
+  // A click dispatched as soon as the page's main thread is free between steps (an inference step holds it; a
+  // pointer click's actionability checks would need several frames in a row).
+  const atCancel = await page.evaluate(() => {
+    document.querySelector('#cancel').click();
+    return Number(document.querySelector('#panel-smollm2').dataset.progress);
+  });
   await page.waitForTimeout(4000);
   const later = Number(await page.getAttribute('#panel-smollm2', 'data-progress'));
   check(later - atCancel <= 128 && (await page.textContent('#status-smollm2')) === 'cancelled',
