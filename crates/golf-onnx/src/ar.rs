@@ -47,11 +47,7 @@ pub struct ArScore {
 
 impl ArGolfer {
     pub async fn load(manifest: Manifest, onnx: &[u8], tokenizer: &[u8]) -> Result<ArGolfer, OnnxError> {
-        let tokenizer = TextTokenizer::load(&manifest.tokenizer.kind, tokenizer).map_err(|e| OnnxError::BadFile {
-            file: manifest.tokenizer.file.clone(),
-            why: e.to_string(),
-            rebuild: manifest.rebuild.clone(),
-        })?;
+        let tokenizer = manifest.load_tokenizer(tokenizer)?;
         let model = Model::from_bytes(onnx).await?;
         let window = Window { size: manifest.context, stride: manifest.stride.unwrap_or(manifest.context) };
         Ok(ArGolfer { model, tokenizer, manifest, window })
@@ -149,23 +145,11 @@ impl Golfer for ArGolfer {
     type GenerateRun = ArGeneration;
 
     fn info(&self) -> GolferInfo {
-        GolferInfo {
-            id: self.manifest.id.clone(),
-            label: self.manifest.label.clone(),
-            about: self.manifest.about.clone(),
-            params: Some(self.manifest.params),
-            model_bytes: self.manifest.artifact.as_ref().map_or(self.manifest.onnx.bytes, |a| a.bytes),
-        }
+        self.manifest.info()
     }
 
     fn start_score(&self, text: &[u8]) -> Result<ArScore, GolfError> {
-        if text.is_empty() {
-            return Err(GolfError::EmptyInput);
-        }
-        let text = std::str::from_utf8(text).map_err(|e| GolfError::NotUtf8 { offset: e.valid_up_to() })?.to_string();
-        let tokens = self.tokenizer.encode(&text);
-        let mut stream = vec![self.manifest.bos_id];
-        stream.extend(tokens.iter().map(|t| t.id));
+        let (text, tokens, stream) = tokens::prepare(&self.tokenizer, self.manifest.bos_id, text)?;
         let n = tokens.len();
         Ok(ArScore {
             text,

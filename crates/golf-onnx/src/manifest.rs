@@ -78,4 +78,24 @@ impl Manifest {
     pub fn parse(json: &str) -> Result<Manifest, crate::OnnxError> {
         serde_json::from_str(json).map_err(|e| crate::OnnxError::Manifest(format!("golfer.json: {e}")))
     }
+
+    /// What the golfer contract reports: the artifact's size where there is one, else the ONNX file's.
+    pub fn info(&self) -> golf_core::GolferInfo {
+        golf_core::GolferInfo {
+            id: self.id.clone(),
+            label: self.label.clone(),
+            about: self.about.clone(),
+            params: Some(self.params),
+            model_bytes: self.artifact.as_ref().map_or(self.onnx.bytes, |a| a.bytes),
+        }
+    }
+
+    /// The tokenizer its bytes describe; a bad file names itself and the rebuild command.
+    pub fn load_tokenizer(&self, bytes: &[u8]) -> Result<golf_tokenize::TextTokenizer, crate::OnnxError> {
+        golf_tokenize::TextTokenizer::load(&self.tokenizer.kind, bytes).map_err(|e| crate::OnnxError::BadFile {
+            file: self.tokenizer.file.clone(),
+            why: e.to_string(),
+            rebuild: self.rebuild.clone(),
+        })
+    }
 }

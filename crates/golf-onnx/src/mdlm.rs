@@ -84,11 +84,7 @@ pub fn mask_uniform(seed: u64, w: u64, k: u64, i: u64) -> f64 {
 
 impl MdlmGolfer {
     pub async fn load(manifest: Manifest, onnx: &[u8], tokenizer: &[u8]) -> Result<MdlmGolfer, OnnxError> {
-        let tokenizer = TextTokenizer::load(&manifest.tokenizer.kind, tokenizer).map_err(|e| OnnxError::BadFile {
-            file: manifest.tokenizer.file.clone(),
-            why: e.to_string(),
-            rebuild: manifest.rebuild.clone(),
-        })?;
+        let tokenizer = manifest.load_tokenizer(tokenizer)?;
         let mask_id = manifest.mask_id.ok_or_else(|| OnnxError::Manifest("golfer.json: no mask_id".into()))?;
         let t_eps = manifest.t_eps.unwrap_or(1e-3);
         let model = Model::from_bytes(onnx).await?;
@@ -161,23 +157,11 @@ impl Golfer for MdlmGolfer {
     type GenerateRun = MdlmGeneration;
 
     fn info(&self) -> GolferInfo {
-        GolferInfo {
-            id: self.manifest.id.clone(),
-            label: self.manifest.label.clone(),
-            about: self.manifest.about.clone(),
-            params: Some(self.manifest.params),
-            model_bytes: self.manifest.artifact.as_ref().map_or(self.manifest.onnx.bytes, |a| a.bytes),
-        }
+        self.manifest.info()
     }
 
     fn start_score(&self, text: &[u8]) -> Result<MdlmScore, GolfError> {
-        if text.is_empty() {
-            return Err(GolfError::EmptyInput);
-        }
-        let text = std::str::from_utf8(text).map_err(|e| GolfError::NotUtf8 { offset: e.valid_up_to() })?.to_string();
-        let tokens = self.tokenizer.encode(&text);
-        let mut stream = vec![self.manifest.bos_id];
-        stream.extend(tokens.iter().map(|t| t.id));
+        let (text, tokens, stream) = tokens::prepare(&self.tokenizer, self.manifest.bos_id, text)?;
         let windows = self.window_count(stream.len());
         let total_calls = match self.estimator {
             Estimator::Nelbo { steps, .. } => (windows * steps) as u64,

@@ -1,7 +1,7 @@
 //! What every neural golfer does with per-token bits: totals under both byte counts, and spans over the text's
 //! bytes with the popover's contents.
 
-use golf_core::{Alternative, Span, TokenInfo};
+use golf_core::{Alternative, GolfError, Span, TokenInfo};
 use golf_tokenize::{TextTokenizer, Token};
 
 use crate::ar::Window;
@@ -37,6 +37,22 @@ pub struct ArReport {
     pub bpb: f64,
     pub window: usize,
     pub stride: usize,
+}
+
+/// A text to score: checked, tokenized, and its stream (the start-of-document token, then the tokens' ids).
+pub(crate) fn prepare(
+    tok: &TextTokenizer,
+    bos_id: u32,
+    text: &[u8],
+) -> Result<(String, Vec<Token>, Vec<u32>), GolfError> {
+    if text.is_empty() {
+        return Err(GolfError::EmptyInput);
+    }
+    let text = std::str::from_utf8(text).map_err(|e| GolfError::NotUtf8 { offset: e.valid_up_to() })?.to_string();
+    let tokens = tok.encode(&text);
+    let mut stream = vec![bos_id];
+    stream.extend(tokens.iter().map(|t| t.id));
+    Ok((text, tokens, stream))
 }
 
 fn is_unk(tok: &TextTokenizer, id: u32) -> bool {
