@@ -14,7 +14,7 @@ use golf_tokenize::{TextTokenizer, Token};
 
 use crate::manifest::Manifest;
 use crate::runtime::{Input, Model, Value};
-use crate::tokens::{self, ArReport, Scored};
+use crate::tokens::{self, ArReport, Predictions, Scored};
 use crate::OnnxError;
 
 /// Tokens prefilled per model call while scoring.
@@ -175,22 +175,11 @@ impl Golfer for ArGolfer {
             let end = (run.pos + SCORE_CHUNK).min(window_end);
             let (ids, targets) = (&run.stream[run.pos..end], &run.stream[run.pos + 1..end + 1]);
             let (out, cache) = self.call(ids, targets, run.cache.take()).await?;
-            let lp = out.f32("logprob2")?;
-            let rank = out.i64("rank")?;
-            let ent = out.f32("entropy")?;
-            let top_ids = out.i64("top_ids")?;
-            let top_p = out.f32("top_probs")?;
-            let k = top_ids.len() / ids.len().max(1);
+            let pred = Predictions::read(&out)?;
             for j in 0..ids.len() {
                 let at = run.pos + j;
                 if run.scored[at].is_none() {
-                    run.scored[at] = Some(Scored {
-                        bits: -lp[j] as f64,
-                        rank: rank[j] as u32,
-                        entropy: ent[j],
-                        top: (0..k).map(|c| (top_ids[j * k + c] as u32, top_p[j * k + c])).collect(),
-                        detail: None,
-                    });
+                    run.scored[at] = Some(pred.scored(j, None));
                 }
             }
             run.pos = end;

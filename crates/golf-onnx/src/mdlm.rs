@@ -19,7 +19,7 @@ use golf_tokenize::{TextTokenizer, Token};
 use crate::ar::Window;
 use crate::manifest::Manifest;
 use crate::runtime::{Input, Model, Outputs};
-use crate::tokens::{self, ArReport, Scored};
+use crate::tokens::{self, ArReport, Predictions, Scored};
 use crate::OnnxError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,22 +136,6 @@ impl MdlmGolfer {
     }
 }
 
-/// The popover's contents for position `i` of a call's outputs.
-fn scored_at(out: &Outputs, i: usize, bits: f64, detail: Option<String>) -> Result<Scored, OnnxError> {
-    let rank = out.i64("rank")?;
-    let ent = out.f32("entropy")?;
-    let top_ids = out.i64("top_ids")?;
-    let top_p = out.f32("top_probs")?;
-    let k = top_ids.len() / rank.len().max(1);
-    Ok(Scored {
-        bits,
-        rank: rank[i] as u32,
-        entropy: ent[i],
-        top: (0..k).map(|c| (top_ids[i * k + c] as u32, top_p[i * k + c])).collect(),
-        detail,
-    })
-}
-
 impl Golfer for MdlmGolfer {
     type ScoreRun = MdlmScore;
     type GenerateRun = MdlmGeneration;
@@ -200,14 +184,14 @@ impl Golfer for MdlmGolfer {
                         .collect();
                     let called = masked.iter().any(|&m| m);
                     if called {
-                        let out = self.call(win, &masked, win).await?;
-                        let lp = out.f32("logprob2").map_err(GolfError::from)?;
+                        let pred = Predictions::read(&self.call(win, &masked, win).await?)?;
                         for i in (0..win.len()).filter(|&i| masked[i]) {
-                            run.acc[a + i - 1] += -(lp[i] as f64) / t / steps as f64;
-                            // The popover shows the prediction from the lowest masking rate that hid the token.
+                            run.acc[a + i - 1] += -(pred.logprob2[i] as f64) / t / steps as f64;
+                            // The popover shows the prediction from the lowest masking rate that hid the token;
+                            // its bits are the accumulated estimate, filled in at the end.
                             if run.scored[a + i - 1].is_none() {
                                 let note = format!("NELBO over {steps} masking rates; first hidden at t = {t:.3}");
-                                run.scored[a + i - 1] = Some(scored_at(&out, i, 0.0, Some(note))?);
+                                run.scored[a + i - 1] = Some(pred.scored(i, Some(note)));
                             }
                         }
                     }
@@ -229,13 +213,11 @@ impl Golfer for MdlmGolfer {
                     }
                     let to_reveal = run.masked.iter().filter(|&&m| m).count() + run.revealed;
                     if to_reveal > 0 && run.revealed < to_reveal {
-                        let out = self.call(win, &run.masked, win).await?;
-                        let lp = out.f32("logprob2").map_err(GolfError::from)?;
+                        let pred = Predictions::read(&self.call(win, &run.masked, win).await?)?;
                         let i = if self.estimator == Estimator::LeftToRight {
                             run.masked.iter().position(|&m| m).expect("a masked position")
                         } else {
-                            let conf = out.f32("top_probs").map_err(GolfError::from)?;
-                            let k = conf.len() / win.len();
+                            let (conf, k) = (&pred.top_probs, pred.k);
                             let mut best: Option<usize> = None;
                             for j in (0..win.len()).filter(|&j| run.masked[j]) {
                                 if best.is_none_or(|b| conf[j * k] > conf[b * k]) {
@@ -245,7 +227,7 @@ impl Golfer for MdlmGolfer {
                             best.expect("a masked position")
                         };
                         let note = format!("revealed {} of {} in its window", run.revealed + 1, to_reveal);
-                        run.scored[a + i - 1] = Some(scored_at(&out, i, -(lp[i] as f64), Some(note))?);
+                        run.scored[a + i - 1] = Some(pred.scored(i, Some(note)));
                         run.masked[i] = false;
                         run.revealed += 1;
                         run.calls += 1;

@@ -20,6 +20,45 @@ pub(crate) struct Scored {
     pub detail: Option<String>,
 }
 
+/// A model call's per-position outputs, read once per call: log2 p of each target and the popover's contents.
+pub(crate) struct Predictions {
+    pub logprob2: Vec<f32>,
+    rank: Vec<i64>,
+    entropy: Vec<f32>,
+    top_ids: Vec<i64>,
+    /// Row-major [position, k]; column 0 is each position's most likely token's probability.
+    pub top_probs: Vec<f32>,
+    pub k: usize,
+}
+
+impl Predictions {
+    pub fn read(out: &crate::runtime::Outputs) -> Result<Predictions, crate::OnnxError> {
+        let logprob2 = out.f32("logprob2")?;
+        let top_ids = out.i64("top_ids")?;
+        let k = top_ids.len() / logprob2.len().max(1);
+        Ok(Predictions {
+            rank: out.i64("rank")?,
+            entropy: out.f32("entropy")?,
+            top_probs: out.f32("top_probs")?,
+            top_ids,
+            logprob2,
+            k,
+        })
+    }
+
+    /// Position `i` charged -log2 p of its target.
+    pub fn scored(&self, i: usize, detail: Option<String>) -> Scored {
+        let k = self.k;
+        Scored {
+            bits: -self.logprob2[i] as f64,
+            rank: self.rank[i] as u32,
+            entropy: self.entropy[i],
+            top: (0..k).map(|c| (self.top_ids[i * k + c] as u32, self.top_probs[i * k + c])).collect(),
+            detail,
+        }
+    }
+}
+
 /// Totals under both byte counts, for the CLI and the page's table.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ArReport {
