@@ -72,6 +72,9 @@ stage_web_assets() {
   done
   install -m 644 "$ROOT/models/ar/golfer.json" "$ROOT/models/ar/model.onnx" \
     "$GOLF_DATA/tokenizers/fineweb_1024_bpe.model" "$gen/models/ar/"
+  mkdir -p "$gen/models/mdlm"
+  install -m 644 "$ROOT/models/mdlm/golfer.json" "$ROOT/models/mdlm/model.onnx" \
+    "$GOLF_DATA/tokenizers/fineweb_1024_bpe.model" "$gen/models/mdlm/"
   mkdir -p "$gen/models/smollm2"
   for f in golfer.json tokenizer.json model.onnx; do
     cmp -s "$ROOT/models/smollm2/$f" "$gen/models/smollm2/$f" || install -m 644 "$ROOT/models/smollm2/$f" "$gen/models/smollm2/"

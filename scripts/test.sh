@@ -29,4 +29,5 @@ say "Python tests"
 
 say "browser tests (headless Chromium)"
 node "$ROOT/tests/browser/page.test.mjs"
+node "$ROOT/tests/browser/mdlm.test.mjs"
 say "all tests passed"

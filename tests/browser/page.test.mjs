@@ -5,61 +5,19 @@
 // top-10); cancel stops scoring within one step; pasted markup stays text; generation streams for gzip, AR and
 // SmolLM2 (chat); no request leaves 127.0.0.1; no console error.
 // Saves screenshots to tests/browser/screenshots/.
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { check, dataDir, finish, launch, nativeScore, shots, startServer, watch } from './harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '../..');
-const golf = path.join(root, 'target/release/golf');
-const shots = path.join(here, 'screenshots');
-const dataDir = process.env.GOLF_DATA || path.resolve(root, '../shared/data');
 mkdirSync(shots, { recursive: true });
 
-const failures = [];
-const check = (ok, what) => {
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
-  if (!ok) failures.push(what);
-};
-
-function startServer() {
-  const server = spawn('python3', [path.join(root, 'scripts/serve.py'), '--dir', path.join(root, 'dist'), '--port', '0'],
-    { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    server.stdout.on('data', (d) => {
-      const m = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(d.toString());
-      if (m) resolve({ server, url: m[0] });
-    });
-    server.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
-}
-
-function nativeScore(text, golfer = 'gzip') {
-  const dir = mkdtempSync(path.join(tmpdir(), 'golf-'));
-  const file = path.join(dir, 'text.txt');
-  writeFileSync(file, text, 'utf8');
-  return JSON.parse(execFileSync(golf, ['score', '--golfer', golfer, '--json', file], { maxBuffer: 1 << 28 }));
-}
-
 const { server, url } = await startServer();
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
   const outside = [];
   const consoleErrors = [];
-  page.on('request', (r) => {
-    const u = r.url();
-    if (!u.startsWith(url) && !u.startsWith('data:') && !u.startsWith('blob:')) outside.push(u);
-  });
-  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
-  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  watch(page, url, outside, consoleErrors);
 
   await page.goto(url);
   await page.waitForSelector('#panel-gzip[data-scored="true"]', { timeout: 60_000 });
@@ -215,8 +173,4 @@ try {
   await browser.close();
   server.kill();
 }
-if (failures.length) {
-  console.error(`${failures.length} browser check(s) failed`);
-  process.exit(1);
-}
-console.log('browser tests passed; screenshots in tests/browser/screenshots/');
+finish('page (browser)');

@@ -113,6 +113,24 @@ def test_rust_estimators_equal_python(estimator, session, sp, tmp_path):
     assert abs(rust["model_bits"] - py.sum()) < 1e-3
 
 
+def test_max_tokens_scores_the_prefix_as_if_alone(tmp_path):
+    # The page cuts a slow chain rule to whole windows; the kept tokens must get the bits of that prefix alone.
+    text = (DATA / "fineweb" / "val-first-docs.txt").read_text()[:2500]
+    path = tmp_path / "text.txt"
+    path.write_text(text)
+    window = MANIFEST["context"] - 1
+    cut = rust_spans(path, "--estimator", "l2r", "--max-tokens", str(window), "--tokens")
+    assert cut["tokens"] == window and cut["bytes"] < len(text.encode())
+    prefix = tmp_path / "prefix.txt"
+    prefix.write_bytes(text.encode()[: cut["bytes"]])
+    alone = rust_spans(prefix, "--estimator", "l2r", "--tokens")
+    assert alone["tokens"] == window
+    assert [s["bits"] for s in cut["spans"]] == [s["bits"] for s in alone["spans"]]
+    # Left to right reveals in text order: the spans' reveal order counts up.
+    order = [s["token"]["revealed"] for s in cut["spans"]]
+    assert order == sorted(order) and order[0] == 0 and len(set(order)) == len(order)
+
+
 def test_generation_unmasks_to_a_full_canvas():
     args = [str(GOLF), "generate", "--golfer", "mdlm", "--models", str(MODEL_DIR.parent), "--prompt",
             "The history of the city", "--max-tokens", "24", "--steps", "6", "--show-steps", "--seed", "7"]

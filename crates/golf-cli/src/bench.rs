@@ -31,6 +31,35 @@ pub fn onnx_speed(golfer: &golf_onnx::ArGolfer, data: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The diffusion golfer's tokens/s under the chain rules (one model call per token) and NELBO (K calls per
+/// window); the same measurement as the page's `?bench=mdlm`.
+pub fn mdlm_speed(golfer: &golf_onnx::MdlmGolfer, data: &Path) -> Result<()> {
+    let path = data.join("fineweb/val-first-docs.txt");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read '{}'", path.display()))?;
+    let t0 = Instant::now();
+    let s = golf_core::block_on(golf_onnx::speed::measure_mdlm(golfer, &text, 3, || t0.elapsed().as_secs_f64()))?;
+    println!(
+        "{} speed, native ONNX Runtime {}, windows of {} tokens:",
+        golfer.manifest.label,
+        threads_note(),
+        s.window
+    );
+    println!(
+        "  chain rule (l2r or confidence): {:>8.1} tokens/s  ({} reveals in {:.2} s; one model call per token)",
+        s.chain_tokens_per_s(),
+        s.chain_tokens,
+        s.chain_seconds
+    );
+    println!(
+        "  NELBO, K = {}:                 {:>8.1} tokens/s  ({} tokens in {:.2} s; K calls per window)",
+        s.nelbo_steps,
+        s.nelbo_tokens_per_s(),
+        s.nelbo_tokens,
+        s.nelbo_seconds
+    );
+    Ok(())
+}
+
 fn threads_note() -> String {
     match golf_onnx::runtime::native::threads() {
         0 => format!("(default threads; {} cores)", std::thread::available_parallelism().map_or(1, |n| n.get())),

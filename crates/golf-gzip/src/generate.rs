@@ -191,6 +191,7 @@ fn describe(pool: &[Vec<u8>], costs: &[f64], chosen: usize) -> TokenInfo {
             costs[chosen],
             pool.len()
         )),
+        revealed: None,
     }
 }
 

@@ -281,6 +281,7 @@ pub(crate) fn describe_logits(tok: &TextTokenizer, logits: &[f32], id: u32) -> T
             .collect(),
         entropy: Some(entropy as f32),
         detail: Some(format!("{:.2} bits", -p(logits[id as usize]).log2())),
+        revealed: None,
     }
 }
 

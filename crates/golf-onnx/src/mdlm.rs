@@ -51,6 +51,7 @@ pub struct MdlmGolfer {
 }
 
 pub struct MdlmScore {
+    estimator: Estimator,
     text: String,
     tokens: Vec<Token>,
     stream: Vec<u32>,
@@ -134,27 +135,30 @@ impl MdlmGolfer {
         let step = self.window_len() - 1;
         (stream_len.saturating_sub(1)).div_ceil(step)
     }
-}
 
-impl Golfer for MdlmGolfer {
-    type ScoreRun = MdlmScore;
-    type GenerateRun = MdlmGeneration;
-
-    fn info(&self) -> GolferInfo {
-        self.manifest.info()
-    }
-
-    fn start_score(&self, text: &[u8]) -> Result<MdlmScore, GolfError> {
-        let (text, tokens, stream) = tokens::prepare(&self.tokenizer, self.manifest.bos_id, text)?;
-        let windows = self.window_count(stream.len());
-        let total_calls = match self.estimator {
+    /// Model calls a run makes: K per window for NELBO, one per scored token for the chain rules.
+    fn calls_needed(&self, estimator: Estimator, stream: &[u32], windows: usize) -> u64 {
+        match estimator {
             Estimator::Nelbo { steps, .. } => (windows * steps) as u64,
             _ => {
-                (0..windows).map(|w| self.fixed(self.window(&stream, w).1).iter().filter(|f| !**f).count() as u64).sum()
+                (0..windows).map(|w| self.fixed(self.window(stream, w).1).iter().filter(|f| !**f).count() as u64).sum()
             }
-        };
+        }
+    }
+
+    /// Tokens per window (each window scores this many new tokens).
+    pub fn window_tokens(&self) -> usize {
+        self.window_len() - 1
+    }
+
+    /// Starts scoring `text` with `estimator` (the page switches estimators without reloading the model).
+    pub fn start_score_with(&self, text: &[u8], estimator: Estimator) -> Result<MdlmScore, GolfError> {
+        let (text, tokens, stream) = tokens::prepare(&self.tokenizer, self.manifest.bos_id, text)?;
+        let windows = self.window_count(stream.len());
+        let total_calls = self.calls_needed(estimator, &stream, windows);
         let n = tokens.len();
         Ok(MdlmScore {
+            estimator,
             text,
             tokens,
             stream,
@@ -171,12 +175,67 @@ impl Golfer for MdlmGolfer {
         })
     }
 
+    /// Keeps only the first `max_tokens` tokens of a run (and the text up to the end of the last one), so a slow
+    /// chain rule can stop at a length it finishes in time. Windows are independent, so the kept tokens get exactly
+    /// the bits a run over that prefix alone gives; a window already started is kept whole.
+    pub fn truncate(&self, run: &mut MdlmScore, max_tokens: usize) {
+        let started = if run.calls > 0 { ((run.w + 1) * self.window_tokens()).min(run.tokens.len()) } else { 0 };
+        let n = max_tokens.max(started).max(1);
+        if n >= run.tokens.len() {
+            return;
+        }
+        let mut end = run.tokens[n - 1].orig.end;
+        while !run.text.is_char_boundary(end) {
+            end += 1;
+        }
+        run.text.truncate(end);
+        run.tokens.truncate(n);
+        run.stream.truncate(n + 1);
+        run.scored.truncate(n);
+        run.acc.truncate(n);
+        run.windows = self.window_count(run.stream.len());
+        run.total_calls = self.calls_needed(run.estimator, &run.stream, run.windows);
+    }
+}
+
+impl MdlmScore {
+    /// The text being scored (shorter than the input after [`MdlmGolfer::truncate`]).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn tokens(&self) -> usize {
+        self.tokens.len()
+    }
+
+    pub fn estimator(&self) -> Estimator {
+        self.estimator
+    }
+
+    /// Model calls made so far and in all.
+    pub fn calls(&self) -> (u64, u64) {
+        (self.calls, self.total_calls)
+    }
+}
+
+impl Golfer for MdlmGolfer {
+    type ScoreRun = MdlmScore;
+    type GenerateRun = MdlmGeneration;
+
+    fn info(&self) -> GolferInfo {
+        self.manifest.info()
+    }
+
+    fn start_score(&self, text: &[u8]) -> Result<MdlmScore, GolfError> {
+        self.start_score_with(text, self.estimator)
+    }
+
     async fn score_step(&self, run: &mut MdlmScore) -> Result<ScoreStep, GolfError> {
         let progress = |run: &MdlmScore| Progress { done: run.calls, total: run.total_calls };
         while !run.finished {
             let (a, win) = self.window(&run.stream, run.w);
             let fixed = self.fixed(win);
-            let next_window = match self.estimator {
+            let next_window = match run.estimator {
                 Estimator::Nelbo { steps, seed } => {
                     let t = self.t_eps + (1.0 - self.t_eps) * (run.k as f64 + 0.5) / steps as f64;
                     let masked: Vec<bool> = (0..win.len())
@@ -214,7 +273,7 @@ impl Golfer for MdlmGolfer {
                     let to_reveal = run.masked.iter().filter(|&&m| m).count() + run.revealed;
                     if to_reveal > 0 && run.revealed < to_reveal {
                         let pred = Predictions::read(&self.call(win, &run.masked, win).await?)?;
-                        let i = if self.estimator == Estimator::LeftToRight {
+                        let i = if run.estimator == Estimator::LeftToRight {
                             run.masked.iter().position(|&m| m).expect("a masked position")
                         } else {
                             let (conf, k) = (&pred.top_probs, pred.k);
@@ -227,7 +286,9 @@ impl Golfer for MdlmGolfer {
                             best.expect("a masked position")
                         };
                         let note = format!("revealed {} of {} in its window", run.revealed + 1, to_reveal);
-                        run.scored[a + i - 1] = Some(pred.scored(i, Some(note)));
+                        let mut s = pred.scored(i, Some(note));
+                        s.revealed = Some(run.calls as u32);
+                        run.scored[a + i - 1] = Some(s);
                         run.masked[i] = false;
                         run.revealed += 1;
                         run.calls += 1;
@@ -250,7 +311,7 @@ impl Golfer for MdlmGolfer {
                 }
             }
         }
-        if matches!(self.estimator, Estimator::Nelbo { .. }) {
+        if matches!(run.estimator, Estimator::Nelbo { .. }) {
             for (i, s) in run.scored.iter_mut().enumerate() {
                 let bits = run.acc[i];
                 match s {
@@ -327,6 +388,7 @@ impl Golfer for MdlmGolfer {
             let row = &logits[i * v..(i + 1) * v];
             let mut info = crate::ar::describe_logits(&self.tokenizer, row, id);
             info.detail = Some(format!("committed at step {} with probability {p:.3}", run.step + 1));
+            info.revealed = Some(run.step as u32);
             run.info[i - run.start] = Some(info);
         }
         run.step += 1;

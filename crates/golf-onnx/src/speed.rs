@@ -4,7 +4,7 @@
 
 use golf_core::{score_to_end, GenerateSettings, GolfError, Golfer, SamplerSettings};
 
-use crate::ArGolfer;
+use crate::{ArGolfer, Estimator, MdlmGolfer};
 
 pub const PREFILL: usize = 512;
 pub const DECODE: usize = 64;
@@ -71,6 +71,69 @@ pub async fn measure(golfer: &ArGolfer, text: &str, runs: usize, now: impl Fn() 
             best.decode_seconds = seconds;
             best.decode_tokens = steps;
         }
+    }
+    Ok(best)
+}
+
+/// The diffusion golfer's speed: model calls on full windows of text. The chain rules make one call per token
+/// (`CHAIN_CALLS` reveals of the first window, confidence order); NELBO makes K calls per window (one window,
+/// K = `NELBO_STEPS`).
+pub const CHAIN_CALLS: usize = 64;
+pub const NELBO_STEPS: usize = 32;
+
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct MdlmSpeed {
+    pub window: usize,
+    pub chain_tokens: usize,
+    pub chain_seconds: f64,
+    pub nelbo_steps: usize,
+    pub nelbo_tokens: usize,
+    pub nelbo_seconds: f64,
+}
+
+impl MdlmSpeed {
+    pub fn chain_tokens_per_s(&self) -> f64 {
+        self.chain_tokens as f64 / self.chain_seconds
+    }
+
+    pub fn nelbo_tokens_per_s(&self) -> f64 {
+        self.nelbo_tokens as f64 / self.nelbo_seconds
+    }
+}
+
+/// `text` must fill at least one window; `now` is a clock in seconds.
+pub async fn measure_mdlm(
+    golfer: &MdlmGolfer,
+    text: &str,
+    runs: usize,
+    now: impl Fn() -> f64,
+) -> Result<MdlmSpeed, GolfError> {
+    let window = golfer.window_tokens();
+    let tokens = golfer.tokenizer.encode(text);
+    if tokens.len() < window {
+        return Err(GolfError::Model(format!("the benchmark text has {} tokens, fewer than {window}", tokens.len())));
+    }
+    let prefix = &text.as_bytes()[..tokens[window - 1].orig.end];
+    let mut best = MdlmSpeed {
+        window: window + 1,
+        chain_tokens: CHAIN_CALLS,
+        chain_seconds: f64::INFINITY,
+        nelbo_steps: NELBO_STEPS,
+        nelbo_tokens: window,
+        nelbo_seconds: f64::INFINITY,
+    };
+    for _ in 0..runs.max(1) {
+        let mut run = golfer.start_score_with(prefix, Estimator::Confidence)?;
+        let t = now();
+        for _ in 0..CHAIN_CALLS {
+            golfer.score_step(&mut run).await?;
+        }
+        best.chain_seconds = best.chain_seconds.min(now() - t);
+
+        let mut run = golfer.start_score_with(prefix, Estimator::Nelbo { steps: NELBO_STEPS, seed: 0 })?;
+        let t = now();
+        score_to_end(golfer, &mut run).await?;
+        best.nelbo_seconds = best.nelbo_seconds.min(now() - t);
     }
     Ok(best)
 }

@@ -18,6 +18,8 @@ pub(crate) struct Scored {
     pub top: Vec<(u32, f32)>,
     /// How the bits were found, when there is more to say (the diffusion golfer: when the token was revealed).
     pub detail: Option<String>,
+    /// The diffusion golfer's chain rules: the token's place in the reveal order over the whole text.
+    pub revealed: Option<u32>,
 }
 
 /// A model call's per-position outputs, read once per call: log2 p of each target and the popover's contents.
@@ -55,6 +57,7 @@ impl Predictions {
             entropy: self.entropy[i],
             top: (0..k).map(|c| (self.top_ids[i * k + c] as u32, self.top_probs[i * k + c])).collect(),
             detail,
+            revealed: None,
         }
     }
 }
@@ -142,11 +145,14 @@ pub(crate) fn spans(tok: &TextTokenizer, text: &str, tokens: &[Token], scored: &
     let mut spans: Vec<Span> = Vec::with_capacity(tokens.len());
     let mut carry = 0.0;
     let mut carry_bytes: Vec<u8> = Vec::new();
+    // A span joined from several tokens is revealed when its last piece is.
+    let mut carry_revealed: Option<u32> = None;
     for (i, t) in tokens.iter().enumerate() {
         let s = scored[i].clone().unwrap_or_default();
         let unk = is_unk(tok, t.id);
         let bits = s.bits + if unk { UNK_BYTE_BITS * t.orig.len() as f64 } else { 0.0 };
         carry_bytes.extend(tok.token_bytes(t.id));
+        carry_revealed = carry_revealed.max(s.revealed);
         if t.orig.is_empty() || !text.is_char_boundary(t.orig.end) {
             carry += bits;
             continue;
@@ -160,6 +166,7 @@ pub(crate) fn spans(tok: &TextTokenizer, text: &str, tokens: &[Token], scored: &
             detail: unk
                 .then(|| format!("<unk>: {} bits + 8 bits for each of its {} bytes", fmt_bits(s.bits), t.orig.len()))
                 .or(s.detail.clone()),
+            revealed: carry_revealed.take(),
         };
         let start = spans.last().map_or(0, |p: &Span| p.end);
         spans.push(Span { start, end: t.orig.end as u32, bits: bits + carry, token: Some(info) });

@@ -108,6 +108,10 @@ pub fn hover_text(cell: &Cell, span: Option<&Span>) -> String {
                         t.top_k.iter().map(|a| format!("{:?} {:.1}%", a.text, 100.0 * a.prob)).collect();
                     s += &format!(" · top: {}", top.join(", "));
                 }
+                // How the bits were found (the diffusion golfer: when the token was revealed).
+                if let Some(d) = &t.detail {
+                    s += &format!(" · {d}");
+                }
                 return s;
             }
         }
@@ -134,6 +138,43 @@ pub fn truncation_note(total_chars: usize) -> Option<String> {
             "Showing the first {HEATMAP_MAX_CHARS} of {total_chars} characters; the numbers above cover the whole text."
         )
     })
+}
+
+/// A chain rule makes one model call per token, window after window. From `done` of `total` calls taking
+/// `spent_s` seconds, the tokens to keep so that the run ends within `budget_s` (whole windows of `window` tokens,
+/// at least one); None while it fits, or before `MIN_CALLS` calls give a rate to go by.
+pub fn tokens_within(done: u64, total: u64, spent_s: f64, budget_s: f64, window: usize) -> Option<usize> {
+    const MIN_CALLS: u64 = 8;
+    if done < MIN_CALLS || spent_s <= 0.0 {
+        return None;
+    }
+    let rate = done as f64 / spent_s;
+    if total as f64 / rate <= budget_s {
+        return None;
+    }
+    let windows = ((rate * budget_s) / window as f64).floor().max(1.0) as usize;
+    Some(windows * window)
+}
+
+/// The order in which a diffusion golfer revealed the spans: span indices, first revealed first. Spans without
+/// an order (gzip, AR, the NELBO) are left out.
+pub fn reveal_order(spans: &[Span]) -> Vec<usize> {
+    let mut order: Vec<(u32, usize)> =
+        spans.iter().enumerate().filter_map(|(i, s)| Some((s.token.as_ref()?.revealed?, i))).collect();
+    order.sort_unstable();
+    order.into_iter().map(|(_, i)| i).collect()
+}
+
+/// Spans revealed per animation frame so that a replay of `n` spans lasts about `frames` frames.
+pub fn replay_batch(n: usize, frames: usize) -> usize {
+    n.div_ceil(frames.max(1)).max(1)
+}
+
+/// The cells (indices into [`cells`]'s output) covering the bytes of `span`.
+pub fn cells_of(cells: &[Cell], span: &Span) -> std::ops::Range<usize> {
+    let a = cells.partition_point(|c| c.end <= span.start);
+    let b = cells.partition_point(|c| c.start < span.end);
+    a..b.max(a)
 }
 
 /// Legend stops: (bits per byte, colour) from 0 to `max`.
@@ -189,10 +230,39 @@ mod tests {
             top_k: vec![golf_core::Alternative { text: " a".into(), prob: 0.25 }],
             entropy: Some(3.0),
             detail: None,
+            revealed: None,
         };
         let span = Span { start: 0, end: 4, bits: 6.0, token: Some(token) };
         let t = hover_text(&cell, Some(&span));
         assert!(t.contains("token \" the\": 6.00 bits, rank 2, entropy 3.00 bits · top: \" a\" 25.0%"), "{t}");
+    }
+
+    #[test]
+    fn chain_rules_are_cut_to_whole_windows_that_fit() {
+        // 10 calls in 1 s: 10 tokens/s; 1,000 calls would take 100 s.
+        assert_eq!(tokens_within(10, 1000, 1.0, 30.0, 100), Some(300));
+        assert_eq!(tokens_within(10, 250, 1.0, 30.0, 100), None, "fits in 25 s");
+        assert_eq!(tokens_within(4, 1000, 1.0, 30.0, 100), None, "too early to tell");
+        assert_eq!(tokens_within(10, 1000, 10.0, 30.0, 100), Some(100), "at least one window");
+    }
+
+    #[test]
+    fn replay_follows_the_reveal_order() {
+        let s = |a, b, r: Option<u32>| Span {
+            start: a,
+            end: b,
+            bits: 1.0,
+            token: Some(golf_core::TokenInfo { revealed: r, ..Default::default() }),
+        };
+        let spans = [s(0, 2, Some(2)), s(2, 3, None), s(3, 5, Some(0)), s(5, 6, Some(1))];
+        assert_eq!(reveal_order(&spans), vec![2, 3, 0]);
+        assert_eq!(replay_batch(1000, 300), 4);
+        assert_eq!(replay_batch(0, 300), 1);
+        // Cells a [0,1) é [1,3) b [3,4) c [4,5).
+        let c = cells("aébc", &[1.0; 5]);
+        assert_eq!(cells_of(&c, &s(1, 3, None)), 1..2);
+        assert_eq!(cells_of(&c, &spans[2]), 2..4);
+        assert_eq!(cells_of(&c, &s(0, 5, None)), 0..4);
     }
 
     #[test]

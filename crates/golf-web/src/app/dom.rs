@@ -65,8 +65,12 @@ pub fn on_id(id: &str, event: &str, f: impl FnMut(Event) + 'static) {
 
 /// Lets the browser paint and handle input before the next step.
 pub async fn yield_now() {
+    sleep_ms(0).await;
+}
+
+pub async fn sleep_ms(ms: i32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
-        window().set_timeout_with_callback(&resolve).expect("setTimeout");
+        window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms).expect("setTimeout");
     });
     let _ = JsFuture::from(promise).await;
 }

@@ -10,31 +10,47 @@ use std::rc::Rc;
 
 use golf_core::{per_byte_bits, GenerateSettings, SamplerSettings, Span};
 use golf_gzip::{GzipGolfer, Method};
-use golf_onnx::{ArGolfer, Manifest};
+use golf_onnx::{ArGolfer, Estimator, Manifest, MdlmGolfer};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{Element, Event, HtmlElement, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 
 use self::dom::*;
-use self::golfers::{Golf, ScoreRun};
+use self::golfers::{GenRun, Golf, ScoreRun};
 use crate::views::{self, Cell};
 use crate::DEFAULT_TEXT;
 
 /// Bits per byte at the dark end of the colour scale.
 const SCALE_MAX: f64 = 12.0;
 
+/// Seconds of model time a diffusion chain rule may take (one model call per token); `?chain_s=N` changes it.
+const CHAIN_BUDGET_S: f64 = 30.0;
+
 struct Panel {
     golf: Rc<Golf>,
     spans: Vec<Span>,
     cells: Vec<Cell>,
+    /// Bumped to stop this panel's score or replay (cancel, a new score): a loop holding an older number stops.
+    run: u32,
+    /// The text the panel last scored in full (its hash) and its bits per byte.
+    scored: Option<(u64, f64)>,
+    /// The diffusion golfer: (estimator, bpb, what part of the text) on the text with hash `.0`, in run order.
+    estimates: (u64, Vec<(String, f64, Option<String>)>),
 }
 
 #[derive(Default)]
 struct State {
     panels: Vec<Panel>,
-    /// Bumped to cancel a running score or generation: a loop that sees a newer number stops.
-    score_run: u32,
+    /// Bumped to stop a running generation: a loop that sees a newer number stops.
     gen_run: u32,
+    chain_budget_s: f64,
+}
+
+fn text_hash(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
 }
 
 type Shared = Rc<RefCell<State>>;
@@ -43,6 +59,10 @@ pub fn start() {
     console_error_panic_hook::set_once();
     let state: Shared = Rc::new(RefCell::new(State::default()));
     by_id::<HtmlTextAreaElement>("text").set_value(DEFAULT_TEXT);
+    let params = web_sys::UrlSearchParams::new_with_str(&window().location().search().unwrap_or_default()).ok();
+    let param = |name: &str| params.as_ref().and_then(|p| p.get(name));
+    state.borrow_mut().chain_budget_s =
+        param("chain_s").and_then(|s| s.parse().ok()).filter(|s: &f64| *s > 0.0).unwrap_or(CHAIN_BUDGET_S);
     render_legend();
     add_panel(&state, Golf::Gzip(GzipGolfer::new(Method::Exact)));
 
@@ -57,18 +77,22 @@ pub fn start() {
         s.borrow_mut().gen_run += 1;
         set_text("gen-status", "stopped");
     });
+    on_id("diffusion-steps", "input", |_| {
+        set_text("diffusion-steps-value", &by_id::<HtmlInputElement>("diffusion-steps").value())
+    });
     set_attr("app", "data-ready", "true");
-    let params = web_sys::UrlSearchParams::new_with_str(&window().location().search().unwrap_or_default()).ok();
-    let param = |name: &str| params.as_ref().and_then(|p| p.get(name));
     let threads: Option<u32> = param("threads").and_then(|t| t.parse().ok());
     if let Some(id) = param("bench") {
         spawn_local(bench(state, id, threads));
         return;
     }
+    // `?golfers=ar,mdlm` loads only those neural golfers (gzip is always there).
+    let wanted: Option<Vec<String>> = param("golfers").map(|g| g.split(',').map(|s| s.trim().to_string()).collect());
     spawn_local(async move {
         score(state.clone(), None).await;
         // The neural golfers, smallest first; each is scored as soon as it is ready.
-        for folder in ["ar", "smollm2"] {
+        let folders = ["ar", "mdlm", "smollm2"];
+        for folder in folders.into_iter().filter(|f| wanted.as_ref().is_none_or(|w| w.iter().any(|x| x == f))) {
             if load_onnx(&state, folder, threads).await {
                 score(state.clone(), Some(folder.to_string())).await;
             }
@@ -79,8 +103,8 @@ pub fn start() {
 /// Stops the running score after the step in progress; panels that had not finished say so.
 fn cancel_score(state: &Shared) {
     let mut s = state.borrow_mut();
-    s.score_run += 1;
-    for p in &s.panels {
+    for p in s.panels.iter_mut() {
+        p.run += 1;
         let id = p.golf.id();
         if !by_id::<Element>(&format!("panel-{id}")).has_attribute("data-scored") {
             set_text(&format!("status-{id}"), "cancelled");
@@ -97,15 +121,30 @@ async fn bench(state: Shared, id: String, threads: Option<u32>) {
         return out.set_text_content(Some("the golfer did not load"));
     }
     let golf = state.borrow().panels.last().map(|p| p.golf.clone()).expect("loaded");
-    let Golf::Ar(g) = &*golf else { return };
     out.set_text_content(Some("measuring…"));
-    match golf_onnx::speed::measure(g, DEFAULT_TEXT, 2, || now_ms() / 1e3).await {
-        Ok(speed) => {
-            let json = serde_json::json!({
-                "golfer": id, "threads": ort_threads(threads), "isolated": cross_origin_isolated(),
-                "prefill_tokens": speed.prefill_tokens, "prefill_tokens_per_s": speed.prefill_tokens_per_s(),
-                "decode_tokens": speed.decode_tokens, "decode_ms_per_token": speed.decode_ms_per_token(),
-            });
+    let clock = || now_ms() / 1e3;
+    let measured = match &*golf {
+        Golf::Ar(g) => golf_onnx::speed::measure(g, DEFAULT_TEXT, 2, clock).await.map(|s| {
+            serde_json::json!({
+                "prefill_tokens": s.prefill_tokens, "prefill_tokens_per_s": s.prefill_tokens_per_s(),
+                "decode_tokens": s.decode_tokens, "decode_ms_per_token": s.decode_ms_per_token(),
+            })
+        }),
+        Golf::Mdlm(g) => golf_onnx::speed::measure_mdlm(g, DEFAULT_TEXT, 2, clock).await.map(|s| {
+            serde_json::json!({
+                "window": s.window, "chain_tokens": s.chain_tokens, "chain_tokens_per_s": s.chain_tokens_per_s(),
+                "nelbo_steps": s.nelbo_steps, "nelbo_tokens": s.nelbo_tokens,
+                "nelbo_tokens_per_s": s.nelbo_tokens_per_s(),
+            })
+        }),
+        Golf::Gzip(_) => return out.set_text_content(Some("gzip's speed: golf bench")),
+    };
+    match measured {
+        Ok(mut json) => {
+            let fields = json.as_object_mut().expect("an object");
+            fields.insert("golfer".into(), id.into());
+            fields.insert("threads".into(), ort_threads(threads).into());
+            fields.insert("isolated".into(), cross_origin_isolated().into());
             out.set_text_content(Some(&json.to_string()));
         }
         Err(e) => out.set_text_content(Some(&format!("error: {e}"))),
@@ -144,23 +183,113 @@ fn add_panel(state: &Shared, golf: Golf) {
     for child in [&title, &bpb, &golf_bpb, &status] {
         head.append_child(child).unwrap();
     }
+    panel.append_child(&head).unwrap();
+    let index = state.borrow().panels.len();
+    if matches!(golf, Golf::Mdlm(_)) {
+        panel.append_child(&diffusion_controls(state, index, &id)).unwrap();
+    }
+    let limit = el("p", "note", &format!("limit-{id}"));
+    limit.unchecked_ref::<HtmlElement>().set_hidden(true);
     let hover = el("div", "hover", &format!("hover-{id}"));
     hover.set_text_content(Some("Hover a character to see its bits."));
     let heatmap = el("div", "heatmap", &format!("heatmap-{id}"));
     let note = el("p", "note", &format!("note-{id}"));
     note.unchecked_ref::<HtmlElement>().set_hidden(true);
-    for child in [&head, &hover, &heatmap, &note] {
+    for child in [&limit, &hover, &heatmap, &note] {
         panel.append_child(child).unwrap();
     }
     by_id::<Element>("panels").append_child(&panel).unwrap();
-    let index = state.borrow().panels.len();
     let s = state.clone();
     on(&heatmap, "mouseover", move |e| hover_cell(&s, index, &e));
     let option = el("option", "", "");
     option.set_attribute("value", &index.to_string()).unwrap();
     option.set_text_content(Some(&golf.label()));
     by_id::<Element>("gen-golfer").append_child(&option).unwrap();
-    state.borrow_mut().panels.push(Panel { golf: Rc::new(golf), spans: Vec::new(), cells: Vec::new() });
+    state.borrow_mut().panels.push(Panel {
+        golf: Rc::new(golf),
+        spans: Vec::new(),
+        cells: Vec::new(),
+        run: 0,
+        scored: None,
+        estimates: (0, Vec::new()),
+    });
+}
+
+/// The diffusion golfer's panel controls: which estimator scores the text, NELBO's number of masking rates, a
+/// replay of the order a chain rule revealed the tokens in, and the estimates so far next to the AR golfer's.
+fn diffusion_controls(state: &Shared, index: usize, id: &str) -> Element {
+    let row = el("div", "controls panel-controls", "");
+    let label = el("label", "", "");
+    label.append_child(&document().create_text_node("Estimator ")).unwrap();
+    let select = el("select", "", &format!("estimator-{id}"));
+    for (value, text) in [
+        ("nelbo", "NELBO (an upper bound, whole text)"),
+        ("confidence", "chain rule, most confident first (exact)"),
+        ("l2r", "chain rule, left to right (exact)"),
+    ] {
+        let option = el("option", "", "");
+        option.set_attribute("value", value).unwrap();
+        option.set_text_content(Some(text));
+        select.append_child(&option).unwrap();
+    }
+    label.append_child(&select).unwrap();
+    let steps_label = el("label", "", &format!("nelbo-steps-label-{id}"));
+    steps_label.set_attribute("title", "NELBO: masking rates averaged over, one model call per window each").unwrap();
+    steps_label.append_child(&document().create_text_node("Masking rates K ")).unwrap();
+    let steps = el("input", "", &format!("nelbo-steps-{id}"));
+    for (k, v) in [("type", "range"), ("min", "1"), ("max", "128"), ("value", "32")] {
+        steps.set_attribute(k, v).unwrap();
+    }
+    let steps_value = el("output", "", &format!("nelbo-steps-value-{id}"));
+    steps_value.set_text_content(Some("32"));
+    steps_label.append_child(&steps).unwrap();
+    steps_label.append_child(&steps_value).unwrap();
+    let replay = el("button", "secondary", &format!("replay-{id}"));
+    replay.set_attribute("type", "button").unwrap();
+    replay.set_attribute("disabled", "").unwrap();
+    replay
+        .set_attribute("title", "Chain rules only: watch the tokens appear in the order the model revealed them")
+        .unwrap();
+    replay.set_text_content(Some("Replay the unmasking"));
+    let estimates = el("div", "estimates", &format!("estimates-{id}"));
+    for child in [&label, &steps_label, &replay, &estimates] {
+        row.append_child(child).unwrap();
+    }
+    let gid = id.to_string();
+    let s = state.clone();
+    on(&select, "change", move |_| {
+        let nelbo = by_id::<HtmlSelectElement>(&format!("estimator-{gid}")).value() == "nelbo";
+        by_id::<HtmlElement>(&format!("nelbo-steps-label-{gid}")).set_hidden(!nelbo);
+        spawn_local(score(s.clone(), Some(gid.clone())));
+    });
+    let gid = id.to_string();
+    on(&steps, "input", move |_| {
+        set_text(&format!("nelbo-steps-value-{gid}"), &by_id::<HtmlInputElement>(&format!("nelbo-steps-{gid}")).value())
+    });
+    let (s, gid) = (state.clone(), id.to_string());
+    on(&steps, "change", move |_| spawn_local(score(s.clone(), Some(gid.clone()))));
+    let s = state.clone();
+    on(&replay, "click", move |_| spawn_local(replay_unmasking(s.clone(), index)));
+    row
+}
+
+/// The estimator chosen in a diffusion panel (None for the other golfers).
+fn chosen_estimator(golf: &Golf) -> Option<Estimator> {
+    let Golf::Mdlm(_) = golf else { return None };
+    let id = golf.id();
+    Some(match by_id::<HtmlSelectElement>(&format!("estimator-{id}")).value().as_str() {
+        "confidence" => Estimator::Confidence,
+        "l2r" => Estimator::LeftToRight,
+        _ => Estimator::Nelbo { steps: input_number(&format!("nelbo-steps-{id}"), 32.0).max(1.0) as usize, seed: 0 },
+    })
+}
+
+fn estimator_label(e: Estimator) -> String {
+    match e {
+        Estimator::Nelbo { steps, .. } => format!("NELBO, K = {steps} (a bound)"),
+        Estimator::Confidence => "chain rule, confidence order".into(),
+        Estimator::LeftToRight => "chain rule, left to right".into(),
+    }
 }
 
 /// Loads a neural golfer from `models/{folder}/` (ONNX Runtime Web and every file from this site), with a
@@ -178,7 +307,7 @@ async fn load_onnx(state: &Shared, folder: &str, threads: Option<u32>) -> bool {
     by_id::<Element>("downloads").append_child(&row).unwrap();
     let bar: web_sys::HtmlProgressElement = bar.unchecked_into();
     let mb = |b: u64| b as f64 / 1e6;
-    let result: Result<ArGolfer, String> = async {
+    let result: Result<Golf, String> = async {
         golf_onnx::runtime::init_web(&absolute("ort/"), ort_threads(threads)).await.map_err(|e| e.to_string())?;
         let manifest =
             Manifest::parse(&fetch_text(&format!("models/{folder}/golfer.json")).await?).map_err(|e| e.to_string())?;
@@ -212,7 +341,11 @@ async fn load_onnx(state: &Shared, folder: &str, threads: Option<u32>) -> bool {
         row.set_attribute("data-source", tag).unwrap();
         note.set_text_content(Some(&format!("{how}; starting the model…")));
         let t0 = now_ms();
-        let golfer = ArGolfer::load(manifest, &bytes, &tokenizer).await.map_err(|e| e.to_string())?;
+        let golfer = if manifest.kind == "diffusion" {
+            Golf::Mdlm(Box::new(MdlmGolfer::load(manifest, &bytes, &tokenizer).await.map_err(|e| e.to_string())?))
+        } else {
+            Golf::Ar(Box::new(ArGolfer::load(manifest, &bytes, &tokenizer).await.map_err(|e| e.to_string())?))
+        };
         note.set_text_content(Some(&format!("{how}; model ready in {:.1} s", (now_ms() - t0) / 1e3)));
         Ok(golfer)
     }
@@ -220,7 +353,7 @@ async fn load_onnx(state: &Shared, folder: &str, threads: Option<u32>) -> bool {
     match result {
         Ok(g) => {
             row.set_attribute("data-done", "true").unwrap();
-            add_panel(state, Golf::Ar(Box::new(g)));
+            add_panel(state, g);
             true
         }
         Err(e) => {
@@ -246,16 +379,25 @@ fn render_legend() {
 }
 
 /// Scores the text with every golfer (or only the one with id `only`), one step each in turn, so all panels
-/// fill in together.
+/// fill in together. A newer score of a panel (or cancel) stops this one's run of it.
 async fn score(state: Shared, only: Option<String>) {
-    let id = {
-        let mut s = state.borrow_mut();
-        s.score_run += 1;
-        s.score_run
-    };
     show_error("");
     let text = by_id::<HtmlTextAreaElement>("text").value();
-    let golfs: Vec<(usize, Rc<Golf>)> = state
+    let budget_s = state.borrow().chain_budget_s;
+    struct Running {
+        index: usize,
+        golf: Rc<Golf>,
+        ticket: u32,
+        run: ScoreRun,
+        spans: Vec<Span>,
+        t0: f64,
+        /// Seconds spent in this golfer's own steps (the time limit counts these, not the other golfers').
+        spent: f64,
+        /// Set when a chain rule was cut to what fits in the time limit.
+        cut: Option<String>,
+    }
+    let mut runs: Vec<Option<Running>> = Vec::new();
+    let chosen: Vec<(usize, Rc<Golf>)> = state
         .borrow()
         .panels
         .iter()
@@ -263,60 +405,99 @@ async fn score(state: Shared, only: Option<String>) {
         .filter(|(_, p)| only.as_ref().is_none_or(|id| *id == p.golf.id()))
         .map(|(i, p)| (i, p.golf.clone()))
         .collect();
-    let mut runs: Vec<Option<(ScoreRun, Vec<Span>, f64)>> = Vec::new();
-    for (_, g) in &golfs {
-        let gid = g.id();
+    for (index, golf) in chosen {
+        let gid = golf.id();
+        let ticket = {
+            let mut s = state.borrow_mut();
+            s.panels[index].run += 1;
+            s.panels[index].run
+        };
         let panel: Element = by_id(&format!("panel-{gid}"));
-        for attr in ["data-scored", "data-cancelled", "data-progress"] {
+        for attr in ["data-scored", "data-cancelled", "data-progress", "data-cut-tokens", "data-replay"] {
             panel.remove_attribute(attr).unwrap();
         }
-        match g.start_score(&text) {
+        // The numbers shown are the last text's until this score finishes.
+        panel.class_list().add_1("stale").unwrap();
+        by_id::<HtmlElement>(&format!("limit-{gid}")).set_hidden(true);
+        match golf.start_score(&text, chosen_estimator(&golf)) {
             Ok(run) => {
                 set_text(&format!("status-{gid}"), "scoring…");
-                runs.push(Some((run, Vec::new(), now_ms())));
+                let t0 = now_ms();
+                runs.push(Some(Running { index, golf, ticket, run, spans: Vec::new(), t0, spent: 0.0, cut: None }));
             }
             Err(e) => {
-                show_error(&format!("{}: {e}", g.label()));
+                show_error(&format!("{}: {e}", golf.label()));
                 set_text(&format!("status-{gid}"), "");
-                runs.push(None);
             }
         }
     }
     while runs.iter().any(Option::is_some) {
-        for (i, (index, g)) in golfs.iter().enumerate() {
-            let Some((run, spans, t0)) = runs[i].as_mut() else { continue };
-            let gid = g.id();
-            match g.score_step(run).await {
+        for slot in runs.iter_mut() {
+            let Some(r) = slot.as_mut() else { continue };
+            if state.borrow().panels[r.index].run != r.ticket {
+                *slot = None;
+                continue;
+            }
+            let gid = r.golf.id();
+            let t = now_ms();
+            let step = r.golf.score_step(&mut r.run).await;
+            r.spent += (now_ms() - t) / 1e3;
+            if state.borrow().panels[r.index].run != r.ticket {
+                *slot = None;
+                continue;
+            }
+            match step {
                 Ok(step) => {
-                    spans.extend(step.spans);
+                    r.spans.extend(step.spans);
                     if step.finished {
-                        let ms = now_ms() - *t0;
-                        let (run, spans, _) = runs[i].take().expect("running");
-                        finish_panel(&state, *index, g, &run, spans, &text, ms);
-                    } else {
-                        let (done, total) = (step.progress.done, step.progress.total);
-                        let pct = 100.0 * done as f64 / total.max(1) as f64;
-                        set_text(&format!("status-{gid}"), &format!("scoring… {pct:.0}% ({done} of {total} tokens)"));
-                        set_attr(&format!("panel-{gid}"), "data-progress", &done.to_string());
+                        let ms = now_ms() - r.t0;
+                        let r = slot.take().expect("running");
+                        finish_panel(&state, r.index, &r.golf, &r.run, r.spans, &text, ms, r.cut);
+                        continue;
                     }
+                    if let Some((kept, all)) = r.golf.fit_time(&mut r.run, r.spent, budget_s) {
+                        let rate = step.progress.done as f64 / r.spent;
+                        let bytes = r.golf.scored_text(&r.run, &text).len();
+                        r.cut = Some(format!(
+                            "A chain rule makes one model call per token: at {rate:.0} tokens/s here, the first \
+                             {kept} of {all} tokens ({bytes} of {} bytes, whole windows of the model's context) fit \
+                             in {budget_s:.0} s, so that is what it scored. NELBO scores the whole text.",
+                            text.len()
+                        ));
+                        set_attr(&format!("panel-{gid}"), "data-cut-tokens", &kept.to_string());
+                    }
+                    let (done, total) = (step.progress.done, step.progress.total);
+                    let pct = 100.0 * done as f64 / total.max(1) as f64;
+                    let what = if matches!(*r.golf, Golf::Mdlm(_)) { "model calls" } else { "tokens" };
+                    set_text(&format!("status-{gid}"), &format!("scoring… {pct:.0}% ({done} of {total} {what})"));
+                    set_attr(&format!("panel-{gid}"), "data-progress", &done.to_string());
                 }
                 Err(e) => {
-                    show_error(&format!("{}: {e}", g.label()));
-                    runs[i] = None;
+                    show_error(&format!("{}: {e}", r.golf.label()));
+                    set_text(&format!("status-{gid}"), "failed");
+                    *slot = None;
                 }
             }
         }
         yield_now().await;
-        if state.borrow().score_run != id {
-            return;
-        }
     }
 }
 
-fn finish_panel(state: &Shared, index: usize, g: &Golf, run: &ScoreRun, spans: Vec<Span>, text: &str, ms: f64) {
+#[allow(clippy::too_many_arguments)]
+fn finish_panel(
+    state: &Shared,
+    index: usize,
+    g: &Golf,
+    run: &ScoreRun,
+    spans: Vec<Span>,
+    text: &str,
+    ms: f64,
+    cut: Option<String>,
+) {
     let gid = g.id();
-    let totals = g.totals(run, &spans, text.len() as u64);
-    let cells = views::cells(text, &per_byte_bits(&spans, text.len()));
+    let scored = g.scored_text(run, text);
+    let totals = g.totals(run, &spans, scored.len() as u64);
+    let cells = views::cells(scored, &per_byte_bits(&spans, scored.len()));
     render_heatmap(&gid, &cells);
     set_text(&format!("hover-{gid}"), "Hover a character to see its bits.");
     set_text(&format!("bpb-{gid}"), &format!("{:.4}", totals.bpb));
@@ -330,10 +511,100 @@ fn finish_panel(state: &Shared, index: usize, g: &Golf, run: &ScoreRun, spans: V
         &format!("status-{gid}"),
         &format!("{:.0} bits for {} bytes{tokens} · scored in {ms:.0} ms", totals.bits, totals.bytes),
     );
+    let limit: HtmlElement = by_id(&format!("limit-{gid}"));
+    limit.set_hidden(cut.is_none());
+    limit.set_text_content(cut.as_deref());
     set_attr(&format!("panel-{gid}"), "data-scored", "true");
+    by_id::<Element>(&format!("panel-{gid}")).class_list().remove_1("stale").unwrap();
+    let order = views::reveal_order(&spans);
+    if let Ok(Some(button)) = document().query_selector(&format!("#replay-{gid}")) {
+        button.toggle_attribute_with_force("disabled", order.is_empty()).unwrap();
+    }
+    let hash = text_hash(text);
     let mut s = state.borrow_mut();
-    s.panels[index].spans = spans;
-    s.panels[index].cells = cells;
+    let panel = &mut s.panels[index];
+    panel.spans = spans;
+    panel.cells = cells;
+    panel.scored = cut.is_none().then_some((hash, totals.bpb));
+    if let ScoreRun::Mdlm(r) = run {
+        if panel.estimates.0 != hash {
+            panel.estimates = (hash, Vec::new());
+        }
+        let part = cut.is_some().then(|| format!("first {} bytes", totals.bytes));
+        let label = estimator_label(r.estimator());
+        panel.estimates.1.retain(|(l, _, _)| *l != label);
+        panel.estimates.1.push((label, totals.bpb, part));
+    }
+    drop(s);
+    render_estimates(state);
+}
+
+/// The diffusion panels' line of estimates on the current text, next to the AR golfer's bpb on it.
+fn render_estimates(state: &Shared) {
+    let s = state.borrow();
+    let ar = s.panels.iter().find(|p| matches!(*p.golf, Golf::Ar(_)) && p.golf.id() == "ar").and_then(|p| p.scored);
+    for p in s.panels.iter().filter(|p| matches!(*p.golf, Golf::Mdlm(_))) {
+        let (hash, list) = &p.estimates;
+        let mut parts: Vec<String> = list
+            .iter()
+            .map(|(label, bpb, part)| match part {
+                Some(part) => format!("{label}: {bpb:.4} ({part})"),
+                None => format!("{label}: {bpb:.4}"),
+            })
+            .collect();
+        if let Some((_, bpb)) = ar.filter(|(h, _)| h == hash) {
+            parts.push(format!("the AR golfer: {bpb:.4}"));
+        }
+        let line = if parts.is_empty() {
+            String::new()
+        } else {
+            format!("On this text, bits per byte: {}", parts.join(" · "))
+        };
+        set_text(&format!("estimates-{}", p.golf.id()), &line);
+    }
+}
+
+/// Replays the order a chain rule revealed the text's tokens in: every character starts masked and the tokens
+/// appear one batch per frame, over about five seconds.
+async fn replay_unmasking(state: Shared, index: usize) {
+    let (gid, ticket, order, ranges, total) = {
+        let mut s = state.borrow_mut();
+        let p = &mut s.panels[index];
+        p.run += 1;
+        let order = views::reveal_order(&p.spans);
+        let ranges: Vec<std::ops::Range<usize>> =
+            order.iter().map(|&i| views::cells_of(&p.cells, &p.spans[i])).collect();
+        (p.golf.id(), p.run, order, ranges, p.cells.len().min(views::HEATMAP_MAX_CHARS))
+    };
+    if order.is_empty() {
+        return;
+    }
+    let heatmap: Element = by_id(&format!("heatmap-{gid}"));
+    let children = heatmap.children();
+    let set_masked = |range: std::ops::Range<usize>, masked: bool| {
+        for c in range.start.min(total)..range.end.min(total) {
+            if let Some(e) = children.item(c as u32) {
+                e.class_list().toggle_with_force("masked", masked).unwrap();
+            }
+        }
+    };
+    set_masked(0..total, true);
+    set_attr(&format!("panel-{gid}"), "data-replay", "running");
+    let batch = views::replay_batch(order.len(), 300);
+    for (n, chunk) in ranges.chunks(batch).enumerate() {
+        if state.borrow().panels[index].run != ticket {
+            set_masked(0..total, false);
+            return;
+        }
+        for r in chunk {
+            set_masked(r.clone(), false);
+        }
+        let shown = ((n + 1) * batch).min(order.len());
+        set_text(&format!("hover-{gid}"), &format!("Replay: {shown} of {} tokens revealed", order.len()));
+        sleep_ms(16).await;
+    }
+    set_masked(0..total, false);
+    set_attr(&format!("panel-{gid}"), "data-replay", "done");
 }
 
 fn render_heatmap(gid: &str, cells: &[Cell]) {
@@ -381,6 +652,7 @@ async fn generate(state: Shared) {
     let index: usize = by_id::<HtmlSelectElement>("gen-golfer").value().parse().unwrap_or(0);
     let Some(golf) = state.borrow().panels.get(index).map(|p| p.golf.clone()) else { return };
     let prompt = by_id::<HtmlInputElement>("prompt").value();
+    let max_bytes = input_number("max-bytes", 200.0) as usize;
     let settings = GenerateSettings {
         sampler: SamplerSettings {
             temperature: input_number("temperature", 0.8) as f32,
@@ -388,10 +660,12 @@ async fn generate(state: Shared) {
             repetition_penalty: 1.1,
             ..SamplerSettings::default()
         },
-        max_bytes: input_number("max-bytes", 200.0) as usize,
-        max_steps: 1000,
+        max_bytes,
+        // gzip's steps are bytes; the diffusion golfer's tokens are its canvas's masked slots.
+        max_steps: if matches!(*golf, Golf::Gzip(_)) { max_bytes } else { input_number("max-tokens", 64.0) as usize },
         chat: by_id::<HtmlInputElement>("chat").checked(),
-        ..GenerateSettings::default()
+        diffusion_steps: input_number("diffusion-steps", 32.0).max(1.0) as usize,
+        force_leftmost: by_id::<HtmlInputElement>("leftmost").checked(),
     };
     let mut run = match golf.start_generate(&prompt, &settings) {
         Ok(run) => run,
@@ -399,13 +673,19 @@ async fn generate(state: Shared) {
     };
     let out: Element = by_id("gen-output");
     out.set_text_content(None);
-    out.remove_attribute("data-done").unwrap();
+    for attr in ["data-done", "data-masked-history"] {
+        out.remove_attribute(attr).unwrap();
+    }
     let prompt_el = el("span", "prompt", "");
     // In chat mode the answer starts on its own line, after the question.
     prompt_el.set_text_content(Some(&if settings.chat { format!("{prompt}\n") } else { prompt.clone() }));
     out.append_child(&prompt_el).unwrap();
+    let canvas_el = el("span", "canvas", "");
+    out.append_child(&canvas_el).unwrap();
     let t0 = now_ms();
     let mut steps = 0;
+    let mut masked_history: Vec<usize> = Vec::new();
+    let mut committed: Vec<bool> = Vec::new();
     set_text("gen-status", "generating…");
     loop {
         if state.borrow().gen_run != id {
@@ -415,6 +695,12 @@ async fn generate(state: Shared) {
             Ok(step) => step,
             Err(e) => return show_error(&format!("{}: {e}", golf.label())),
         };
+        if let Some(canvas) = &step.canvas {
+            render_canvas(&canvas_el, canvas, &run, &mut committed);
+            masked_history.push(canvas.iter().filter(|s| s.is_none()).count());
+            let history: Vec<String> = masked_history.iter().map(|m| m.to_string()).collect();
+            out.set_attribute("data-masked-history", &history.join(",")).unwrap();
+        }
         if !step.text.is_empty() {
             let piece = el("span", "", "");
             piece.set_text_content(Some(&step.text));
@@ -424,15 +710,56 @@ async fn generate(state: Shared) {
             }
             out.append_child(&piece).unwrap();
         }
+        if !step.text.is_empty() || step.canvas.is_some() {
+            steps += 1;
+        }
         if step.finished {
             break;
         }
-        steps += 1;
         let secs = (now_ms() - t0) / 1e3;
-        set_text("gen-status", &format!("{steps} steps · {:.1} steps/s", steps as f64 / secs.max(1e-9)));
+        let left = masked_history.last().map_or(String::new(), |m| format!(" · {m} slots still masked"));
+        set_text("gen-status", &format!("{steps} steps · {:.1} steps/s{left}", steps as f64 / secs.max(1e-9)));
         yield_now().await;
     }
     out.set_attribute("data-done", "true").unwrap();
     let secs = (now_ms() - t0) / 1e3;
     set_text("gen-status", &format!("done: {steps} steps in {secs:.1} s"));
+}
+
+/// A diffusion canvas: committed tokens as text (the ones new in this step marked, each with its popover from
+/// the step that committed it) and the slots still masked as placeholders.
+fn render_canvas(target: &Element, canvas: &[Option<String>], run: &GenRun, committed: &mut Vec<bool>) {
+    committed.resize(canvas.len(), false);
+    target.set_text_content(None);
+    let frag = document().create_document_fragment();
+    for (i, slot) in canvas.iter().enumerate() {
+        let e = match slot {
+            Some(text) => {
+                let e = el("span", if committed[i] { "" } else { "fresh" }, "");
+                e.set_text_content(Some(text));
+                if let Some(info) = run.slot_info(i) {
+                    let top: Vec<String> =
+                        info.top_k.iter().take(5).map(|a| format!("{:?} {:.1}%", a.text, 100.0 * a.prob)).collect();
+                    let title = format!(
+                        "{:?}: {} · rank {} · top: {}",
+                        info.text,
+                        info.detail.clone().unwrap_or_default(),
+                        info.rank.unwrap_or(0),
+                        top.join(", ")
+                    );
+                    e.set_attribute("title", &title).unwrap();
+                }
+                committed[i] = true;
+                e
+            }
+            None => {
+                let e = el("span", "mask-slot", "");
+                e.set_text_content(Some("\u{2591}"));
+                e.set_attribute("aria-label", "masked").unwrap();
+                e
+            }
+        };
+        frag.append_child(&e).unwrap();
+    }
+    target.append_child(&frag).unwrap();
 }

@@ -1,0 +1,75 @@
+// What the browser scripts share: the static server (scripts/serve.py on 127.0.0.1, cross-origin isolated),
+// Debian's Chromium through playwright-core, the native CLI for reference numbers, and a check that records
+// failures.
+import { spawn, execFileSync } from 'node:child_process';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const root = path.resolve(here, '../..');
+export const shots = path.join(here, 'screenshots');
+export const dataDir = process.env.GOLF_DATA || path.resolve(root, '../shared/data');
+const golf = path.join(root, 'target/release/golf');
+
+export const failures = [];
+export const check = (ok, what) => {
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
+  if (!ok) failures.push(what);
+};
+
+export function startServer() {
+  const server = spawn('python3', [path.join(root, 'scripts/serve.py'), '--dir', path.join(root, 'dist'), '--port', '0'],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    server.stdout.on('data', (d) => {
+      const m = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(d.toString());
+      if (m) resolve({ server, url: m[0] });
+    });
+    server.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+}
+
+export function launch() {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/// `golf ARGS... FILE` on `text` written to a temporary file; for `score --json`, the parsed object.
+export function golfOn(text, args) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'golf-'));
+  const file = path.join(dir, 'text.txt');
+  writeFileSync(file, text, 'utf8');
+  return execFileSync(golf, [...args, file], { maxBuffer: 1 << 28 }).toString();
+}
+
+export function nativeScore(text, golfer = 'gzip', extra = []) {
+  return JSON.parse(golfOn(text, ['score', '--golfer', golfer, '--json', ...extra]));
+}
+
+export function golfRun(args) {
+  return execFileSync(golf, args, { maxBuffer: 1 << 28 }).toString();
+}
+
+/// Records requests that leave the server's origin and console errors, for the final checks.
+export function watch(page, url, outside, consoleErrors) {
+  page.on('request', (r) => {
+    const u = r.url();
+    if (!u.startsWith(url) && !u.startsWith('data:') && !u.startsWith('blob:')) outside.push(u);
+  });
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+}
+
+export function finish(what) {
+  if (failures.length) {
+    console.error(`${failures.length} ${what} check(s) failed`);
+    process.exit(1);
+  }
+  console.log(`${what} tests passed`);
+}

@@ -1,0 +1,123 @@
+// The diffusion golfer's panel in headless Chromium (the page with gzip, AR and MDLM only):
+// - NELBO (the default, K = 32, seed 0) on the default text equals `golf score --golfer mdlm --estimator nelbo`
+//   under both byte counts (1e-4), and the panel lists it next to the AR golfer's bpb;
+// - a chain rule past the time limit (here `?chain_s=8`) scores whole windows, says so, and equals the CLI's
+//   `--max-tokens` run of the same length; a short text is scored whole by left-to-right and equals the CLI's;
+// - the popover says when a token was revealed; the replay masks the text and reveals it again;
+// - cancel stops a chain rule; generation unmasks a canvas step by step and ends with the CLI's text (same seed);
+// - no request leaves 127.0.0.1; no console error. Saves screenshots.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { check, finish, golfRun, launch, nativeScore, shots, startServer, watch } from './harness.mjs';
+
+mkdirSync(shots, { recursive: true });
+const rel = (a, b) => Math.abs(a - b) / Math.abs(b);
+const CHAIN_S = 8;
+
+const { server, url } = await startServer();
+const browser = await launch();
+try {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 1100 } });
+  const outside = [];
+  const consoleErrors = [];
+  watch(page, url, outside, consoleErrors);
+  await page.goto(`${url}?golfers=ar,mdlm&chain_s=${CHAIN_S}`);
+  await page.waitForSelector('#panel-mdlm[data-scored="true"]', { timeout: 300_000 });
+  const text = await page.inputValue('#text');
+
+  // 1. NELBO on the whole text.
+  const nelbo = nativeScore(text, 'mdlm', ['--estimator', 'nelbo', '--steps', '32', '--mask-seed', '0']);
+  const shown = Number(await page.getAttribute('#bpb-mdlm', 'data-bpb'));
+  const shownGolf = Number(await page.getAttribute('#golf-bpb-mdlm', 'data-bpb'));
+  check(rel(shown, nelbo.bpb) < 1e-4, `MDLM NELBO K=32: browser ${shown} = native ${nelbo.bpb}`);
+  check(rel(shownGolf, nelbo.golf_bpb) < 1e-4, `MDLM NELBO Parameter Golf count: ${shownGolf} = ${nelbo.golf_bpb}`);
+  const ar = Number(await page.getAttribute('#bpb-ar', 'data-bpb'));
+  const line = await page.textContent('#estimates-mdlm');
+  check(line.includes(`NELBO, K = 32 (a bound): ${shown.toFixed(4)}`) && line.includes(`the AR golfer: ${ar.toFixed(4)}`),
+    `the panel lists the estimate next to the AR golfer's: ${line}`);
+  check(await page.isDisabled('#replay-mdlm'), 'no replay for NELBO (it has no reveal order)');
+
+  // 2. A chain rule past the time limit scores whole windows and says so.
+  const t0 = Date.now();
+  await page.selectOption('#estimator-mdlm', 'confidence');
+  await page.waitForSelector('#panel-mdlm[data-scored="true"]', { timeout: 300_000 });
+  const seconds = (Date.now() - t0) / 1e3;
+  const kept = Number(await page.getAttribute('#panel-mdlm', 'data-cut-tokens'));
+  const limit = await page.textContent('#limit-mdlm');
+  check(kept > 0 && kept % 255 === 0 && await page.isVisible('#limit-mdlm') && limit.includes(`fit in ${CHAIN_S} s`),
+    `the confidence chain rule was cut to ${kept} tokens after ${seconds.toFixed(1)} s: ${limit}`);
+  const conf = nativeScore(text, 'mdlm', ['--estimator', 'confidence', '--max-tokens', String(kept)]);
+  const confShown = Number(await page.getAttribute('#bpb-mdlm', 'data-bpb'));
+  check(rel(confShown, conf.bpb) < 1e-4 && conf.tokens === kept,
+    `confidence order on the first ${kept} tokens: browser ${confShown} = native ${conf.bpb}`);
+  check(rel(Number(await page.getAttribute('#golf-bpb-mdlm', 'data-bpb')), conf.golf_bpb) < 1e-4,
+    'and under the Parameter Golf count');
+  const cellCount = await page.locator('#heatmap-mdlm span[data-i]').count();
+  check(cellCount === [...text.slice(0, conf.bytes)].length || cellCount < [...text].length,
+    `the heatmap shows the scored part (${cellCount} characters)`);
+
+  // 3. The popover says when the token was revealed; the replay hides and reveals the text.
+  await page.hover('#heatmap-mdlm span[data-i="40"]');
+  const hover = await page.textContent('#hover-mdlm');
+  check(/rank \d+.* top: .*revealed \d+ of \d+ in its window/.test(hover), `MDLM hover: ${hover.slice(0, 200)}`);
+  await page.click('#replay-mdlm');
+  await page.waitForSelector('#panel-mdlm[data-replay="running"]');
+  await page.waitForTimeout(1500);
+  const masked = await page.locator('#heatmap-mdlm span.masked').count();
+  await page.screenshot({ path: path.join(shots, 'mdlm-replay.png'), clip: await page.locator('#panel-mdlm').boundingBox() });
+  check(masked > 0 && masked < cellCount, `the replay is part way: ${masked} of ${cellCount} characters still masked`);
+  await page.waitForSelector('#panel-mdlm[data-replay="done"]', { timeout: 30_000 });
+  check(await page.locator('#heatmap-mdlm span.masked').count() === 0, 'the replay ends with every character shown');
+
+  // 4. A short text fits: left to right scores all of it and equals the CLI.
+  const short = text.slice(0, 400);
+  await page.fill('#text', short);
+  await page.selectOption('#estimator-mdlm', 'l2r');
+  await page.waitForSelector('#panel-mdlm[data-scored="true"]', { timeout: 120_000 });
+  const l2r = nativeScore(short, 'mdlm', ['--estimator', 'l2r']);
+  const l2rShown = Number(await page.getAttribute('#bpb-mdlm', 'data-bpb'));
+  check(rel(l2rShown, l2r.bpb) < 1e-4 && !(await page.isVisible('#limit-mdlm')),
+    `left to right on ${short.length} chars, whole: browser ${l2rShown} = native ${l2r.bpb}`);
+
+  // 5. Cancel stops a chain rule between steps.
+  await page.fill('#text', text);
+  await page.selectOption('#estimator-mdlm', 'confidence');
+  await page.waitForFunction(() => Number(document.querySelector('#panel-mdlm').dataset.progress || 0) > 20);
+  const atCancel = await page.evaluate(() => {
+    document.querySelector('#cancel').click();
+    return Number(document.querySelector('#panel-mdlm').dataset.progress);
+  });
+  await page.waitForTimeout(1500);
+  const after = Number(await page.getAttribute('#panel-mdlm', 'data-progress'));
+  check(after - atCancel <= 1 && (await page.textContent('#status-mdlm')) === 'cancelled',
+    `cancel stopped the chain rule (${atCancel} -> ${after} calls)`);
+
+  // 6. Generation: a canvas of 32 masked slots, unmasked in 8 steps; the same text as the CLI with the same seed.
+  await page.selectOption('#gen-golfer', { label: 'MDLM (masked diffusion, fp8 e4m3)' });
+  const prompt = 'The adrenal glands are';
+  await page.fill('#prompt', prompt);
+  await page.fill('#max-tokens', '32');
+  await page.fill('#temperature', '0.8');
+  await page.fill('#seed', '7');
+  await page.$eval('#diffusion-steps', (e) => { e.value = '8'; e.dispatchEvent(new Event('input')); });
+  await page.click('#generate');
+  await page.waitForSelector('#gen-output[data-done="true"]', { timeout: 120_000 });
+  const history = (await page.getAttribute('#gen-output', 'data-masked-history')).split(',').map(Number);
+  const decreasing = history.every((m, i) => i === 0 || m < history[i - 1]);
+  check(history.length === 8 && history.at(-1) === 0 && decreasing,
+    `the canvas unmasked step by step: ${history.join(', ')} slots masked after each step`);
+  const pageText = await page.textContent('#gen-output');
+  const cli = golfRun(['generate', '--golfer', 'mdlm', '--prompt', prompt, '--max-tokens', '32', '--steps', '8',
+    '--temperature', '0.8', '--top-p', '0.95', '--seed', '7']).replace(/\n$/, '');
+  check(pageText === cli, `page canvas = CLI: ${JSON.stringify(pageText.slice(0, 140))}`);
+  const title = await page.getAttribute('#gen-output .canvas span[title]', 'title');
+  check(/committed at step \d+ with probability/.test(title || ''), `a slot's popover: ${title}`);
+  await page.screenshot({ path: path.join(shots, 'mdlm-generation.png'), fullPage: true });
+
+  check(outside.length === 0, `no request left 127.0.0.1 ${outside.length ? JSON.stringify(outside) : ''}`);
+  check(consoleErrors.length === 0, `no console errors ${consoleErrors.length ? JSON.stringify(consoleErrors) : ''}`);
+} finally {
+  await browser.close();
+  server.kill();
+}
+finish('MDLM (browser)');
