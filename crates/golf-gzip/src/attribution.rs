@@ -67,6 +67,8 @@ pub enum InflateError {
     Malformed(u64, &'static str),
     #[error("the stream decodes to {got} bytes that differ from the {want}-byte text at byte {at}")]
     Mismatch { got: usize, want: usize, at: usize },
+    #[error("the stream decodes to more than {0} bytes")]
+    TooLong(usize),
 }
 
 struct BitReader<'a> {
@@ -160,8 +162,23 @@ pub struct Attribution {
 
 /// Decodes `stream`, checks it reproduces `text`, and charges every bit to the bytes of `text`.
 pub fn attribute(stream: &[u8], text: &[u8]) -> Result<Attribution, InflateError> {
+    let (out, attribution) = decode(stream, text.len())?;
+    if out != text {
+        let at = out.iter().zip(text).position(|(a, b)| a != b).unwrap_or(out.len().min(text.len()));
+        return Err(InflateError::Mismatch { got: out.len(), want: text.len(), at });
+    }
+    Ok(attribution)
+}
+
+/// Decodes a raw DEFLATE stream of at most `limit` bytes (a shared link's text, say: the limit keeps a small
+/// hostile stream from expanding without bound).
+pub fn inflate(stream: &[u8], limit: usize) -> Result<Vec<u8>, InflateError> {
+    decode(stream, limit).map(|(out, _)| out)
+}
+
+fn decode(stream: &[u8], limit: usize) -> Result<(Vec<u8>, Attribution), InflateError> {
     let mut r = BitReader { data: stream, pos: 0 };
-    let mut out: Vec<u8> = Vec::with_capacity(text.len());
+    let mut out: Vec<u8> = Vec::with_capacity(limit.min(1 << 20));
     let mut charges: Vec<Charge> = Vec::new();
     let mut blocks = Vec::new();
     // Bits of empty blocks that had no earlier byte to go to.
@@ -188,6 +205,9 @@ pub fn attribute(stream: &[u8], text: &[u8]) -> Result<Attribution, InflateError
                 header_bits = (r.pos - block_bit_start) as u32;
                 let at = (r.pos / 8) as usize;
                 let bytes = stream.get(at..at + len as usize).ok_or(malformed(r.pos, "stored block past the end"))?;
+                if out.len() + bytes.len() > limit {
+                    return Err(InflateError::TooLong(limit));
+                }
                 for i in 0..bytes.len() {
                     let start = (out.len() + i) as u32;
                     charges.push(Charge { start, end: start + 1, coding: Coding::Stored, code_bits: 8, units: 0 });
@@ -215,6 +235,9 @@ pub fn attribute(stream: &[u8], text: &[u8]) -> Result<Attribution, InflateError
                     let sym = lit.decode(&mut r)? as usize;
                     let start = out.len() as u32;
                     if sym < 256 {
+                        if out.len() == limit {
+                            return Err(InflateError::TooLong(limit));
+                        }
                         out.push(sym as u8);
                         let bits = (r.pos - sym_start) as u32;
                         charges.push(Charge {
@@ -240,6 +263,9 @@ pub fn attribute(stream: &[u8], text: &[u8]) -> Result<Attribution, InflateError
                         let distance = DIST_BASE[dcode] as usize + r.bits(EXTRA_DBITS[dcode] as u32)? as usize;
                         if distance > out.len() {
                             return Err(malformed(r.pos, "distance before the start of the text"));
+                        }
+                        if out.len() + length > limit {
+                            return Err(InflateError::TooLong(limit));
                         }
                         let from = out.len() - distance;
                         for i in 0..length {
@@ -284,11 +310,7 @@ pub fn attribute(stream: &[u8], text: &[u8]) -> Result<Attribution, InflateError
             break;
         }
     }
-    if out != text {
-        let at = out.iter().zip(text).position(|(a, b)| a != b).unwrap_or(out.len().min(text.len()));
-        return Err(InflateError::Mismatch { got: out.len(), want: text.len(), at });
-    }
-    Ok(Attribution { charges, blocks, total_bits: stream.len() as u64 * 8 })
+    Ok((out, Attribution { charges, blocks, total_bits: stream.len() as u64 * 8 }))
 }
 
 /// Reads a dynamic block's code-length code and the literal/length and distance code lengths.
@@ -391,6 +413,14 @@ mod tests {
         let a = check(&text);
         assert!(a.blocks.len() > 2, "{} blocks", a.blocks.len());
         assert!(a.blocks.iter().any(|b| b.kind == BlockKind::Dynamic));
+    }
+
+    #[test]
+    fn inflate_round_trips_and_refuses_to_grow_past_its_limit() {
+        let text = "the cat sat on the mat; the cat sat on the hat. ".repeat(40);
+        let stream = crate::deflate::Deflater::new(text.as_bytes().to_vec()).finish();
+        assert_eq!(inflate(&stream, text.len()).unwrap(), text.as_bytes());
+        assert!(matches!(inflate(&stream, text.len() - 1), Err(InflateError::TooLong(_))));
     }
 
     #[test]

@@ -1,5 +1,8 @@
-//! The Four Golfers page. `views` is pure and tested natively; `app` is the DOM glue (wasm only).
+//! The Four Golfers page. `views` (the heatmaps), `results` (table, charts' data, exports) and `share` (links)
+//! are pure and tested natively; `app` is the DOM and canvas glue (wasm only).
 
+pub mod results;
+pub mod share;
 pub mod views;
 
 #[cfg(target_arch = "wasm32")]

@@ -177,6 +177,27 @@ pub fn cells_of(cells: &[Cell], span: &Span) -> std::ops::Range<usize> {
     a..b.max(a)
 }
 
+/// For each cell, whether a token (span) starts there: the heatmap marks token boundaries with it.
+pub fn token_starts(cells: &[Cell], spans: &[Span]) -> Vec<bool> {
+    let mut out = vec![false; cells.len()];
+    let mut k = 0;
+    for (i, c) in cells.iter().enumerate() {
+        while k < spans.len() && spans[k].start < c.start {
+            k += 1;
+        }
+        out[i] = k < spans.len() && spans[k].start == c.start;
+    }
+    out
+}
+
+/// The first cell of the next (or previous) token from cell `at`, for keyboard navigation.
+pub fn next_token_cell(cells: &[Cell], spans: &[Span], at: usize, forward: bool) -> Option<usize> {
+    let here = span_at(spans, cells.get(at)?.start)?;
+    let target = if forward { here.checked_add(1).filter(|&k| k < spans.len())? } else { here.checked_sub(1)? };
+    let start = spans[target].start;
+    Some(cells.partition_point(|c| c.end <= start))
+}
+
 /// Legend stops: (bits per byte, colour) from 0 to `max`.
 pub fn legend(max: f64, stops: usize) -> Vec<(f64, [u8; 3])> {
     (0..stops)
@@ -263,6 +284,20 @@ mod tests {
         assert_eq!(cells_of(&c, &s(1, 3, None)), 1..2);
         assert_eq!(cells_of(&c, &spans[2]), 2..4);
         assert_eq!(cells_of(&c, &s(0, 5, None)), 0..4);
+    }
+
+    #[test]
+    fn token_boundaries_and_keyboard_steps() {
+        let s = |a, b| Span { start: a, end: b, bits: 1.0, token: None };
+        // "ab é!" : tokens "ab", " é", "!"; cells a b space é !
+        let c = cells("ab é!", &[1.0; 6]);
+        let spans = [s(0, 2), s(2, 5), s(5, 6)];
+        assert_eq!(token_starts(&c, &spans), vec![true, false, true, false, true]);
+        assert_eq!(next_token_cell(&c, &spans, 0, true), Some(2));
+        assert_eq!(next_token_cell(&c, &spans, 3, true), Some(4));
+        assert_eq!(next_token_cell(&c, &spans, 4, true), None);
+        assert_eq!(next_token_cell(&c, &spans, 3, false), Some(0));
+        assert_eq!(next_token_cell(&c, &spans, 1, false), None);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The page's roster: one enum over the golfers (no `dyn` async traits), and their runs.
 
-use golf_core::{GenerateSettings, GenerateStep, GolfError, Golfer, ScoreStep, Span, Summary, TokenInfo};
+use golf_core::{GenerateSettings, GenerateStep, GolfError, Golfer, GolferInfo, ScoreStep, Span, Summary, TokenInfo};
 use golf_gzip::{GzipGeneration, GzipGolfer, GzipScore};
 use golf_onnx::{ArGeneration, ArGolfer, ArScore, Estimator, MdlmGeneration, MdlmGolfer, MdlmScore};
 
@@ -42,12 +42,16 @@ impl Golf {
         }
     }
 
-    pub fn label(&self) -> String {
+    pub fn info(&self) -> GolferInfo {
         match self {
-            Golf::Gzip(g) => g.info().label,
-            Golf::Ar(g) => g.info().label,
-            Golf::Mdlm(g) => g.info().label,
+            Golf::Gzip(g) => g.info(),
+            Golf::Ar(g) => g.info(),
+            Golf::Mdlm(g) => g.info(),
         }
+    }
+
+    pub fn label(&self) -> String {
+        self.info().label
     }
 
     /// `estimator` applies to the diffusion golfer; the others have one way to score.

@@ -1,9 +1,11 @@
 //! The page: loads the golfers, drives them round-robin in bounded steps (yielding to the browser between
 //! steps), and copies the views' results onto elements.
 
+mod charts;
 mod dom;
 mod download;
 mod golfers;
+mod results;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -36,6 +38,8 @@ struct Panel {
     scored: Option<(u64, f64)>,
     /// The diffusion golfer: (estimator, bpb, what part of the text) on the text with hash `.0`, in run order.
     estimates: (u64, Vec<(String, f64, Option<String>)>),
+    /// The last finished score and the hash of the text it scored, for the table, charts and exports.
+    result: Option<(u64, crate::results::Scored)>,
 }
 
 #[derive(Default)]
@@ -44,6 +48,10 @@ struct State {
     /// Bumped to stop a running generation: a loop that sees a newer number stops.
     gen_run: u32,
     chain_budget_s: f64,
+    /// The shared colour scale: bits per byte at the dark end.
+    scale: f64,
+    /// The character highlighted in every panel (hover or keyboard).
+    highlighted: Option<usize>,
 }
 
 fn text_hash(text: &str) -> u64 {
@@ -63,11 +71,25 @@ pub fn start() {
     let param = |name: &str| params.as_ref().and_then(|p| p.get(name));
     state.borrow_mut().chain_budget_s =
         param("chain_s").and_then(|s| s.parse().ok()).filter(|s: &f64| *s > 0.0).unwrap_or(CHAIN_BUDGET_S);
-    render_legend();
+    state.borrow_mut().scale = SCALE_MAX;
+    // A share link's fragment: its text and settings replace the defaults.
+    let fragment = window().location().hash().unwrap_or_default();
+    if let Some(f) = fragment.strip_prefix('#').filter(|f| !f.is_empty()) {
+        match crate::share::decode(f) {
+            Ok(view) => apply_shared(&state, view),
+            Err(e) => show_error(&format!("This link's view could not be read ({e}); showing the default text.")),
+        }
+    }
+    render_legend(state.borrow().scale);
     add_panel(&state, Golf::Gzip(GzipGolfer::new(Method::Exact)));
+    wire_results(&state);
 
     let s = state.clone();
-    on_id("score", "click", move |_| spawn_local(score(s.clone(), None)));
+    on_id("score", "click", move |_| {
+        // A new score by hand clears the last error; the page's own loading keeps it in view.
+        show_error("");
+        spawn_local(score(s.clone(), None))
+    });
     let s = state.clone();
     on_id("generate", "click", move |_| spawn_local(generate(s.clone())));
     let s = state.clone();
@@ -200,7 +222,13 @@ fn add_panel(state: &Shared, golf: Golf) {
     }
     by_id::<Element>("panels").append_child(&panel).unwrap();
     let s = state.clone();
-    on(&heatmap, "mouseover", move |e| hover_cell(&s, index, &e));
+    on(&heatmap, "mouseover", move |e| hover_cell(&s, &e));
+    heatmap.set_attribute("tabindex", "0").unwrap();
+    heatmap
+        .set_attribute("aria-label", &format!("{}: bits per character; arrow keys step through tokens", golf.label()))
+        .unwrap();
+    let s = state.clone();
+    on(&heatmap, "keydown", move |e| key_nav(&s, index, &e));
     let option = el("option", "", "");
     option.set_attribute("value", &index.to_string()).unwrap();
     option.set_text_content(Some(&golf.label()));
@@ -212,6 +240,7 @@ fn add_panel(state: &Shared, golf: Golf) {
         run: 0,
         scored: None,
         estimates: (0, Vec::new()),
+        result: None,
     });
 }
 
@@ -252,6 +281,16 @@ fn diffusion_controls(state: &Shared, index: usize, id: &str) -> Element {
         .unwrap();
     replay.set_text_content(Some("Replay the unmasking"));
     let estimates = el("div", "estimates", &format!("estimates-{id}"));
+    // A share link's estimator and K.
+    let app: Element = by_id("app");
+    if let Some(e) = app.get_attribute("data-estimator") {
+        select.unchecked_ref::<HtmlSelectElement>().set_value(&e);
+        steps_label.unchecked_ref::<HtmlElement>().set_hidden(e != "nelbo");
+    }
+    if let Some(k) = app.get_attribute("data-nelbo-k") {
+        steps.unchecked_ref::<HtmlInputElement>().set_value(&k);
+        steps_value.set_text_content(Some(&k));
+    }
     for child in [&label, &steps_label, &replay, &estimates] {
         row.append_child(child).unwrap();
     }
@@ -365,14 +404,94 @@ async fn load_onnx(state: &Shared, folder: &str, threads: Option<u32>) -> bool {
     }
 }
 
-fn render_legend() {
+/// A shared view: the text, the colour scale, the diffusion golfer's estimator and the difference's golfers.
+fn apply_shared(state: &Shared, view: crate::share::View) {
+    by_id::<HtmlTextAreaElement>("text").set_value(&view.text);
+    state.borrow_mut().scale = view.scale;
+    let scale: HtmlInputElement = by_id("scale");
+    scale.set_value(&view.scale.to_string());
+    set_text("scale-value", &view.scale.to_string());
+    let app: Element = by_id("app");
+    app.set_attribute("data-estimator", &view.estimator).unwrap();
+    app.set_attribute("data-nelbo-k", &view.nelbo_k.to_string()).unwrap();
+    if let Some((a, b)) = view.diff {
+        by_id::<Element>("diff-a").set_attribute("data-want", &a).unwrap();
+        by_id::<Element>("diff-b").set_attribute("data-want", &b).unwrap();
+    }
+}
+
+/// The current view as a share link's fragment.
+fn current_view(state: &Shared) -> crate::share::View {
+    let mdlm = state.borrow().panels.iter().any(|p| matches!(*p.golf, Golf::Mdlm(_)));
+    let (estimator, nelbo_k) = if mdlm {
+        let k = input_number("nelbo-steps-mdlm", 32.0) as u32;
+        (by_id::<HtmlSelectElement>("estimator-mdlm").value(), k)
+    } else {
+        let app: Element = by_id("app");
+        let k = app.get_attribute("data-nelbo-k").and_then(|k| k.parse().ok()).unwrap_or(32);
+        (app.get_attribute("data-estimator").unwrap_or_else(|| "nelbo".into()), k)
+    };
+    let (a, b) = (by_id::<HtmlSelectElement>("diff-a").value(), by_id::<HtmlSelectElement>("diff-b").value());
+    crate::share::View {
+        text: by_id::<HtmlTextAreaElement>("text").value(),
+        scale: state.borrow().scale,
+        estimator,
+        nelbo_k,
+        diff: (!a.is_empty() && !b.is_empty()).then_some((a, b)),
+    }
+}
+
+/// The controls under the panels: colour scale, token boundaries, share, exports, the difference's pickers.
+fn wire_results(state: &Shared) {
+    let s = state.clone();
+    on_id("scale", "input", move |_| {
+        let v = input_number("scale", SCALE_MAX).clamp(0.5, 64.0);
+        set_text("scale-value", &v.to_string());
+        s.borrow_mut().scale = v;
+        rescale(&s);
+    });
+    on_id("boundaries", "change", |_| {
+        let on = by_id::<HtmlInputElement>("boundaries").checked();
+        by_id::<Element>("panels").class_list().toggle_with_force("boundaries", on).unwrap();
+    });
+    let s = state.clone();
+    on_id("share", "click", move |_| {
+        let fragment = crate::share::encode(&current_view(&s));
+        let url =
+            format!("{}#{fragment}", window().location().href().unwrap_or_default().split('#').next().unwrap_or(""));
+        let _ = window().history().and_then(|h| h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url)));
+        let link: HtmlInputElement = by_id("share-link");
+        link.set_value(&url);
+        link.unchecked_ref::<HtmlElement>().set_hidden(false);
+        link.select();
+        // Copying needs the clipboard permission; the link is selected in the box either way.
+        let _ = window().navigator().clipboard().write_text(&url);
+        set_text(
+            "share-note",
+            &format!("Link with the text and settings ({} characters), copied if allowed.", url.len()),
+        );
+    });
+    let s = state.clone();
+    on_id("export-json", "click", move |_| results::export_json(&s));
+    let s = state.clone();
+    on_id("export-csv", "click", move |_| results::export_csv(&s));
+    for id in ["chart-bpb", "chart-cumulative", "chart-histogram"] {
+        on_id(&format!("png-{id}"), "click", move |_| results::export_png(id));
+    }
+    for id in ["diff-a", "diff-b"] {
+        let s = state.clone();
+        on_id(id, "change", move |_| results::render_diff(&s));
+    }
+}
+
+fn render_legend(scale: f64) {
     let legend: Element = by_id("legend");
     legend.set_text_content(None);
-    for (bits, color) in views::legend(SCALE_MAX, 7) {
+    for (bits, color) in views::legend(scale, 7) {
         let chip = el("span", "chip", "");
         let style = format!("background:{};color:{}", views::css_rgb(color), views::ink_for(color));
         chip.set_attribute("style", &style).unwrap();
-        let label = if bits >= SCALE_MAX { format!("≥{bits:.0}") } else { format!("{bits:.0}") };
+        let label = if bits >= scale { format!("≥{bits:.1}") } else { format!("{bits:.1}") };
         chip.set_text_content(Some(&label));
         legend.append_child(&chip).unwrap();
     }
@@ -381,7 +500,6 @@ fn render_legend() {
 /// Scores the text with every golfer (or only the one with id `only`), one step each in turn, so all panels
 /// fill in together. A newer score of a panel (or cancel) stops this one's run of it.
 async fn score(state: Shared, only: Option<String>) {
-    show_error("");
     let text = by_id::<HtmlTextAreaElement>("text").value();
     let budget_s = state.borrow().chain_budget_s;
     struct Running {
@@ -498,7 +616,8 @@ fn finish_panel(
     let scored = g.scored_text(run, text);
     let totals = g.totals(run, &spans, scored.len() as u64);
     let cells = views::cells(scored, &per_byte_bits(&spans, scored.len()));
-    render_heatmap(&gid, &cells);
+    let scale = state.borrow().scale;
+    render_heatmap(&gid, &cells, &spans, scale);
     set_text(&format!("hover-{gid}"), "Hover a character to see its bits.");
     set_text(&format!("bpb-{gid}"), &format!("{:.4}", totals.bpb));
     set_attr(&format!("bpb-{gid}"), "data-bpb", &totals.bpb.to_string());
@@ -521,8 +640,20 @@ fn finish_panel(
         button.toggle_attribute_with_force("disabled", order.is_empty()).unwrap();
     }
     let hash = text_hash(text);
+    let info = g.info();
+    let scored_result = crate::results::Scored {
+        id: info.id,
+        label: info.label,
+        spans: spans.clone(),
+        bits: totals.bits,
+        bytes: totals.bytes,
+        tokens: totals.tokens,
+        ms,
+        model_bytes: info.model_bytes,
+    };
     let mut s = state.borrow_mut();
     let panel = &mut s.panels[index];
+    panel.result = Some((hash, scored_result));
     panel.spans = spans;
     panel.cells = cells;
     panel.scored = cut.is_none().then_some((hash, totals.bpb));
@@ -537,6 +668,7 @@ fn finish_panel(
     }
     drop(s);
     render_estimates(state);
+    results::render(state);
 }
 
 /// The diffusion panels' line of estimates on the current text, next to the AR golfer's bpb on it.
@@ -607,16 +739,20 @@ async fn replay_unmasking(state: Shared, index: usize) {
     set_attr(&format!("panel-{gid}"), "data-replay", "done");
 }
 
-fn render_heatmap(gid: &str, cells: &[Cell]) {
+fn render_heatmap(gid: &str, cells: &[Cell], spans: &[Span], scale: f64) {
     let doc = document();
     let heatmap: Element = by_id(&format!("heatmap-{gid}"));
     heatmap.set_text_content(None);
     let frag = doc.create_document_fragment();
+    let starts = views::token_starts(cells, spans);
     for (i, cell) in cells.iter().take(views::HEATMAP_MAX_CHARS).enumerate() {
         let e = doc.create_element("span").unwrap();
-        let bg = views::heat_color(cell.bits_per_byte(), SCALE_MAX);
+        let bg = views::heat_color(cell.bits_per_byte(), scale);
         e.set_attribute("style", &format!("background:{};color:{}", views::css_rgb(bg), views::ink_for(bg))).unwrap();
         e.set_attribute("data-i", &i.to_string()).unwrap();
+        if starts[i] {
+            e.set_class_name("tb");
+        }
         // A text node: pasted markup is shown, never parsed.
         e.append_child(&doc.create_text_node(&cell.text.to_string())).unwrap();
         frag.append_child(&e).unwrap();
@@ -628,14 +764,68 @@ fn render_heatmap(gid: &str, cells: &[Cell]) {
     note.set_text_content(text.as_deref());
 }
 
-fn hover_cell(state: &Shared, index: usize, e: &Event) {
+/// Recolours every heatmap and the legend for a new shared scale.
+fn rescale(state: &Shared) {
+    let s = state.borrow();
+    render_legend(s.scale);
+    for p in &s.panels {
+        if !p.cells.is_empty() {
+            render_heatmap(&p.golf.id(), &p.cells, &p.spans, s.scale);
+        }
+    }
+    drop(s);
+    results::render_diff(state);
+}
+
+fn hover_cell(state: &Shared, e: &Event) {
     let Some(target) = e.target().and_then(|t| t.dyn_into::<Element>().ok()) else { return };
     let Some(i) = target.get_attribute("data-i").and_then(|v| v.parse::<usize>().ok()) else { return };
+    highlight(state, i);
+}
+
+/// Highlights character `i` in every panel at once and shows each panel's popover for it.
+fn highlight(state: &Shared, i: usize) {
+    let previous = state.borrow_mut().highlighted.replace(i);
     let s = state.borrow();
-    let panel = &s.panels[index];
-    let Some(cell) = panel.cells.get(i) else { return };
-    let span = views::span_at(&panel.spans, cell.start).map(|k| &panel.spans[k]);
-    set_text(&format!("hover-{}", panel.golf.id()), &views::hover_text(cell, span));
+    let cell_in =
+        |gid: &str, k: usize| document().query_selector(&format!("#heatmap-{gid} span[data-i=\"{k}\"]")).ok().flatten();
+    for panel in &s.panels {
+        let gid = panel.golf.id();
+        if let Some(e) = previous.and_then(|k| cell_in(&gid, k)) {
+            e.class_list().remove_1("hl").unwrap();
+        }
+        let Some(cell) = panel.cells.get(i) else { continue };
+        if let Some(e) = cell_in(&gid, i) {
+            e.class_list().add_1("hl").unwrap();
+        }
+        let span = views::span_at(&panel.spans, cell.start).map(|k| &panel.spans[k]);
+        set_text(&format!("hover-{gid}"), &views::hover_text(cell, span));
+    }
+}
+
+/// Arrow keys move the highlight token by token (Home and End: the first and last character).
+fn key_nav(state: &Shared, index: usize, e: &Event) {
+    let Some(key) = e.dyn_ref::<web_sys::KeyboardEvent>().map(|k| k.key()) else { return };
+    let next = {
+        let s = state.borrow();
+        let p = &s.panels[index];
+        let at = s.highlighted.unwrap_or(0).min(p.cells.len().saturating_sub(1));
+        match key.as_str() {
+            "ArrowRight" => views::next_token_cell(&p.cells, &p.spans, at, true),
+            "ArrowLeft" => views::next_token_cell(&p.cells, &p.spans, at, false),
+            "Home" => Some(0),
+            "End" => p.cells.len().checked_sub(1),
+            _ => return,
+        }
+    };
+    e.prevent_default();
+    if let Some(i) = next {
+        highlight(state, i);
+        let gid = state.borrow().panels[index].golf.id();
+        if let Ok(Some(cell)) = document().query_selector(&format!("#heatmap-{gid} span[data-i=\"{i}\"]")) {
+            cell.scroll_into_view_with_bool(false);
+        }
+    }
 }
 
 fn input_number(id: &str, default: f64) -> f64 {

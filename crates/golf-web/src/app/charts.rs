@@ -1,0 +1,144 @@
+//! The charts, drawn by plotters on canvases from `results`' data: bits per byte per golfer (with Parameter
+//! Golf's baseline), cumulative bits along the text, and each golfer's distribution of per-token bits.
+
+use plotters::prelude::*;
+use plotters_canvas::CanvasBackend;
+
+use crate::results::{self, Scored, BASELINE_BPB};
+
+/// Okabe-Ito: a categorical palette that colour-blind readers can tell apart.
+const GOLFER_COLORS: [RGBColor; 6] = [
+    RGBColor(0xE6, 0x9F, 0x00),
+    RGBColor(0x00, 0x72, 0xB2),
+    RGBColor(0x00, 0x9E, 0x73),
+    RGBColor(0xCC, 0x79, 0xA7),
+    RGBColor(0x56, 0xB4, 0xE9),
+    RGBColor(0xD5, 0x5E, 0x00),
+];
+
+pub fn golfer_color(i: usize) -> RGBColor {
+    GOLFER_COLORS[i % GOLFER_COLORS.len()]
+}
+
+const FONT: &str = "sans-serif";
+const INK: RGBColor = RGBColor(0x33, 0x33, 0x33);
+
+type Drawn = Result<(), Box<dyn std::error::Error>>;
+
+fn canvas(id: &str) -> Result<DrawingArea<CanvasBackend, plotters::coord::Shift>, Box<dyn std::error::Error>> {
+    let backend = CanvasBackend::new(id).ok_or_else(|| format!("no canvas #{id}"))?;
+    let root = backend.into_drawing_area();
+    root.fill(&WHITE)?;
+    Ok(root)
+}
+
+/// Bars of bits per byte, one per golfer, and the Parameter Golf baseline as a dashed line.
+pub fn bpb_bars(id: &str, scored: &[(usize, &Scored)]) -> Drawn {
+    let root = canvas(id)?;
+    let top = scored.iter().map(|(_, s)| s.bpb()).fold(BASELINE_BPB, f64::max) * 1.15;
+    let n = scored.len().max(1);
+    let mut chart = ChartBuilder::on(&root)
+        .caption("bits per byte (lower is better)", (FONT, 16).into_font().color(&INK))
+        .margin(10)
+        .x_label_area_size(28)
+        .y_label_area_size(44)
+        .build_cartesian_2d(0f64..n as f64, 0f64..top)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(0)
+        .y_desc("bits/byte")
+        .label_style((FONT, 12).into_font().color(&INK))
+        .draw()?;
+    for (k, (color, s)) in scored.iter().enumerate() {
+        let x = k as f64;
+        let c = golfer_color(*color);
+        chart.draw_series(std::iter::once(Rectangle::new([(x + 0.15, 0.0), (x + 0.85, s.bpb())], c.filled())))?;
+        let label = format!("{:.3}", s.bpb());
+        chart.draw_series(std::iter::once(Text::new(
+            label,
+            (x + 0.3, s.bpb() + top * 0.02),
+            (FONT, 12).into_font(),
+        )))?;
+        let name: String = s.label.split(" (").next().unwrap_or(&s.label).chars().take(18).collect();
+        chart.draw_series(std::iter::once(Text::new(name, (x + 0.15, -top * 0.045), (FONT, 12).into_font())))?;
+    }
+    chart
+        .draw_series(DashedLineSeries::new([(0.0, BASELINE_BPB), (n as f64, BASELINE_BPB)], 6, 4, RED.stroke_width(2)))?
+        .label(format!("Parameter Golf baseline {BASELINE_BPB}"))
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], RED.stroke_width(2)));
+    chart.configure_series_labels().border_style(INK).background_style(WHITE.mix(0.85)).draw()?;
+    root.present()?;
+    Ok(())
+}
+
+/// Cumulative bits against byte position, one line per golfer: where the lines part is where the text was
+/// harder for one golfer than another.
+pub fn cumulative(id: &str, scored: &[(usize, &Scored)]) -> Drawn {
+    let root = canvas(id)?;
+    let series: Vec<Vec<(f64, f64)>> = scored.iter().map(|(_, s)| results::cumulative(&s.spans, 800)).collect();
+    let max_x = scored.iter().map(|(_, s)| s.bytes as f64).fold(1.0, f64::max);
+    let max_y = series.iter().filter_map(|p| p.last().map(|l| l.1)).fold(1.0, f64::max) * 1.05;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("cumulative bits along the text", (FONT, 16).into_font().color(&INK))
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0f64..max_x, 0f64..max_y)?;
+    chart.configure_mesh().x_desc("byte").y_desc("bits").label_style((FONT, 12).into_font().color(&INK)).draw()?;
+    for ((color, s), points) in scored.iter().zip(series) {
+        let c = golfer_color(*color);
+        chart
+            .draw_series(LineSeries::new(points, c.stroke_width(2)))?
+            .label(s.label.clone())
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], c.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .border_style(INK)
+        .background_style(WHITE.mix(0.85))
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+/// Each golfer's distribution of bits per token (per symbol for gzip), as the share of its tokens in each
+/// 1-bit bin: GLTR's histogram, for every golfer at once.
+pub fn histogram(id: &str, scored: &[(usize, &Scored)]) -> Drawn {
+    const BINS: usize = 24;
+    let root = canvas(id)?;
+    let shares: Vec<Vec<f64>> = scored
+        .iter()
+        .map(|(_, s)| {
+            let counts = results::histogram(&s.spans, BINS, 1.0);
+            let total = counts.iter().sum::<u32>().max(1) as f64;
+            counts.iter().map(|&c| c as f64 / total).collect()
+        })
+        .collect();
+    let max_y = shares.iter().flatten().cloned().fold(0.05, f64::max) * 1.1;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("bits per token: share of tokens", (FONT, 16).into_font().color(&INK))
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(44)
+        .build_cartesian_2d(0f64..BINS as f64, 0f64..max_y)?;
+    chart
+        .configure_mesh()
+        .x_desc(format!("bits (last bin: {}+)", BINS - 1))
+        .y_label_formatter(&|v| format!("{:.0}%", v * 100.0))
+        .label_style((FONT, 12).into_font().color(&INK))
+        .draw()?;
+    for ((color, s), share) in scored.iter().zip(shares) {
+        let c = golfer_color(*color);
+        let points: Vec<(f64, f64)> = share.iter().enumerate().map(|(b, &v)| (b as f64 + 0.5, v)).collect();
+        chart
+            .draw_series(LineSeries::new(points.clone(), c.stroke_width(2)))?
+            .label(s.label.clone())
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], c.stroke_width(2)));
+        chart.draw_series(points.into_iter().map(|p| Circle::new(p, 2, c.filled())))?;
+    }
+    chart.configure_series_labels().border_style(INK).background_style(WHITE.mix(0.85)).draw()?;
+    root.present()?;
+    Ok(())
+}

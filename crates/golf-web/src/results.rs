@@ -1,0 +1,234 @@
+//! What the page derives from the golfers' scores, as pure functions: the summary table, the charts' data
+//! (bpb bars, cumulative bits, per-token histograms, the difference between two golfers) and the exports.
+
+use golf_core::Span;
+
+/// Parameter Golf's baseline val_bpb, the reference line on the bar chart.
+pub const BASELINE_BPB: f64 = 1.2244;
+
+/// One golfer's finished score of a text.
+#[derive(Clone, Debug)]
+pub struct Scored {
+    pub id: String,
+    pub label: String,
+    pub spans: Vec<Span>,
+    pub bits: f64,
+    /// Bytes scored: the text's, or the prefix a time-limited chain rule reached.
+    pub bytes: u64,
+    pub tokens: Option<usize>,
+    pub ms: f64,
+    pub model_bytes: u64,
+}
+
+impl Scored {
+    pub fn bpb(&self) -> f64 {
+        self.bits / self.bytes.max(1) as f64
+    }
+
+    /// Bits per byte with the model's own size charged, as compression benchmarks count a decompressor:
+    /// (bits + 8 x model bytes) / bytes.
+    pub fn charged_bpb(&self) -> f64 {
+        (self.bits + 8.0 * self.model_bytes as f64) / self.bytes.max(1) as f64
+    }
+}
+
+/// A row of the summary table, formatted.
+pub fn summary_row(s: &Scored) -> [String; 8] {
+    [
+        s.label.clone(),
+        format!("{:.4}", s.bpb()),
+        format!("{:.0}", s.bits),
+        s.tokens.map_or("–".into(), |t| t.to_string()),
+        s.bytes.to_string(),
+        format!("{:.0}", s.ms),
+        if s.model_bytes == 0 { "0 (its code)".into() } else { format!("{:.2} MB", s.model_bytes as f64 / 1e6) },
+        format!("{:.1}", s.charged_bpb()),
+    ]
+}
+
+pub const SUMMARY_HEADER: [&str; 8] =
+    ["golfer", "bits/byte", "bits", "tokens", "bytes", "time (ms)", "model size", "bits/byte with model"];
+
+/// Cumulative bits at the end of each span, thinned to at most `max_points` points (always keeping the last).
+pub fn cumulative(spans: &[Span], max_points: usize) -> Vec<(f64, f64)> {
+    let mut total = 0.0;
+    let all: Vec<(f64, f64)> = spans
+        .iter()
+        .map(|s| {
+            total += s.bits;
+            (s.end as f64, total)
+        })
+        .collect();
+    let every = all.len().div_ceil(max_points.max(1)).max(1);
+    let mut out: Vec<(f64, f64)> = all.iter().step_by(every).copied().collect();
+    if let (Some(last), Some(kept)) = (all.last(), out.last()) {
+        if last != kept {
+            out.push(*last);
+        }
+    }
+    out.insert(0, (0.0, 0.0));
+    out
+}
+
+/// Counts of spans' bits in `bins` bins of `width` bits (the last bin takes everything above).
+pub fn histogram(spans: &[Span], bins: usize, width: f64) -> Vec<u32> {
+    let mut counts = vec![0u32; bins.max(1)];
+    for s in spans {
+        let b = ((s.bits.max(0.0) / width) as usize).min(counts.len() - 1);
+        counts[b] += 1;
+    }
+    counts
+}
+
+/// Per character: A's bits minus B's (positive where A spends more). `a` and `b` are per-byte bits over the
+/// same text; `chars` are the characters' byte ranges.
+pub fn difference(a: &[f64], b: &[f64], chars: &[(u32, u32)]) -> Vec<f64> {
+    chars
+        .iter()
+        .map(|&(s, e)| {
+            let r = s as usize..(e as usize).min(a.len()).min(b.len());
+            a[r.clone()].iter().sum::<f64>() - b[r].iter().sum::<f64>()
+        })
+        .collect()
+}
+
+/// A diverging, colour-blind-safe palette (ColorBrewer PuOr): purple where A spends more bits than B, orange
+/// where B does, white where they agree; `max` bits per byte saturates.
+pub fn diff_color(d: f64, max: f64) -> [u8; 3] {
+    const PUOR: [[u8; 3]; 7] = [
+        [0xb3, 0x58, 0x06],
+        [0xf1, 0xa3, 0x40],
+        [0xfe, 0xe0, 0xb6],
+        [0xf7, 0xf7, 0xf7],
+        [0xd8, 0xda, 0xeb],
+        [0x99, 0x8e, 0xc3],
+        [0x54, 0x27, 0x88],
+    ];
+    let t = if max > 0.0 { (d / max).clamp(-1.0, 1.0) } else { 0.0 };
+    let x = (t + 1.0) / 2.0 * (PUOR.len() - 1) as f64;
+    let i = (x.floor() as usize).min(PUOR.len() - 2);
+    let f = x - i as f64;
+    let mix = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * f).round() as u8;
+    let (a, b) = (PUOR[i], PUOR[i + 1]);
+    [mix(a[0], b[0]), mix(a[1], b[1]), mix(a[2], b[2])]
+}
+
+/// The export: per golfer its totals, spans and per-byte bits, in the shape of `golf score --json --per-byte`.
+pub fn export_json(text: &str, scored: &[Scored]) -> serde_json::Value {
+    let golfers: Vec<serde_json::Value> = scored
+        .iter()
+        .map(|s| {
+            let spans: Vec<serde_json::Value> = s
+                .spans
+                .iter()
+                .map(|sp| serde_json::json!({ "start": sp.start, "end": sp.end, "bits": sp.bits }))
+                .collect();
+            serde_json::json!({
+                "golfer": s.id,
+                "label": s.label,
+                "bytes": s.bytes,
+                "bits": s.bits,
+                "bpb": s.bpb(),
+                "tokens": s.tokens,
+                "model_bytes": s.model_bytes,
+                "spans": spans,
+                "per_byte": golf_core::per_byte_bits(&s.spans, s.bytes as usize),
+            })
+        })
+        .collect();
+    serde_json::json!({ "text_bytes": text.len(), "golfers": golfers })
+}
+
+/// The export as CSV: one row per byte of the text, one column of bits per golfer (empty past a golfer's
+/// scored prefix).
+pub fn export_csv(text: &str, scored: &[Scored]) -> String {
+    let per_byte: Vec<Vec<f64>> = scored.iter().map(|s| golf_core::per_byte_bits(&s.spans, s.bytes as usize)).collect();
+    let mut out = String::from("byte,char");
+    for s in scored {
+        out += &format!(",{}", s.id);
+    }
+    out.push('\n');
+    for i in 0..text.len() {
+        // The character starting at this byte (continuation bytes get none), quoted for CSV.
+        let ch = if text.is_char_boundary(i) { text[i..].chars().next().map(String::from) } else { None };
+        let ch = ch.map_or(String::new(), |c| match c.as_str() {
+            "\n" => "\\n".into(),
+            c => format!("\"{}\"", c.replace('"', "\"\"")),
+        });
+        out += &format!("{i},{ch}");
+        for p in &per_byte {
+            match p.get(i) {
+                Some(v) => out += &format!(",{v}"),
+                None => out.push(','),
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(start: u32, end: u32, bits: f64) -> Span {
+        Span { start, end, bits, token: None }
+    }
+
+    fn scored(spans: Vec<Span>, model_bytes: u64) -> Scored {
+        let bits = spans.iter().map(|s| s.bits).sum();
+        let bytes = spans.last().map_or(0, |s| s.end as u64);
+        Scored { id: "x".into(), label: "X".into(), spans, bits, bytes, tokens: Some(2), ms: 5.0, model_bytes }
+    }
+
+    #[test]
+    fn charging_the_model_size() {
+        let s = scored(vec![span(0, 4, 8.0), span(4, 8, 8.0)], 1);
+        assert_eq!(s.bpb(), 2.0);
+        assert_eq!(s.charged_bpb(), 3.0);
+        let row = summary_row(&s);
+        assert_eq!(row[1], "2.0000");
+        assert_eq!(row[7], "3.0");
+    }
+
+    #[test]
+    fn cumulative_bits_end_at_the_total() {
+        let spans: Vec<Span> = (0..10).map(|i| span(i, i + 1, 1.0)).collect();
+        let c = cumulative(&spans, 3);
+        assert_eq!(c.first(), Some(&(0.0, 0.0)));
+        assert_eq!(c.last(), Some(&(10.0, 10.0)));
+        assert!(c.len() <= 3 + 2);
+        assert!(c.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1));
+    }
+
+    #[test]
+    fn histogram_bins_and_overflow() {
+        let spans = [span(0, 1, 0.5), span(1, 2, 1.5), span(2, 3, 99.0), span(3, 4, -0.1)];
+        assert_eq!(histogram(&spans, 3, 1.0), vec![2, 1, 1]);
+    }
+
+    #[test]
+    fn difference_per_character_and_its_colours() {
+        // "aé": a = byte 0, é = bytes 1..3.
+        let d = difference(&[1.0, 2.0, 2.0], &[0.5, 1.0, 1.0], &[(0, 1), (1, 3)]);
+        assert_eq!(d, vec![0.5, 2.0]);
+        assert_eq!(diff_color(0.0, 4.0), [0xf7, 0xf7, 0xf7]);
+        assert_eq!(diff_color(9.0, 4.0), [0x54, 0x27, 0x88]);
+        assert_eq!(diff_color(-9.0, 4.0), [0xb3, 0x58, 0x06]);
+    }
+
+    #[test]
+    fn exports_carry_every_byte() {
+        let s = scored(vec![span(0, 1, 2.0), span(1, 3, 4.0)], 0);
+        let json = export_json("aé", std::slice::from_ref(&s));
+        assert_eq!(json["golfers"][0]["per_byte"], serde_json::json!([2.0, 2.0, 2.0]));
+        assert_eq!(json["golfers"][0]["bpb"], 2.0);
+        let csv = export_csv("a\"é", &[scored(vec![span(0, 2, 2.0), span(2, 4, 4.0)], 0)]);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], "byte,char,x");
+        assert_eq!(lines[1], "0,\"a\",1");
+        assert_eq!(lines[2], "1,\"\"\"\",1");
+        assert_eq!(lines[3], "2,\"é\",2");
+        assert_eq!(lines[4], "3,,2");
+    }
+}

@@ -1,0 +1,130 @@
+// The page's shared views in headless Chromium (gzip and AR, so it runs in a minute or two):
+// - the summary table has a row per golfer whose bpb equals `golf score --json`, and the three charts are drawn;
+// - hovering a character highlights it in every panel and fills every panel's popover; arrow keys step tokens;
+// - the colour-scale slider recolours the heatmaps;
+// - the difference heatmap covers the text and its bits add up to A's minus B's;
+// - the exported JSON equals the native JSON (every span, 1e-4), the CSV has a row per byte, a chart exports as PNG;
+// - a share link opened in a new page shows the same text, settings and numbers; a damaged link says so;
+// - no request leaves 127.0.0.1; no console error. Saves a screenshot of the results.
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { check, finish, launch, nativeScore, shots, startServer, watch } from './harness.mjs';
+
+mkdirSync(shots, { recursive: true });
+const rel = (a, b) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
+
+const { server, url } = await startServer();
+const browser = await launch();
+try {
+  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1200, height: 1000 } });
+  const page = await context.newPage();
+  const outside = [];
+  const consoleErrors = [];
+  watch(page, url, outside, consoleErrors);
+  await page.goto(`${url}?golfers=ar`);
+  await page.waitForSelector('#panel-ar[data-scored="true"]', { timeout: 300_000 });
+  await page.waitForSelector('#summary-ar');
+  const text = await page.inputValue('#text');
+  const native = { gzip: nativeScore(text, 'gzip'), ar: nativeScore(text, 'ar') };
+
+  // 1. The table and the charts.
+  for (const id of ['gzip', 'ar']) {
+    const shown = Number(await page.getAttribute(`#summary-${id}`, 'data-bpb'));
+    check(rel(shown, native[id].bpb) < 1e-4, `summary row ${id}: ${shown} = native ${native[id].bpb}`);
+  }
+  const row = await page.$$eval('#summary-ar td', (tds) => tds.map((t) => t.textContent));
+  check(row.length === 8 && /MB$/.test(row[6]) && Number(row[7]) > Number(row[1]), `AR row with its model charged: ${row.join(' | ')}`);
+  for (const id of ['chart-bpb', 'chart-cumulative', 'chart-histogram']) {
+    // A drawn chart has many distinct colours; a blank canvas has one.
+    const colours = await page.$eval(`#${id}`, (c) => {
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      const seen = new Set();
+      for (let i = 0; i < d.length; i += 16) seen.add(`${d[i]},${d[i + 1]},${d[i + 2]}`);
+      return seen.size;
+    });
+    check(colours > 20, `${id} is drawn (${colours} colours)`);
+  }
+
+  // 2. Hover highlights the character in every panel and fills every popover; the arrow key moves by a token.
+  await page.hover('#heatmap-gzip span[data-i="300"]');
+  const lit = await page.$$eval('.heatmap span.hl', (es) => es.map((e) => `${e.closest('.heatmap').id}:${e.dataset.i}`));
+  check(lit.includes('heatmap-gzip:300') && lit.includes('heatmap-ar:300'), `highlighted in every panel: ${lit.join(', ')}`);
+  const popAr = await page.textContent('#hover-ar');
+  const popGzip = await page.textContent('#hover-gzip');
+  check(/\(byte \d+\).*token .* rank \d+.* top: /.test(popAr) && /\(byte \d+\)/.test(popGzip),
+    `both popovers show byte 300's character: ${popAr.slice(0, 100)} | ${popGzip.slice(0, 80)}`);
+  await page.focus('#heatmap-ar');
+  await page.keyboard.press('ArrowRight');
+  const moved = await page.$eval('#heatmap-ar span.hl', (e) => Number(e.dataset.i));
+  check(moved > 300 && moved < 320, `ArrowRight moved to the next token (character ${moved})`);
+
+  // 3. The shared colour scale recolours the heatmaps.
+  const before = await page.$eval('#heatmap-ar span[data-i="10"]', (e) => e.style.background);
+  await page.$eval('#scale', (e) => { e.value = '4'; e.dispatchEvent(new Event('input')); });
+  const after = await page.$eval('#heatmap-ar span[data-i="10"]', (e) => e.style.background);
+  check(before !== after, `scale 12 -> 4 recolours (${before} -> ${after})`);
+
+  // 4. The difference heatmap: AR minus gzip.
+  await page.selectOption('#diff-a', 'ar');
+  await page.selectOption('#diff-b', 'gzip');
+  const diffCells = await page.locator('#diff-heatmap span').count();
+  const summary = await page.textContent('#diff-summary');
+  const total = Number(/([+-]\d+) bits/.exec(summary)?.[1]);
+  check(diffCells === [...text].length && Math.abs(total - (native.ar.bits - native.gzip.bits)) <= 1,
+    `difference heatmap: ${diffCells} characters; ${summary.slice(0, 90)}`);
+
+  // 5. Exports.
+  const [json] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
+  const exported = JSON.parse(readFileSync(await json.path(), 'utf8'));
+  for (const id of ['gzip', 'ar']) {
+    const g = exported.golfers.find((x) => x.golfer === id);
+    const n = native[id];
+    const spansMatch = g && g.spans.length === n.spans.length &&
+      g.spans.every((s, i) => s.start === n.spans[i].start && s.end === n.spans[i].end && Math.abs(s.bits - n.spans[i].bits) < 1e-4 * Math.max(1, n.spans[i].bits));
+    check(g && rel(g.bpb, n.bpb) < 1e-4 && g.bytes === n.bytes && spansMatch,
+      `exported JSON for ${id} equals the native JSON (${g?.spans.length} spans)`);
+  }
+  const [csv] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
+  const lines = readFileSync(await csv.path(), 'utf8').trimEnd().split('\n');
+  check(lines[0] === 'byte,char,gzip,ar' && lines.length === Buffer.byteLength(text) + 1, `CSV: ${lines.length - 1} byte rows`);
+  const [png] = await Promise.all([page.waitForEvent('download'), page.click('#png-chart-bpb')]);
+  const pngBytes = readFileSync(await png.path());
+  check(pngBytes.subarray(1, 4).toString() === 'PNG' && pngBytes.length > 5000, `chart PNG (${pngBytes.length} bytes)`);
+  await page.screenshot({ path: path.join(shots, 'results.png'), fullPage: true });
+
+  // 6. A share link reproduces the view in a new page.
+  const shared = 'Shared text: déjà vu 😀 — the cat sat on the mat. '.repeat(8);
+  await page.fill('#text', shared);
+  await page.click('#score');
+  await page.waitForSelector('#panel-ar[data-scored="true"]', { timeout: 120_000 });
+  await page.waitForSelector('#summary-ar');
+  const bpbHere = Number(await page.getAttribute('#bpb-ar', 'data-bpb'));
+  await page.click('#share');
+  const link = await page.inputValue('#share-link');
+  check(link.includes('#t=') && link.includes('&s=4'), `share link made (${link.length} characters)`);
+  const page2 = await context.newPage();
+  watch(page2, url, outside, consoleErrors);
+  await page2.goto(link.replace('/#', '/?golfers=ar#'));
+  await page2.waitForSelector('#panel-ar[data-scored="true"]', { timeout: 300_000 });
+  const text2 = await page2.inputValue('#text');
+  const bpb2 = Number(await page2.getAttribute('#bpb-ar', 'data-bpb'));
+  const scale2 = await page2.inputValue('#scale');
+  check(text2 === shared && bpb2 === bpbHere && scale2 === '4', `the link opens the same text, scale ${scale2} and AR bpb ${bpb2}`);
+  await page2.close();
+  // A new page: changing only the fragment of an open page does not reload it.
+  const page3 = await context.newPage();
+  watch(page3, url, outside, consoleErrors);
+  await page3.goto(`${url}?golfers=ar#t=@@@`);
+  await page3.waitForSelector('#panel-gzip[data-scored="true"]');
+  const damaged = await page3.textContent('#error');
+  check(/could not be read/.test(damaged) && (await page3.inputValue('#text')) === text,
+    `a damaged link says so and shows the default text: ${damaged}`);
+  await page3.close();
+
+  check(outside.length === 0, `no request left 127.0.0.1 ${outside.length ? JSON.stringify(outside) : ''}`);
+  check(consoleErrors.length === 0, `no console errors ${consoleErrors.length ? JSON.stringify(consoleErrors) : ''}`);
+} finally {
+  await browser.close();
+  server.kill();
+}
+finish('views (browser)');
