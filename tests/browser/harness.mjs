@@ -73,3 +73,10 @@ export function finish(what) {
   }
   console.log(`${what} tests passed`);
 }
+
+/// Ticks exactly the race lanes of `ids`.
+export async function raceOnly(page, ids) {
+  await page.$$eval('#race-golfers input', (inputs, want) => {
+    for (const i of inputs) i.checked = want.includes(i.id.replace('race-', ''));
+  }, ids);
+}

@@ -8,7 +8,7 @@
 // - no request leaves 127.0.0.1; no console error. Saves screenshots.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { check, finish, golfRun, launch, nativeScore, shots, startServer, watch } from './harness.mjs';
+import { check, finish, golfRun, launch, nativeScore, raceOnly, shots, startServer, watch } from './harness.mjs';
 
 mkdirSync(shots, { recursive: true });
 const rel = (a, b) => Math.abs(a - b) / Math.abs(b);
@@ -93,7 +93,7 @@ try {
     `cancel stopped the chain rule (${atCancel} -> ${after} calls)`);
 
   // 6. Generation: a canvas of 32 masked slots, unmasked in 8 steps; the same text as the CLI with the same seed.
-  await page.selectOption('#gen-golfer', { label: 'MDLM (masked diffusion, fp8 e4m3)' });
+  await raceOnly(page, ['mdlm']);
   const prompt = 'The adrenal glands are';
   await page.fill('#prompt', prompt);
   await page.fill('#max-tokens', '32');
@@ -101,16 +101,16 @@ try {
   await page.fill('#seed', '7');
   await page.$eval('#diffusion-steps', (e) => { e.value = '8'; e.dispatchEvent(new Event('input')); });
   await page.click('#generate');
-  await page.waitForSelector('#gen-output[data-done="true"]', { timeout: 120_000 });
-  const history = (await page.getAttribute('#gen-output', 'data-masked-history')).split(',').map(Number);
+  await page.waitForSelector('#lane-out-mdlm[data-done="true"]', { timeout: 120_000 });
+  const history = (await page.getAttribute('#lane-out-mdlm', 'data-masked-history')).split(',').map(Number);
   const decreasing = history.every((m, i) => i === 0 || m < history[i - 1]);
   check(history.length === 8 && history.at(-1) === 0 && decreasing,
     `the canvas unmasked step by step: ${history.join(', ')} slots masked after each step`);
-  const pageText = await page.textContent('#gen-output');
+  const pageText = await page.textContent('#lane-out-mdlm');
   const cli = golfRun(['generate', '--golfer', 'mdlm', '--prompt', prompt, '--max-tokens', '32', '--steps', '8',
     '--temperature', '0.8', '--top-p', '0.95', '--seed', '7']).replace(/\n$/, '');
   check(pageText === cli, `page canvas = CLI: ${JSON.stringify(pageText.slice(0, 140))}`);
-  const title = await page.getAttribute('#gen-output .canvas span[title]', 'title');
+  const title = await page.getAttribute('#lane-out-mdlm .canvas span[title]', 'title');
   check(/committed at step \d+ with probability/.test(title || ''), `a slot's popover: ${title}`);
   await page.screenshot({ path: path.join(shots, 'mdlm-generation.png'), fullPage: true });
 

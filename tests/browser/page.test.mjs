@@ -7,7 +7,7 @@
 // Saves screenshots to tests/browser/screenshots/.
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { check, dataDir, finish, launch, nativeScore, shots, startServer, watch } from './harness.mjs';
+import { check, dataDir, finish, launch, nativeScore, raceOnly, shots, startServer, watch } from './harness.mjs';
 
 mkdirSync(shots, { recursive: true });
 
@@ -110,35 +110,60 @@ try {
   await page.waitForSelector('#error:not([hidden])');
   check(/empty/.test(await page.textContent('#error')), 'empty text shows an error banner');
 
-  // 6. Generation streams into the output box.
+  // 6. Generation: each golfer alone, then a 32-token race of all four.
   await page.fill('#prompt', 'The adrenal glands are');
   await page.fill('#max-bytes', '120');
+  await raceOnly(page, ['gzip']);
   await page.click('#generate');
-  await page.waitForSelector('#gen-output[data-done="true"]', { timeout: 60_000 });
-  const generated = await page.textContent('#gen-output');
-  const pieces = await page.locator('#gen-output span:not(.prompt)').count();
+  await page.waitForSelector('#lanes[data-done="true"]', { timeout: 60_000 });
+  const generated = await page.textContent('#lane-out-gzip');
+  const pieces = await page.locator('#lane-out-gzip .canvas span').count();
   check(generated.startsWith('The adrenal glands are') && generated.length > 'The adrenal glands are'.length,
     `generation appended text (${generated.length - 22} chars in ${pieces} streamed pieces)`);
   check(pieces > 5, 'generation streamed in many pieces');
-  console.log(`     gzip: ${await page.textContent('#gen-status')}`);
-  await page.selectOption('#gen-golfer', { label: 'AR (Parameter Golf baseline, int8)' });
+  console.log(`     gzip: ${await page.textContent('#lane-stats-gzip')}`);
+  await raceOnly(page, ['ar']);
   await page.fill('#max-bytes', '100');
   await page.click('#generate');
-  await page.waitForSelector('#gen-output[data-done="true"]', { timeout: 120_000 });
-  const arText = await page.textContent('#gen-output');
-  const arPieces = await page.locator('#gen-output span:not(.prompt)').count();
+  await page.waitForSelector('#lanes[data-done="true"]', { timeout: 120_000 });
+  const arText = await page.textContent('#lane-out-ar');
+  const arPieces = await page.locator('#lane-out-ar .canvas span').count();
   check(arText.startsWith('The adrenal glands are') && arPieces > 5, `AR generation streamed ${arPieces} tokens`);
-  console.log(`     AR: ${await page.textContent('#gen-status')}: ${JSON.stringify(arText.slice(0, 120))}`);
-  await page.selectOption('#gen-golfer', { label: 'SmolLM2-135M-Instruct (4-bit)' });
+  console.log(`     AR: ${await page.textContent('#lane-stats-ar')}: ${JSON.stringify(arText.slice(0, 120))}`);
+  await raceOnly(page, ['smollm2']);
   await page.fill('#prompt', 'What is the capital of France?');
   await page.fill('#temperature', '0');
   await page.fill('#max-bytes', '400');
   await page.check('#chat');
   await page.click('#generate');
-  await page.waitForSelector('#gen-output[data-done="true"]', { timeout: 300_000 });
-  const chat = await page.textContent('#gen-output');
+  await page.waitForSelector('#lanes[data-done="true"]', { timeout: 300_000 });
+  const chat = await page.textContent('#lane-out-smollm2');
   check(/Paris/.test(chat) && !/im_end/.test(chat), `SmolLM2 chat answer: ${JSON.stringify(chat.slice(0, 160))}`);
-  console.log(`     SmolLM2: ${await page.textContent('#gen-status')}`);
+  console.log(`     SmolLM2: ${await page.textContent('#lane-stats-smollm2')}`);
+  await page.uncheck('#chat');
+
+  // The race: every golfer at once, 32 tokens each; every lane streams and reports its speed and first token.
+  await raceOnly(page, ['gzip', 'ar', 'mdlm', 'smollm2']);
+  await page.fill('#prompt', 'The adrenal glands are');
+  await page.fill('#temperature', '0.8');
+  await page.fill('#max-tokens', '32');
+  await page.fill('#max-bytes', '4000');
+  await page.click('#generate');
+  // Every lane has streamed something before any has finished: the golfers take turns.
+  await page.waitForFunction(() => [...document.querySelectorAll('.lane')].every((l) => Number(l.dataset.tokens) > 0),
+    null, { timeout: 120_000, polling: 50 });
+  const unfinishedWhenAllStarted = await page.$$eval('.lane', (ls) => ls.filter((l) => !l.dataset.done).length);
+  await page.waitForSelector('#lanes[data-done="true"]', { timeout: 300_000 });
+  const lanes = await page.$$eval('.lane', (ls) => ls.map((l) => ({
+    id: l.id, tokens: Number(l.dataset.tokens), tps: Number(l.dataset.tokensPerS), ttft: Number(l.dataset.ttftMs),
+    pieces: l.querySelectorAll('.canvas span').length, stats: l.querySelector('.status').textContent,
+  })));
+  check(lanes.length === 4 && unfinishedWhenAllStarted >= 2, `four lanes ran at once (${unfinishedWhenAllStarted} still running when all had started)`);
+  for (const l of lanes) {
+    // gzip may stop a piece early at its byte limit; the models write exactly 32 tokens.
+    const expected = l.id === 'lane-gzip' ? l.tokens > 0 && l.tokens <= 32 : l.tokens === 32;
+    check(expected && l.pieces > 1 && l.tps > 0 && l.ttft > 0, `${l.id}: ${l.stats}`);
+  }
   await page.screenshot({ path: path.join(shots, 'generation.png'), fullPage: true });
 
   // 7. A reload takes SmolLM2 from the browser's Cache Storage, not the network.

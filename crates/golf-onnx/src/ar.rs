@@ -43,6 +43,35 @@ pub struct ArScore {
     pos: usize,
     cache: Option<Vec<Value>>,
     finished: bool,
+    /// Tokens per model call, and how many the last call took.
+    chunk: usize,
+    last_len: usize,
+}
+
+/// The smallest chunk [`ArScore::pace`] goes down to, and the first call's.
+const MIN_CHUNK: usize = 8;
+const FIRST_CHUNK: usize = 16;
+
+impl ArScore {
+    /// Sizes the next calls to take about `target_ms` each, from the last call's time: the page keeps its main
+    /// thread free this way (ONNX Runtime Web computes on it). A model too slow to meet the target even at the
+    /// smallest chunk keeps full chunks, since smaller calls would only cost it more time in all.
+    /// Starts with a small call, for a caller that will [`ArScore::pace`] the rest.
+    pub fn start_small(&mut self) {
+        self.chunk = FIRST_CHUNK;
+    }
+
+    pub fn pace(&mut self, last_ms: f64, target_ms: f64) {
+        if self.last_len == 0 || last_ms <= 0.0 {
+            return;
+        }
+        let per_token = last_ms / self.last_len as f64;
+        self.chunk = if per_token * MIN_CHUNK as f64 > target_ms {
+            SCORE_CHUNK
+        } else {
+            ((target_ms / per_token) as usize).clamp(MIN_CHUNK, SCORE_CHUNK)
+        };
+    }
 }
 
 impl ArGolfer {
@@ -160,6 +189,8 @@ impl Golfer for ArGolfer {
             pos: 0,
             cache: None,
             finished: n == 0,
+            chunk: SCORE_CHUNK,
+            last_len: 0,
         })
     }
 
@@ -172,7 +203,8 @@ impl Golfer for ArGolfer {
         if !run.finished {
             let Window { size, stride } = self.window;
             let window_end = (run.window_start + size).min(n);
-            let end = (run.pos + SCORE_CHUNK).min(window_end);
+            let end = (run.pos + run.chunk).min(window_end);
+            run.last_len = end - run.pos;
             let (ids, targets) = (&run.stream[run.pos..end], &run.stream[run.pos + 1..end + 1]);
             let (out, cache) = self.call(ids, targets, run.cache.take()).await?;
             let pred = Predictions::read(&out)?;

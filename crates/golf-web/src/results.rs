@@ -167,6 +167,66 @@ pub fn export_csv(text: &str, scored: &[Scored]) -> String {
     out
 }
 
+/// A race lane's clock: tokens, time to first token and speed. Speed counts the lane's own steps, so it is the
+/// golfer's speed even while the others take their turns.
+#[derive(Clone, Debug)]
+pub struct LaneClock {
+    start_ms: f64,
+    first_ms: Option<f64>,
+    tokens: usize,
+    own_ms: f64,
+}
+
+impl LaneClock {
+    pub fn new(start_ms: f64) -> LaneClock {
+        LaneClock { start_ms, first_ms: None, tokens: 0, own_ms: 0.0 }
+    }
+
+    /// A step that ran from `t0` to `t1` and produced `tokens` tokens.
+    pub fn step(&mut self, t0: f64, t1: f64, tokens: usize) {
+        self.own_ms += t1 - t0;
+        self.tokens += tokens;
+        if tokens > 0 && self.first_ms.is_none() {
+            self.first_ms = Some(t1);
+        }
+    }
+
+    pub fn ttft_ms(&self) -> Option<f64> {
+        self.first_ms.map(|f| f - self.start_ms)
+    }
+
+    pub fn tokens_per_s(&self) -> f64 {
+        if self.own_ms > 0.0 {
+            self.tokens as f64 * 1e3 / self.own_ms
+        } else {
+            0.0
+        }
+    }
+
+    pub fn line(&self, now_ms: f64) -> String {
+        let ttft = self.ttft_ms().map_or("–".into(), |t| format!("{t:.0} ms"));
+        format!(
+            "{} tokens · {:.1} tokens/s · first token {ttft} · {:.1} s",
+            self.tokens,
+            self.tokens_per_s(),
+            (now_ms - self.start_ms) / 1e3
+        )
+    }
+
+    /// The same numbers as data attributes, for tests and scripts.
+    pub fn attributes(&self, now_ms: f64) -> Vec<(&'static str, String)> {
+        let mut a = vec![
+            ("data-tokens", self.tokens.to_string()),
+            ("data-tokens-per-s", self.tokens_per_s().to_string()),
+            ("data-elapsed-ms", (now_ms - self.start_ms).to_string()),
+        ];
+        if let Some(t) = self.ttft_ms() {
+            a.push(("data-ttft-ms", t.to_string()));
+        }
+        a
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +275,18 @@ mod tests {
         assert_eq!(diff_color(0.0, 4.0), [0xf7, 0xf7, 0xf7]);
         assert_eq!(diff_color(9.0, 4.0), [0x54, 0x27, 0x88]);
         assert_eq!(diff_color(-9.0, 4.0), [0xb3, 0x58, 0x06]);
+    }
+
+    #[test]
+    fn a_lane_clock_counts_its_own_time() {
+        let mut c = LaneClock::new(1000.0);
+        c.step(1000.0, 1100.0, 0); // a prefill with no token yet
+        assert_eq!(c.ttft_ms(), None);
+        c.step(1300.0, 1400.0, 1); // the others ran from 1100 to 1300
+        c.step(1600.0, 1700.0, 2);
+        assert_eq!(c.ttft_ms(), Some(400.0));
+        assert_eq!(c.tokens_per_s(), 10.0);
+        assert_eq!(c.line(2000.0), "3 tokens · 10.0 tokens/s · first token 400 ms · 1.0 s");
     }
 
     #[test]

@@ -58,7 +58,12 @@ impl Golf {
     pub fn start_score(&self, text: &str, estimator: Option<Estimator>) -> Result<ScoreRun, GolfError> {
         Ok(match self {
             Golf::Gzip(g) => ScoreRun::Gzip(g.start_score(text.as_bytes())?),
-            Golf::Ar(g) => ScoreRun::Ar(g.start_score(text.as_bytes())?),
+            Golf::Ar(g) => {
+                // The page paces a run's calls (`pace`), starting small.
+                let mut run = g.start_score(text.as_bytes())?;
+                run.start_small();
+                ScoreRun::Ar(run)
+            }
             Golf::Mdlm(g) => ScoreRun::Mdlm(g.start_score_with(text.as_bytes(), estimator.unwrap_or(g.estimator))?),
         })
     }
@@ -84,6 +89,13 @@ impl Golf {
         let all = r.tokens();
         g.truncate(r, keep);
         (r.tokens() < all).then(|| (r.tokens(), all))
+    }
+
+    /// Paces a run's next steps at about `target_ms` each, from the last one's time (see `ArScore::pace`).
+    pub fn pace(&self, run: &mut ScoreRun, last_ms: f64, target_ms: f64) {
+        if let ScoreRun::Ar(r) = run {
+            r.pace(last_ms, target_ms);
+        }
     }
 
     /// The text a run scored (shorter than the input when a time limit cut it).

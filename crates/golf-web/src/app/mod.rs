@@ -5,12 +5,13 @@ mod charts;
 mod dom;
 mod download;
 mod golfers;
+mod race;
 mod results;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use golf_core::{per_byte_bits, GenerateSettings, SamplerSettings, Span};
+use golf_core::{per_byte_bits, Span};
 use golf_gzip::{GzipGolfer, Method};
 use golf_onnx::{ArGolfer, Estimator, Manifest, MdlmGolfer};
 use wasm_bindgen::JsCast;
@@ -24,6 +25,10 @@ use crate::DEFAULT_TEXT;
 
 /// Bits per byte at the dark end of the colour scale.
 const SCALE_MAX: f64 = 12.0;
+
+/// What one scoring step should take at most, so the page answers input between steps (long tasks are 50 ms
+/// and up; a step under this keeps the page usable while it scores).
+const STEP_TARGET_MS: f64 = 80.0;
 
 /// Seconds of model time a diffusion chain rule may take (one model call per token); `?chain_s=N` changes it.
 const CHAIN_BUDGET_S: f64 = 30.0;
@@ -52,6 +57,8 @@ struct State {
     scale: f64,
     /// The character highlighted in every panel (hover or keyboard).
     highlighted: Option<usize>,
+    /// A redraw of the table and charts is scheduled.
+    results_pending: bool,
 }
 
 fn text_hash(text: &str) -> u64 {
@@ -91,7 +98,7 @@ pub fn start() {
         spawn_local(score(s.clone(), None))
     });
     let s = state.clone();
-    on_id("generate", "click", move |_| spawn_local(generate(s.clone())));
+    on_id("generate", "click", move |_| spawn_local(race::race(s.clone())));
     let s = state.clone();
     on_id("cancel", "click", move |_| cancel_score(&s));
     let s = state.clone();
@@ -229,10 +236,7 @@ fn add_panel(state: &Shared, golf: Golf) {
         .unwrap();
     let s = state.clone();
     on(&heatmap, "keydown", move |e| key_nav(&s, index, &e));
-    let option = el("option", "", "");
-    option.set_attribute("value", &index.to_string()).unwrap();
-    option.set_text_content(Some(&golf.label()));
-    by_id::<Element>("gen-golfer").append_child(&option).unwrap();
+    race::add_toggle(&golf);
     state.borrow_mut().panels.push(Panel {
         golf: Rc::new(golf),
         spans: Vec::new(),
@@ -559,7 +563,9 @@ async fn score(state: Shared, only: Option<String>) {
             let gid = r.golf.id();
             let t = now_ms();
             let step = r.golf.score_step(&mut r.run).await;
-            r.spent += (now_ms() - t) / 1e3;
+            let took = now_ms() - t;
+            r.spent += took / 1e3;
+            r.golf.pace(&mut r.run, took, STEP_TARGET_MS);
             if state.borrow().panels[r.index].run != r.ticket {
                 *slot = None;
                 continue;
@@ -571,6 +577,8 @@ async fn score(state: Shared, only: Option<String>) {
                         let ms = now_ms() - r.t0;
                         let r = slot.take().expect("running");
                         finish_panel(&state, r.index, &r.golf, &r.run, r.spans, &text, ms, r.cut);
+                        // Drawing a panel is a task of its own: the next golfer's step starts after a yield.
+                        yield_now().await;
                         continue;
                     }
                     if let Some((kept, all)) = r.golf.fit_time(&mut r.run, r.spent, budget_s) {
@@ -613,6 +621,7 @@ fn finish_panel(
     cut: Option<String>,
 ) {
     let gid = g.id();
+    let t0 = now_ms();
     let scored = g.scored_text(run, text);
     let totals = g.totals(run, &spans, scored.len() as u64);
     let cells = views::cells(scored, &per_byte_bits(&spans, scored.len()));
@@ -668,7 +677,24 @@ fn finish_panel(
     }
     drop(s);
     render_estimates(state);
-    results::render(state);
+    // How long drawing the panel took: the page's responsiveness budget.
+    set_attr(&format!("panel-{gid}"), "data-render-ms", &format!("{:.0}", now_ms() - t0));
+    schedule_results(state);
+}
+
+/// Redraws the table and charts in a task of their own, once for any number of panels finishing together.
+fn schedule_results(state: &Shared) {
+    if std::mem::replace(&mut state.borrow_mut().results_pending, true) {
+        return;
+    }
+    let s = state.clone();
+    spawn_local(async move {
+        yield_now().await;
+        s.borrow_mut().results_pending = false;
+        let t0 = now_ms();
+        results::render(&s);
+        set_attr("results", "data-render-ms", &format!("{:.0}", now_ms() - t0));
+    });
 }
 
 /// The diffusion panels' line of estimates on the current text, next to the AR golfer's bpb on it.
@@ -828,97 +854,13 @@ fn key_nav(state: &Shared, index: usize, e: &Event) {
     }
 }
 
-fn input_number(id: &str, default: f64) -> f64 {
+pub(super) fn input_number(id: &str, default: f64) -> f64 {
     by_id::<HtmlInputElement>(id).value().trim().parse().unwrap_or(default)
-}
-
-async fn generate(state: Shared) {
-    let id = {
-        let mut s = state.borrow_mut();
-        s.gen_run += 1;
-        s.gen_run
-    };
-    show_error("");
-    let index: usize = by_id::<HtmlSelectElement>("gen-golfer").value().parse().unwrap_or(0);
-    let Some(golf) = state.borrow().panels.get(index).map(|p| p.golf.clone()) else { return };
-    let prompt = by_id::<HtmlInputElement>("prompt").value();
-    let max_bytes = input_number("max-bytes", 200.0) as usize;
-    let settings = GenerateSettings {
-        sampler: SamplerSettings {
-            temperature: input_number("temperature", 0.8) as f32,
-            seed: input_number("seed", 42.0) as u64,
-            repetition_penalty: 1.1,
-            ..SamplerSettings::default()
-        },
-        max_bytes,
-        // gzip's steps are bytes; the diffusion golfer's tokens are its canvas's masked slots.
-        max_steps: if matches!(*golf, Golf::Gzip(_)) { max_bytes } else { input_number("max-tokens", 64.0) as usize },
-        chat: by_id::<HtmlInputElement>("chat").checked(),
-        diffusion_steps: input_number("diffusion-steps", 32.0).max(1.0) as usize,
-        force_leftmost: by_id::<HtmlInputElement>("leftmost").checked(),
-    };
-    let mut run = match golf.start_generate(&prompt, &settings) {
-        Ok(run) => run,
-        Err(e) => return show_error(&format!("{}: {e}", golf.label())),
-    };
-    let out: Element = by_id("gen-output");
-    out.set_text_content(None);
-    for attr in ["data-done", "data-masked-history"] {
-        out.remove_attribute(attr).unwrap();
-    }
-    let prompt_el = el("span", "prompt", "");
-    // In chat mode the answer starts on its own line, after the question.
-    prompt_el.set_text_content(Some(&if settings.chat { format!("{prompt}\n") } else { prompt.clone() }));
-    out.append_child(&prompt_el).unwrap();
-    let canvas_el = el("span", "canvas", "");
-    out.append_child(&canvas_el).unwrap();
-    let t0 = now_ms();
-    let mut steps = 0;
-    let mut masked_history: Vec<usize> = Vec::new();
-    let mut committed: Vec<bool> = Vec::new();
-    set_text("gen-status", "generating…");
-    loop {
-        if state.borrow().gen_run != id {
-            return;
-        }
-        let step = match golf.generate_step(&mut run).await {
-            Ok(step) => step,
-            Err(e) => return show_error(&format!("{}: {e}", golf.label())),
-        };
-        if let Some(canvas) = &step.canvas {
-            render_canvas(&canvas_el, canvas, &run, &mut committed);
-            masked_history.push(canvas.iter().filter(|s| s.is_none()).count());
-            let history: Vec<String> = masked_history.iter().map(|m| m.to_string()).collect();
-            out.set_attribute("data-masked-history", &history.join(",")).unwrap();
-        }
-        if !step.text.is_empty() {
-            let piece = el("span", "", "");
-            piece.set_text_content(Some(&step.text));
-            if let Some(t) = &step.token {
-                let title = format!("{} (rank {})", t.detail.clone().unwrap_or_default(), t.rank.unwrap_or(0));
-                piece.set_attribute("title", &title).unwrap();
-            }
-            out.append_child(&piece).unwrap();
-        }
-        if !step.text.is_empty() || step.canvas.is_some() {
-            steps += 1;
-        }
-        if step.finished {
-            break;
-        }
-        let secs = (now_ms() - t0) / 1e3;
-        let left = masked_history.last().map_or(String::new(), |m| format!(" · {m} slots still masked"));
-        set_text("gen-status", &format!("{steps} steps · {:.1} steps/s{left}", steps as f64 / secs.max(1e-9)));
-        yield_now().await;
-    }
-    out.set_attribute("data-done", "true").unwrap();
-    let secs = (now_ms() - t0) / 1e3;
-    set_text("gen-status", &format!("done: {steps} steps in {secs:.1} s"));
 }
 
 /// A diffusion canvas: committed tokens as text (the ones new in this step marked, each with its popover from
 /// the step that committed it) and the slots still masked as placeholders.
-fn render_canvas(target: &Element, canvas: &[Option<String>], run: &GenRun, committed: &mut Vec<bool>) {
+pub(super) fn render_canvas(target: &Element, canvas: &[Option<String>], run: &GenRun, committed: &mut Vec<bool>) {
     committed.resize(canvas.len(), false);
     target.set_text_content(None);
     let frag = document().create_document_fragment();

@@ -1,0 +1,196 @@
+//! The generation race: one prompt, every ticked golfer writing at once (round-robin, one step each in turn),
+//! each lane streaming its text with its live speed, time to first token, elapsed time and token count.
+
+use std::rc::Rc;
+
+use golf_core::{GenerateSettings, GolfError, SamplerSettings};
+use wasm_bindgen::JsCast;
+use web_sys::{Element, HtmlElement, HtmlInputElement};
+
+use super::dom::*;
+use super::golfers::{GenRun, Golf};
+use super::{input_number, Shared};
+use crate::results::LaneClock;
+
+struct Lane {
+    golf: Rc<Golf>,
+    run: GenRun,
+    out: Element,
+    canvas: Element,
+    stats: Element,
+    lane: Element,
+    clock: LaneClock,
+    committed: Vec<bool>,
+    masked_history: Vec<usize>,
+    done: bool,
+}
+
+fn settings(chat: bool) -> GenerateSettings {
+    let max_bytes = input_number("max-bytes", 200.0) as usize;
+    GenerateSettings {
+        sampler: SamplerSettings {
+            temperature: input_number("temperature", 0.8) as f32,
+            top_p: input_number("top-p", 0.95) as f32,
+            repetition_penalty: input_number("repetition-penalty", 1.1) as f32,
+            seed: input_number("seed", 42.0) as u64,
+            ..SamplerSettings::default()
+        },
+        max_bytes,
+        // Every golfer writes at most this many tokens (gzip: pieces; the diffusion golfer: masked slots).
+        max_steps: input_number("max-tokens", 64.0) as usize,
+        chat,
+        diffusion_steps: input_number("diffusion-steps", 32.0).max(1.0) as usize,
+        force_leftmost: by_id::<HtmlInputElement>("leftmost").checked(),
+    }
+}
+
+/// Starts a race among the ticked golfers; a newer race or Stop ends it.
+pub async fn race(state: Shared) {
+    let id = {
+        let mut s = state.borrow_mut();
+        s.gen_run += 1;
+        s.gen_run
+    };
+    show_error("");
+    let prompt = by_id::<HtmlInputElement>("prompt").value();
+    let chat = by_id::<HtmlInputElement>("chat").checked();
+    let golfs: Vec<Rc<Golf>> = state
+        .borrow()
+        .panels
+        .iter()
+        .map(|p| p.golf.clone())
+        .filter(|g| {
+            document()
+                .get_element_by_id(&format!("race-{}", g.id()))
+                .is_some_and(|e| e.unchecked_ref::<HtmlInputElement>().checked())
+        })
+        .collect();
+    let lanes_el: Element = by_id("lanes");
+    lanes_el.set_text_content(None);
+    lanes_el.remove_attribute("data-done").unwrap();
+    if golfs.is_empty() {
+        return show_error("Tick at least one golfer to race.");
+    }
+    let mut lanes: Vec<Lane> = Vec::new();
+    for golf in golfs {
+        let gid = golf.id();
+        let lane = el("article", "lane", &format!("lane-{gid}"));
+        let head = el("header", "lane-head", "");
+        let title = el("h3", "", "");
+        title.set_text_content(Some(&golf.label()));
+        let stats = el("span", "status", &format!("lane-stats-{gid}"));
+        head.append_child(&title).unwrap();
+        head.append_child(&stats).unwrap();
+        let out = el("div", "generated", &format!("lane-out-{gid}"));
+        lane.append_child(&head).unwrap();
+        lane.append_child(&out).unwrap();
+        lanes_el.append_child(&lane).unwrap();
+        // A golfer without a chat template continues the prompt as plain text.
+        let (run, note) = match golf.start_generate(&prompt, &settings(chat)) {
+            Err(GolfError::NoChat { .. }) => {
+                (golf.start_generate(&prompt, &settings(false)), Some("no chat template: plain continuation"))
+            }
+            r => (r, None),
+        };
+        let run = match run {
+            Ok(run) => run,
+            Err(e) => {
+                stats.set_text_content(Some(&format!("cannot start: {e}")));
+                lane.set_attribute("data-error", &e.to_string()).unwrap();
+                continue;
+            }
+        };
+        let prompt_el = el("span", "prompt", "");
+        let chatting = chat && note.is_none();
+        // In chat mode the answer starts on its own line, after the question.
+        prompt_el.set_text_content(Some(&if chatting { format!("{prompt}\n") } else { prompt.clone() }));
+        if let Some(n) = note {
+            prompt_el.set_attribute("title", n).unwrap();
+        }
+        out.append_child(&prompt_el).unwrap();
+        let canvas = el("span", "canvas", "");
+        out.append_child(&canvas).unwrap();
+        lanes.push(Lane {
+            golf,
+            run,
+            out,
+            canvas,
+            stats,
+            lane,
+            clock: LaneClock::new(now_ms()),
+            committed: Vec::new(),
+            masked_history: Vec::new(),
+            done: false,
+        });
+    }
+    set_text("gen-status", "racing…");
+    while lanes.iter().any(|l| !l.done) {
+        for lane in lanes.iter_mut().filter(|l| !l.done) {
+            if state.borrow().gen_run != id {
+                return;
+            }
+            let t = now_ms();
+            let step = match lane.golf.generate_step(&mut lane.run).await {
+                Ok(step) => step,
+                Err(e) => {
+                    lane.done = true;
+                    lane.stats.set_text_content(Some(&format!("stopped: {e}")));
+                    lane.lane.set_attribute("data-error", &e.to_string()).unwrap();
+                    continue;
+                }
+            };
+            let now = now_ms();
+            let mut new_tokens = 0;
+            if let Some(canvas) = &step.canvas {
+                let before = lane.committed.iter().filter(|&&c| c).count();
+                super::render_canvas(&lane.canvas, canvas, &lane.run, &mut lane.committed);
+                new_tokens = lane.committed.iter().filter(|&&c| c).count() - before;
+                lane.masked_history.push(canvas.iter().filter(|s| s.is_none()).count());
+                let history: Vec<String> = lane.masked_history.iter().map(|m| m.to_string()).collect();
+                lane.out.set_attribute("data-masked-history", &history.join(",")).unwrap();
+            }
+            if !step.text.is_empty() {
+                let piece = el("span", "", "");
+                piece.set_text_content(Some(&step.text));
+                if let Some(t) = &step.token {
+                    let top: Vec<String> =
+                        t.top_k.iter().take(5).map(|a| format!("{:?} {:.1}%", a.text, 100.0 * a.prob)).collect();
+                    let title = format!(
+                        "{:?}: {} · rank {} · top: {}",
+                        t.text,
+                        t.detail.clone().unwrap_or_default(),
+                        t.rank.unwrap_or(0),
+                        top.join(", ")
+                    );
+                    piece.set_attribute("title", &title).unwrap();
+                }
+                lane.canvas.append_child(&piece).unwrap();
+                new_tokens += 1;
+            }
+            lane.clock.step(t, now, new_tokens);
+            lane.stats.set_text_content(Some(&lane.clock.line(now)));
+            for (name, value) in lane.clock.attributes(now) {
+                lane.lane.set_attribute(name, &value).unwrap();
+            }
+            if step.finished {
+                lane.done = true;
+                lane.lane.set_attribute("data-done", "true").unwrap();
+                lane.out.set_attribute("data-done", "true").unwrap();
+            }
+        }
+        yield_now().await;
+    }
+    lanes_el.set_attribute("data-done", "true").unwrap();
+    set_text("gen-status", "done");
+}
+
+/// Race toggles: one checkbox per golfer, ticked.
+pub fn add_toggle(golf: &Golf) {
+    let label = el("label", "toggle", "");
+    let input = el("input", "", &format!("race-{}", golf.id()));
+    input.set_attribute("type", "checkbox").unwrap();
+    input.set_attribute("checked", "").unwrap();
+    label.append_child(&input).unwrap();
+    label.append_child(&document().create_text_node(&format!(" {}", golf.label()))).unwrap();
+    by_id::<HtmlElement>("race-golfers").append_child(&label).unwrap();
+}
