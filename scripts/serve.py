@@ -24,6 +24,13 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         super().end_headers()
 
+    def copyfile(self, source, outputfile):
+        # A page closed mid-download (a test moving on, a reload) is not an error worth a traceback.
+        try:
+            super().copyfile(source, outputfile)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
     def log_message(self, fmt, *args):
         if "-v" in sys.argv:
             super().log_message(fmt, *args)

@@ -20,8 +20,9 @@ export const check = (ok, what) => {
   if (!ok) failures.push(what);
 };
 
-export function startServer() {
-  const server = spawn('python3', [path.join(root, 'scripts/serve.py'), '--dir', path.join(root, 'dist'), '--port', '0'],
+/// Serves `dir` (the built page by default) on a free port of 127.0.0.1.
+export function startServer(dir = path.join(root, 'dist')) {
+  const server = spawn('python3', [path.join(root, 'scripts/serve.py'), '--dir', dir, '--port', '0'],
     { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     server.stdout.on('data', (d) => {

@@ -6,9 +6,10 @@
 // - the exported JSON equals the native JSON (every span, 1e-4), the CSV has a row per byte, a chart exports as PNG;
 // - a share link opened in a new page shows the same text, settings and numbers; a damaged link says so;
 // - no request leaves 127.0.0.1; no console error. Saves a screenshot of the results.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { check, finish, launch, nativeScore, shots, startServer, watch } from './harness.mjs';
+import { check, finish, launch, nativeScore, root, shots, startServer, watch } from './harness.mjs';
 
 mkdirSync(shots, { recursive: true });
 const rel = (a, b) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
@@ -143,6 +144,47 @@ try {
   check(/could not be read/.test(damaged) && (await page3.inputValue('#text')) === text,
     `a damaged link says so and shows the default text: ${damaged}`);
   await page3.close();
+
+  // 7. The text picker: a sample is scored at once; a file too; a file that is not UTF-8 says so.
+  await page.selectOption('#sample', 'enwik8');
+  await page.waitForFunction(() => document.querySelector('#text').value.includes('[['));
+  await page.waitForSelector('#panel-ar[data-scored="true"]', { timeout: 120_000 });
+  const enwik = await page.inputValue('#text');
+  const enwikAr = Number(await page.getAttribute('#bpb-ar', 'data-bpb'));
+  check(rel(enwikAr, nativeScore(enwik, 'ar').bpb) < 1e-4, `the enwik8 sample scored (AR ${enwikAr.toFixed(4)} bits/byte)`);
+  const mine = 'A file of my own: naïve café, 42 µm.\n';
+  await page.setInputFiles('#file', { name: 'mine.txt', mimeType: 'text/plain', buffer: Buffer.from(mine) });
+  await page.waitForFunction((t) => document.querySelector('#text').value === t, mine);
+  await page.waitForSelector('#panel-gzip[data-scored="true"]');
+  check((await page.inputValue('#sample')) === 'own' &&
+    Number(await page.getAttribute('#bpb-gzip', 'data-bpb')) === nativeScore(mine).bpb, 'a chosen file is scored');
+  await page.setInputFiles('#file', { name: 'latin1.txt', mimeType: 'text/plain', buffer: Buffer.from([0x63, 0x61, 0x66, 0xe9]) });
+  await page.waitForSelector('#error:not([hidden])');
+  check(/latin1\.txt is not UTF-8 text \(byte 3/.test(await page.textContent('#error')), `a non-UTF-8 file: ${await page.textContent('#error')}`);
+
+  // 8. Golfer toggles: an unticked golfer's panel hides and leaves the table.
+  await page.uncheck('#score-gzip');
+  await page.waitForTimeout(300);
+  check(await page.isHidden('#panel-gzip') && (await page.locator('#summary-gzip').count()) === 0,
+    'unticking gzip hides its panel and its table row');
+  await page.check('#score-gzip');
+  await page.waitForSelector('#summary-gzip');
+  check(await page.isVisible('#panel-gzip'), 'ticking it again brings it back');
+  const header = await page.textContent('#about-ar');
+  check(/\[[\d,]+ parameters · \d+\.\d\d MB on disk\]/.test(header), `the header gives the AR golfer's numbers: ${header.slice(-60)}`);
+
+  // 9. The production build works from a sub-path (every URL in it is relative).
+  const holder = mkdtempSync(path.join(tmpdir(), 'golf-sub-'));
+  symlinkSync(path.join(root, 'dist'), path.join(holder, 'four-golfers'));
+  const sub = await startServer(holder);
+  const page4 = await context.newPage();
+  watch(page4, sub.url, outside, consoleErrors);
+  await page4.goto(`${sub.url}four-golfers/?golfers=ar`);
+  await page4.waitForSelector('#panel-ar[data-scored="true"]', { timeout: 300_000 });
+  check(rel(Number(await page4.getAttribute('#bpb-ar', 'data-bpb')), native.ar.bpb) < 1e-4,
+    'served from /four-golfers/, the page loads the AR golfer and scores the default text');
+  await page4.close();
+  sub.server.kill();
 
   check(outside.length === 0, `no request left 127.0.0.1 ${outside.length ? JSON.stringify(outside) : ''}`);
   check(consoleErrors.length === 0, `no console errors ${consoleErrors.length ? JSON.stringify(consoleErrors) : ''}`);

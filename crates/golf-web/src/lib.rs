@@ -8,5 +8,20 @@ pub mod views;
 #[cfg(target_arch = "wasm32")]
 pub mod app;
 
-/// The default text: a FineWeb document, embedded at build time from the shared data.
-pub const DEFAULT_TEXT: &str = include_str!(concat!(env!("OUT_DIR"), "/default_text.txt"));
+include!(concat!(env!("OUT_DIR"), "/samples.rs"));
+
+/// The default text: a FineWeb document (the first sample), embedded at build time from the shared data.
+pub const DEFAULT_TEXT: &str = SAMPLES[0].2;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_samples_are_there() {
+        assert!(super::SAMPLES.len() >= 5);
+        for (id, label, text) in super::SAMPLES {
+            assert!(text.len() > 1000 && text.len() <= 4_000 || id.starts_with("fineweb"), "{id}: {}", text.len());
+            assert!(!label.is_empty() && !text.ends_with('\n'));
+        }
+        assert!(super::DEFAULT_TEXT.contains("adrenal"));
+    }
+}

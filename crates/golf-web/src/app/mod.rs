@@ -90,6 +90,7 @@ pub fn start() {
     render_legend(state.borrow().scale);
     add_panel(&state, Golf::Gzip(GzipGolfer::new(Method::Exact)));
     wire_results(&state);
+    wire_text_picker(&state);
 
     let s = state.clone();
     on_id("score", "click", move |_| {
@@ -237,6 +238,8 @@ fn add_panel(state: &Shared, golf: Golf) {
     let s = state.clone();
     on(&heatmap, "keydown", move |e| key_nav(&s, index, &e));
     race::add_toggle(&golf);
+    add_score_toggle(state, &golf, index);
+    describe_in_header(&golf);
     state.borrow_mut().panels.push(Panel {
         golf: Rc::new(golf),
         spans: Vec::new(),
@@ -246,6 +249,62 @@ fn add_panel(state: &Shared, golf: Golf) {
         estimates: (0, Vec::new()),
         result: None,
     });
+}
+
+/// A checkbox per golfer above the panels: unticked, its panel is hidden and it does not score.
+fn add_score_toggle(state: &Shared, golf: &Golf, index: usize) {
+    let gid = golf.id();
+    let label = el("label", "toggle", "");
+    let input = el("input", "", &format!("score-{gid}"));
+    input.set_attribute("type", "checkbox").unwrap();
+    input.set_attribute("checked", "").unwrap();
+    label.append_child(&input).unwrap();
+    label.append_child(&document().create_text_node(&format!(" {}", golf.label()))).unwrap();
+    by_id::<Element>("score-golfers").append_child(&label).unwrap();
+    let s = state.clone();
+    on(&input, "change", move |_| {
+        let on = by_id::<HtmlInputElement>(&format!("score-{gid}")).checked();
+        by_id::<HtmlElement>(&format!("panel-{gid}")).set_hidden(!on);
+        let text = by_id::<HtmlTextAreaElement>("text").value();
+        let stale = s.borrow().panels[index].result.as_ref().is_none_or(|(h, _)| *h != text_hash(&text));
+        if on && stale {
+            spawn_local(score(s.clone(), Some(gid.clone())));
+        }
+        schedule_results(&s);
+    });
+}
+
+fn score_ticked(gid: &str) -> bool {
+    document()
+        .get_element_by_id(&format!("score-{gid}"))
+        .is_none_or(|e| e.unchecked_ref::<HtmlInputElement>().checked())
+}
+
+/// The header's line for a golfer gets its numbers once it has loaded.
+fn describe_in_header(golf: &Golf) {
+    let info = golf.info();
+    let Some(li) = document().get_element_by_id(&format!("about-{}", info.id)) else { return };
+    let facts = el("span", "facts", "");
+    let params = info.params.map_or("no parameters".to_string(), |p| format!("{} parameters", group_digits(p)));
+    let size = if info.model_bytes == 0 {
+        "no model file (its model is its code)".to_string()
+    } else {
+        format!("{:.2} MB on disk", info.model_bytes as f64 / 1e6)
+    };
+    facts.set_text_content(Some(&format!(" [{params} · {size}]")));
+    li.append_child(&facts).unwrap();
+}
+
+fn group_digits(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The diffusion golfer's panel controls: which estimator scores the text, NELBO's number of masking rates, a
@@ -408,6 +467,81 @@ async fn load_onnx(state: &Shared, folder: &str, threads: Option<u32>) -> bool {
     }
 }
 
+/// The text box's sources: the samples, a chosen file, a dropped file; a new text is scored at once.
+fn wire_text_picker(state: &Shared) {
+    let select: HtmlSelectElement = by_id("sample");
+    let current = by_id::<HtmlTextAreaElement>("text").value();
+    for (id, label, text) in crate::SAMPLES {
+        let option = el("option", "", "");
+        option.set_attribute("value", id).unwrap();
+        option.set_text_content(Some(label));
+        select.append_child(&option).unwrap();
+        if *text == current {
+            select.set_value(id);
+        }
+    }
+    let own = el("option", "", "");
+    own.set_attribute("value", "own").unwrap();
+    own.set_text_content(Some("Your own text"));
+    select.append_child(&own).unwrap();
+    if !crate::SAMPLES.iter().any(|(_, _, t)| *t == current) {
+        select.set_value("own");
+    }
+    let s = state.clone();
+    on_id("sample", "change", move |_| {
+        let id = by_id::<HtmlSelectElement>("sample").value();
+        if let Some((_, _, text)) = crate::SAMPLES.iter().find(|(i, _, _)| *i == id) {
+            by_id::<HtmlTextAreaElement>("text").set_value(text);
+            show_error("");
+            spawn_local(score(s.clone(), None));
+        }
+    });
+    on_id("text", "input", |_| by_id::<HtmlSelectElement>("sample").set_value("own"));
+    let s = state.clone();
+    on_id("file", "change", move |_| {
+        let input: HtmlInputElement = by_id("file");
+        if let Some(file) = input.files().and_then(|f| f.get(0)) {
+            spawn_local(load_file(s.clone(), file));
+        }
+    });
+    on_id("text", "dragover", |e| e.prevent_default());
+    let s = state.clone();
+    on_id("text", "drop", move |e| {
+        let Some(drag) = e.dyn_ref::<web_sys::DragEvent>() else { return };
+        let Some(file) = drag.data_transfer().and_then(|d| d.files()).and_then(|f| f.get(0)) else { return };
+        e.prevent_default();
+        spawn_local(load_file(s.clone(), file));
+    });
+}
+
+/// A file into the text box: UTF-8 text up to the share limit, or an error that says what is wrong.
+async fn load_file(state: Shared, file: web_sys::File) {
+    let name = file.name();
+    if file.size() > crate::share::MAX_TEXT_BYTES as f64 {
+        return show_error(&format!(
+            "{name} is {:.1} MB; the page takes texts up to {} MB.",
+            file.size() / 1e6,
+            crate::share::MAX_TEXT_BYTES >> 20
+        ));
+    }
+    let bytes = match wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await {
+        Ok(buffer) => js_sys::Uint8Array::new(&buffer).to_vec(),
+        Err(e) => return show_error(&format!("{name} could not be read: {}", js_err(e))),
+    };
+    match String::from_utf8(bytes) {
+        Ok(text) => {
+            by_id::<HtmlTextAreaElement>("text").set_value(&text);
+            by_id::<HtmlSelectElement>("sample").set_value("own");
+            show_error("");
+            score(state, None).await;
+        }
+        Err(e) => show_error(&format!(
+            "{name} is not UTF-8 text (byte {} is not valid UTF-8); the golfers score text. `golf score --bytes` scores raw bytes with gzip.",
+            e.utf8_error().valid_up_to()
+        )),
+    }
+}
+
 /// A shared view: the text, the colour scale, the diffusion golfer's estimator and the difference's golfers.
 fn apply_shared(state: &Shared, view: crate::share::View) {
     by_id::<HtmlTextAreaElement>("text").set_value(&view.text);
@@ -524,7 +658,7 @@ async fn score(state: Shared, only: Option<String>) {
         .panels
         .iter()
         .enumerate()
-        .filter(|(_, p)| only.as_ref().is_none_or(|id| *id == p.golf.id()))
+        .filter(|(_, p)| only.as_ref().is_none_or(|id| *id == p.golf.id()) && score_ticked(&p.golf.id()))
         .map(|(i, p)| (i, p.golf.clone()))
         .collect();
     for (index, golf) in chosen {

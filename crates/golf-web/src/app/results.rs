@@ -18,6 +18,7 @@ fn current(state: &Shared, text: &str) -> Vec<(usize, Scored)> {
         .panels
         .iter()
         .enumerate()
+        .filter(|(_, p)| super::score_ticked(&p.golf.id()))
         .filter_map(|(i, p)| p.result.as_ref().filter(|(h, _)| *h == hash).map(|(_, s)| (i, s.clone())))
         .collect()
 }
