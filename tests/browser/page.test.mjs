@@ -60,6 +60,7 @@ try {
   const clickToResult = Date.now() - t0;
   await page.waitForSelector('#panel-ar[data-scored="true"]', { timeout: 180_000 });
   await page.waitForSelector('#panel-smollm2[data-scored="true"]', { timeout: 300_000 });
+  await page.waitForSelector('#panel-mdlm[data-scored="true"]', { timeout: 300_000 });
   const status = await page.textContent('#status-gzip');
   console.log(`     rescoring the default text: ${clickToResult} ms from click to result (${status})`);
 
@@ -75,6 +76,14 @@ try {
   await page.hover('#heatmap-smollm2 span[data-i="200"]');
   const smolHover = await page.textContent('#hover-smollm2');
   check(/token .* bits, rank \d+.* top: /.test(smolHover), `SmolLM2 hover text: ${smolHover.slice(0, 160)}`);
+  // Hovering one panel highlights the character in all four and fills every panel's popover.
+  await page.hover('#heatmap-gzip span[data-i="300"]');
+  for (const id of ['gzip', 'ar', 'mdlm', 'smollm2']) {
+    const pop = await page.textContent(`#hover-${id}`);
+    const lit = await page.locator(`#heatmap-${id} span.hl[data-i="300"]`).count();
+    check(lit === 1 && /\(byte 306\)/.test(pop) && (id === 'gzip' || /rank \d+.* top: /.test(pop)),
+      `${id} popover for byte 306: ${pop.slice(0, 110)}`);
+  }
   await page.screenshot({ path: path.join(shots, 'bits-per-byte.png'), fullPage: true });
 
   // 3. Cancel stops a long score within one step (SmolLM2 prefills at most 128 tokens per step).
