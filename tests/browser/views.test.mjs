@@ -112,7 +112,14 @@ try {
   const [png] = await Promise.all([page.waitForEvent('download'), page.click('#png-chart-bpb')]);
   const pngBytes = readFileSync(await png.path());
   check(pngBytes.subarray(1, 4).toString() === 'PNG' && pngBytes.length > 5000, `chart PNG (${pngBytes.length} bytes)`);
+  await page.$eval('#scale', (e) => { e.value = '12'; e.dispatchEvent(new Event('input')); });
   await page.screenshot({ path: path.join(shots, 'results.png'), fullPage: true });
+  // The layout holds at 800 px: nothing wider than the window.
+  await page.setViewportSize({ width: 800, height: 1000 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+  check(overflow <= 800, `at 800 px wide the page is ${overflow} px wide`);
+  await page.screenshot({ path: path.join(shots, 'narrow-800px.png') });
+  await page.setViewportSize({ width: 1200, height: 1000 });
 
   // 6. A share link reproduces the view in a new page.
   const shared = 'Shared text: déjà vu 😀 — the cat sat on the mat. '.repeat(8);
@@ -121,9 +128,10 @@ try {
   await page.waitForSelector('#panel-ar[data-scored="true"]', { timeout: 120_000 });
   await page.waitForSelector('#summary-ar');
   const bpbHere = Number(await page.getAttribute('#bpb-ar', 'data-bpb'));
+  await page.$eval('#scale', (e) => { e.value = '7.5'; e.dispatchEvent(new Event('input')); });
   await page.click('#share');
   const link = await page.inputValue('#share-link');
-  check(link.includes('#t=') && link.includes('&s=4'), `share link made (${link.length} characters)`);
+  check(link.includes('#t=') && link.includes('&s=7.5&e=nelbo'), `share link made (${link.length} characters)`);
   const page2 = await context.newPage();
   watch(page2, url, outside, consoleErrors);
   await page2.goto(link.replace('/#', '/?golfers=ar#'));
@@ -132,7 +140,7 @@ try {
   const bpb2 = Number(await page2.getAttribute('#bpb-ar', 'data-bpb'));
   const scale2 = await page2.inputValue('#scale');
   // The same to 1e-6: the page sizes its model calls by their speed, and float sums differ in the last digits.
-  check(text2 === shared && rel(bpb2, bpbHere) < 1e-6 && scale2 === '4',
+  check(text2 === shared && rel(bpb2, bpbHere) < 1e-6 && scale2 === '7.5',
     `the link opens the same text, scale ${scale2} and AR bpb ${bpb2} (was ${bpbHere})`);
   await page2.close();
   // A new page: changing only the fragment of an open page does not reload it.

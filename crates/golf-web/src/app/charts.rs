@@ -67,7 +67,12 @@ pub fn bpb_bars(id: &str, scored: &[(usize, &Scored)]) -> Drawn {
         .draw_series(DashedLineSeries::new([(0.0, BASELINE_BPB), (n as f64, BASELINE_BPB)], 6, 4, RED.stroke_width(2)))?
         .label(format!("Parameter Golf baseline {BASELINE_BPB}"))
         .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], RED.stroke_width(2)));
-    chart.configure_series_labels().border_style(INK).background_style(WHITE.mix(0.85)).draw()?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .border_style(INK)
+        .background_style(WHITE.mix(0.85))
+        .draw()?;
     root.present()?;
     Ok(())
 }
