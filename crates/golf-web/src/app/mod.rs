@@ -686,6 +686,8 @@ async fn score(state: Shared, only: Option<String>) {
                 set_text(&format!("status-{gid}"), "");
             }
         }
+        // Starting a run tokenizes the text: one golfer's start per task.
+        yield_now().await;
     }
     while runs.iter().any(Option::is_some) {
         for slot in runs.iter_mut() {
