@@ -143,7 +143,7 @@ pub async fn race(state: Shared) {
             let mut new_tokens = 0;
             if let Some(canvas) = &step.canvas {
                 let before = lane.committed.iter().filter(|&&c| c).count();
-                super::render_canvas(&lane.canvas, canvas, &lane.run, &mut lane.committed);
+                render_canvas(&lane.canvas, canvas, &lane.run, &mut lane.committed);
                 new_tokens = lane.committed.iter().filter(|&&c| c).count() - before;
                 lane.masked_history.push(canvas.iter().filter(|s| s.is_none()).count());
                 let history: Vec<String> = lane.masked_history.iter().map(|m| m.to_string()).collect();
@@ -193,4 +193,42 @@ pub fn add_toggle(golf: &Golf) {
     label.append_child(&input).unwrap();
     label.append_child(&document().create_text_node(&format!(" {}", golf.label()))).unwrap();
     by_id::<HtmlElement>("race-golfers").append_child(&label).unwrap();
+}
+
+/// A diffusion canvas: committed tokens as text (the ones new in this step marked, each with its popover from
+/// the step that committed it) and the slots still masked as placeholders.
+pub(super) fn render_canvas(target: &Element, canvas: &[Option<String>], run: &GenRun, committed: &mut Vec<bool>) {
+    committed.resize(canvas.len(), false);
+    target.set_text_content(None);
+    let frag = document().create_document_fragment();
+    for (i, slot) in canvas.iter().enumerate() {
+        let e = match slot {
+            Some(text) => {
+                let e = el("span", if committed[i] { "" } else { "fresh" }, "");
+                e.set_text_content(Some(text));
+                if let Some(info) = run.slot_info(i) {
+                    let top: Vec<String> =
+                        info.top_k.iter().take(5).map(|a| format!("{:?} {:.1}%", a.text, 100.0 * a.prob)).collect();
+                    let title = format!(
+                        "{:?}: {} · rank {} · top: {}",
+                        info.text,
+                        info.detail.clone().unwrap_or_default(),
+                        info.rank.unwrap_or(0),
+                        top.join(", ")
+                    );
+                    e.set_attribute("title", &title).unwrap();
+                }
+                committed[i] = true;
+                e
+            }
+            None => {
+                let e = el("span", "mask-slot", "");
+                e.set_text_content(Some("\u{2591}"));
+                e.set_attribute("aria-label", "masked").unwrap();
+                e
+            }
+        };
+        frag.append_child(&e).unwrap();
+    }
+    target.append_child(&frag).unwrap();
 }

@@ -1,0 +1,76 @@
+//! Loading a neural golfer from the site's own files, with a download progress bar.
+
+use super::*;
+
+/// Loads a neural golfer from `models/{folder}/` (ONNX Runtime Web and every file from this site), with a
+/// download progress bar; true when it loaded and has a panel.
+pub(super) async fn load_onnx(state: &Shared, folder: &str, threads: Option<u32>) -> bool {
+    let row = el("div", "download", &format!("download-{folder}"));
+    let label = el("span", "download-label", "");
+    label.set_text_content(Some(folder));
+    let bar = el("progress", "", &format!("progress-{folder}"));
+    let note = el("span", "download-note", &format!("progress-text-{folder}"));
+    note.set_text_content(Some("starting…"));
+    for child in [&label, &bar, &note] {
+        row.append_child(child).unwrap();
+    }
+    by_id::<Element>("downloads").append_child(&row).unwrap();
+    let bar: web_sys::HtmlProgressElement = bar.unchecked_into();
+    let mb = |b: u64| b as f64 / 1e6;
+    let result: Result<Golf, String> = async {
+        golf_onnx::runtime::init_web(&absolute("ort/"), ort_threads(threads)).await.map_err(|e| e.to_string())?;
+        let manifest =
+            Manifest::parse(&fetch_text(&format!("models/{folder}/golfer.json")).await?).map_err(|e| e.to_string())?;
+        label.set_text_content(Some(&manifest.label));
+        let tok_path = format!("models/{folder}/{}", manifest.tokenizer.file);
+        let tok = download::Expect {
+            path: &tok_path,
+            sha256: &manifest.tokenizer.sha256,
+            bytes: None,
+            rebuild: &manifest.rebuild,
+        };
+        let (tokenizer, _) = download::model_file(&tok, &|_, _| {}).await?;
+        let onnx_path = format!("models/{folder}/{}", manifest.onnx.path);
+        let onnx = download::Expect {
+            path: &onnx_path,
+            sha256: &manifest.onnx.sha256,
+            bytes: Some(manifest.onnx.bytes),
+            rebuild: &manifest.rebuild,
+        };
+        let progress = |done: u64, total: u64| {
+            bar.set_max(total.max(1) as f64);
+            bar.set_value(done as f64);
+            note.set_text_content(Some(&format!("{:.1} of {:.1} MB", mb(done), mb(total))));
+        };
+        let (bytes, source) = download::model_file(&onnx, &progress).await?;
+        let size = mb(bytes.len() as u64);
+        let (how, tag) = match source {
+            download::Source::Network { seconds } => (format!("downloaded {size:.1} MB in {seconds:.1} s"), "network"),
+            download::Source::BrowserCache => (format!("{size:.1} MB from the browser's cache"), "cache"),
+        };
+        row.set_attribute("data-source", tag).unwrap();
+        note.set_text_content(Some(&format!("{how}; starting the model…")));
+        let t0 = now_ms();
+        let golfer = if manifest.kind == "diffusion" {
+            Golf::Mdlm(Box::new(MdlmGolfer::load(manifest, &bytes, &tokenizer).await.map_err(|e| e.to_string())?))
+        } else {
+            Golf::Ar(Box::new(ArGolfer::load(manifest, &bytes, &tokenizer).await.map_err(|e| e.to_string())?))
+        };
+        note.set_text_content(Some(&format!("{how}; model ready in {:.1} s", (now_ms() - t0) / 1e3)));
+        Ok(golfer)
+    }
+    .await;
+    match result {
+        Ok(g) => {
+            row.set_attribute("data-done", "true").unwrap();
+            add_panel(state, g);
+            true
+        }
+        Err(e) => {
+            row.set_attribute("data-error", "true").unwrap();
+            note.set_text_content(Some("failed"));
+            show_error(&format!("The {folder} golfer did not load: {e}. The other golfers still work."));
+            false
+        }
+    }
+}

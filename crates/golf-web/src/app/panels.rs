@@ -1,0 +1,290 @@
+//! The bits-per-byte panels: one per golfer, its toggle and header line, the diffusion golfer's controls,
+//! the heatmap, and the highlight that hover and the arrow keys move across every panel at once.
+
+use super::*;
+
+pub(super) fn add_panel(state: &Shared, golf: Golf) {
+    let id = golf.id();
+    let panel = el("article", "panel", &format!("panel-{id}"));
+    let head = el("header", "panel-head", "");
+    let title = el("h3", "", "");
+    title.set_text_content(Some(&golf.label()));
+    let bpb = el("span", "bpb", "");
+    let value = el("span", "", &format!("bpb-{id}"));
+    value.set_text_content(Some("–"));
+    bpb.append_child(&value).unwrap();
+    bpb.append_child(&document().create_text_node(" bits/byte")).unwrap();
+    let golf_bpb = el("span", "golf-bpb", &format!("golf-bpb-{id}"));
+    let status = el("span", "status", &format!("status-{id}"));
+    for child in [&title, &bpb, &golf_bpb, &status] {
+        head.append_child(child).unwrap();
+    }
+    panel.append_child(&head).unwrap();
+    let index = state.borrow().panels.len();
+    if matches!(golf, Golf::Mdlm(_)) {
+        panel.append_child(&diffusion_controls(state, index, &id)).unwrap();
+    }
+    let limit = el("p", "note", &format!("limit-{id}"));
+    limit.unchecked_ref::<HtmlElement>().set_hidden(true);
+    let hover = el("div", "hover", &format!("hover-{id}"));
+    hover.set_text_content(Some("Hover a character to see its bits."));
+    let heatmap = el("div", "heatmap", &format!("heatmap-{id}"));
+    let note = el("p", "note", &format!("note-{id}"));
+    note.unchecked_ref::<HtmlElement>().set_hidden(true);
+    for child in [&limit, &hover, &heatmap, &note] {
+        panel.append_child(child).unwrap();
+    }
+    by_id::<Element>("panels").append_child(&panel).unwrap();
+    let s = state.clone();
+    on(&heatmap, "mouseover", move |e| hover_cell(&s, &e));
+    heatmap.set_attribute("tabindex", "0").unwrap();
+    heatmap
+        .set_attribute("aria-label", &format!("{}: bits per character; arrow keys step through tokens", golf.label()))
+        .unwrap();
+    let s = state.clone();
+    on(&heatmap, "keydown", move |e| key_nav(&s, index, &e));
+    race::add_toggle(&golf);
+    add_score_toggle(state, &golf, index);
+    describe_in_header(&golf);
+    state.borrow_mut().panels.push(Panel {
+        golf: Rc::new(golf),
+        spans: Vec::new(),
+        cells: Vec::new(),
+        run: 0,
+        scored: None,
+        estimates: (0, Vec::new()),
+        result: None,
+    });
+}
+
+/// A checkbox per golfer above the panels: unticked, its panel is hidden and it does not score.
+pub(super) fn add_score_toggle(state: &Shared, golf: &Golf, index: usize) {
+    let gid = golf.id();
+    let label = el("label", "toggle", "");
+    let input = el("input", "", &format!("score-{gid}"));
+    input.set_attribute("type", "checkbox").unwrap();
+    input.set_attribute("checked", "").unwrap();
+    label.append_child(&input).unwrap();
+    label.append_child(&document().create_text_node(&format!(" {}", golf.label()))).unwrap();
+    by_id::<Element>("score-golfers").append_child(&label).unwrap();
+    let s = state.clone();
+    on(&input, "change", move |_| {
+        let on = by_id::<HtmlInputElement>(&format!("score-{gid}")).checked();
+        by_id::<HtmlElement>(&format!("panel-{gid}")).set_hidden(!on);
+        let text = by_id::<HtmlTextAreaElement>("text").value();
+        let stale = s.borrow().panels[index].result.as_ref().is_none_or(|(h, _)| *h != text_hash(&text));
+        if on && stale {
+            spawn_local(score(s.clone(), Some(gid.clone())));
+        }
+        schedule_results(&s);
+    });
+}
+
+pub(super) fn score_ticked(gid: &str) -> bool {
+    document()
+        .get_element_by_id(&format!("score-{gid}"))
+        .is_none_or(|e| e.unchecked_ref::<HtmlInputElement>().checked())
+}
+
+/// The header's line for a golfer gets its numbers once it has loaded.
+pub(super) fn describe_in_header(golf: &Golf) {
+    let info = golf.info();
+    let Some(li) = document().get_element_by_id(&format!("about-{}", info.id)) else { return };
+    let facts = el("span", "facts", "");
+    let params = info.params.map_or("no parameters".to_string(), |p| format!("{} parameters", group_digits(p)));
+    let size = if info.model_bytes == 0 {
+        "no model file (its model is its code)".to_string()
+    } else {
+        format!("{:.2} MB on disk", info.model_bytes as f64 / 1e6)
+    };
+    facts.set_text_content(Some(&format!(" [{params} · {size}]")));
+    li.append_child(&facts).unwrap();
+}
+
+pub(super) fn group_digits(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The diffusion golfer's panel controls: which estimator scores the text, NELBO's number of masking rates, a
+/// replay of the order a chain rule revealed the tokens in, and the estimates so far next to the AR golfer's.
+pub(super) fn diffusion_controls(state: &Shared, index: usize, id: &str) -> Element {
+    let row = el("div", "controls panel-controls", "");
+    let label = el("label", "", "");
+    label.append_child(&document().create_text_node("Estimator ")).unwrap();
+    let select = el("select", "", &format!("estimator-{id}"));
+    for (value, text) in [
+        ("nelbo", "NELBO (an upper bound, whole text)"),
+        ("confidence", "chain rule, most confident first (exact)"),
+        ("l2r", "chain rule, left to right (exact)"),
+    ] {
+        let option = el("option", "", "");
+        option.set_attribute("value", value).unwrap();
+        option.set_text_content(Some(text));
+        select.append_child(&option).unwrap();
+    }
+    label.append_child(&select).unwrap();
+    let steps_label = el("label", "", &format!("nelbo-steps-label-{id}"));
+    steps_label.set_attribute("title", "NELBO: masking rates averaged over, one model call per window each").unwrap();
+    steps_label.append_child(&document().create_text_node("Masking rates K ")).unwrap();
+    let steps = el("input", "", &format!("nelbo-steps-{id}"));
+    for (k, v) in [("type", "range"), ("min", "1"), ("max", "128"), ("value", "32")] {
+        steps.set_attribute(k, v).unwrap();
+    }
+    let steps_value = el("output", "", &format!("nelbo-steps-value-{id}"));
+    steps_value.set_text_content(Some("32"));
+    steps_label.append_child(&steps).unwrap();
+    steps_label.append_child(&steps_value).unwrap();
+    let replay = el("button", "secondary", &format!("replay-{id}"));
+    replay.set_attribute("type", "button").unwrap();
+    replay.set_attribute("disabled", "").unwrap();
+    replay
+        .set_attribute("title", "Chain rules only: watch the tokens appear in the order the model revealed them")
+        .unwrap();
+    replay.set_text_content(Some("Replay the unmasking"));
+    let estimates = el("div", "estimates", &format!("estimates-{id}"));
+    // A share link's estimator and K.
+    let app: Element = by_id("app");
+    if let Some(e) = app.get_attribute("data-estimator") {
+        select.unchecked_ref::<HtmlSelectElement>().set_value(&e);
+        steps_label.unchecked_ref::<HtmlElement>().set_hidden(e != "nelbo");
+    }
+    if let Some(k) = app.get_attribute("data-nelbo-k") {
+        steps.unchecked_ref::<HtmlInputElement>().set_value(&k);
+        steps_value.set_text_content(Some(&k));
+    }
+    for child in [&label, &steps_label, &replay, &estimates] {
+        row.append_child(child).unwrap();
+    }
+    let gid = id.to_string();
+    let s = state.clone();
+    on(&select, "change", move |_| {
+        let nelbo = by_id::<HtmlSelectElement>(&format!("estimator-{gid}")).value() == "nelbo";
+        by_id::<HtmlElement>(&format!("nelbo-steps-label-{gid}")).set_hidden(!nelbo);
+        spawn_local(score(s.clone(), Some(gid.clone())));
+    });
+    let gid = id.to_string();
+    on(&steps, "input", move |_| {
+        set_text(&format!("nelbo-steps-value-{gid}"), &by_id::<HtmlInputElement>(&format!("nelbo-steps-{gid}")).value())
+    });
+    let (s, gid) = (state.clone(), id.to_string());
+    on(&steps, "change", move |_| spawn_local(score(s.clone(), Some(gid.clone()))));
+    let s = state.clone();
+    on(&replay, "click", move |_| spawn_local(replay_unmasking(s.clone(), index)));
+    row
+}
+
+/// The estimator chosen in a diffusion panel (None for the other golfers).
+pub(super) fn chosen_estimator(golf: &Golf) -> Option<Estimator> {
+    let Golf::Mdlm(_) = golf else { return None };
+    let id = golf.id();
+    Some(match by_id::<HtmlSelectElement>(&format!("estimator-{id}")).value().as_str() {
+        "confidence" => Estimator::Confidence,
+        "l2r" => Estimator::LeftToRight,
+        _ => Estimator::Nelbo { steps: input_number(&format!("nelbo-steps-{id}"), 32.0).max(1.0) as usize, seed: 0 },
+    })
+}
+
+pub(super) fn estimator_label(e: Estimator) -> String {
+    match e {
+        Estimator::Nelbo { steps, .. } => format!("NELBO, K = {steps} (a bound)"),
+        Estimator::Confidence => "chain rule, confidence order".into(),
+        Estimator::LeftToRight => "chain rule, left to right".into(),
+    }
+}
+
+pub(super) fn render_heatmap(gid: &str, cells: &[Cell], spans: &[Span], scale: f64) {
+    let doc = document();
+    let heatmap: Element = by_id(&format!("heatmap-{gid}"));
+    heatmap.set_text_content(None);
+    let frag = doc.create_document_fragment();
+    let starts = views::token_starts(cells, spans);
+    for (i, cell) in cells.iter().take(views::HEATMAP_MAX_CHARS).enumerate() {
+        let e = doc.create_element("span").unwrap();
+        let bg = views::heat_color(cell.bits_per_byte(), scale);
+        e.set_attribute("style", &format!("background:{};color:{}", views::css_rgb(bg), views::ink_for(bg))).unwrap();
+        e.set_attribute("data-i", &i.to_string()).unwrap();
+        if starts[i] {
+            e.set_class_name("tb");
+        }
+        // A text node: pasted markup is shown, never parsed.
+        e.append_child(&doc.create_text_node(&cell.text.to_string())).unwrap();
+        frag.append_child(&e).unwrap();
+    }
+    heatmap.append_child(&frag).unwrap();
+    let note: HtmlElement = by_id(&format!("note-{gid}"));
+    let text = views::truncation_note(cells.len());
+    note.set_hidden(text.is_none());
+    note.set_text_content(text.as_deref());
+}
+
+/// Recolours every heatmap and the legend for a new shared scale.
+pub(super) fn rescale(state: &Shared) {
+    let s = state.borrow();
+    render_legend(s.scale);
+    for p in &s.panels {
+        if !p.cells.is_empty() {
+            render_heatmap(&p.golf.id(), &p.cells, &p.spans, s.scale);
+        }
+    }
+    drop(s);
+    results::render_diff(state);
+}
+
+pub(super) fn hover_cell(state: &Shared, e: &Event) {
+    let Some(target) = e.target().and_then(|t| t.dyn_into::<Element>().ok()) else { return };
+    let Some(i) = target.get_attribute("data-i").and_then(|v| v.parse::<usize>().ok()) else { return };
+    highlight(state, i);
+}
+
+/// Highlights character `i` in every panel at once and shows each panel's popover for it.
+pub(super) fn highlight(state: &Shared, i: usize) {
+    let previous = state.borrow_mut().highlighted.replace(i);
+    let s = state.borrow();
+    let cell_in =
+        |gid: &str, k: usize| document().query_selector(&format!("#heatmap-{gid} span[data-i=\"{k}\"]")).ok().flatten();
+    for panel in &s.panels {
+        let gid = panel.golf.id();
+        if let Some(e) = previous.and_then(|k| cell_in(&gid, k)) {
+            e.class_list().remove_1("hl").unwrap();
+        }
+        let Some(cell) = panel.cells.get(i) else { continue };
+        if let Some(e) = cell_in(&gid, i) {
+            e.class_list().add_1("hl").unwrap();
+        }
+        let span = views::span_at(&panel.spans, cell.start).map(|k| &panel.spans[k]);
+        set_text(&format!("hover-{gid}"), &views::hover_text(cell, span));
+    }
+}
+
+/// Arrow keys move the highlight token by token (Home and End: the first and last character).
+pub(super) fn key_nav(state: &Shared, index: usize, e: &Event) {
+    let Some(key) = e.dyn_ref::<web_sys::KeyboardEvent>().map(|k| k.key()) else { return };
+    let next = {
+        let s = state.borrow();
+        let p = &s.panels[index];
+        let at = s.highlighted.unwrap_or(0).min(p.cells.len().saturating_sub(1));
+        match key.as_str() {
+            "ArrowRight" => views::next_token_cell(&p.cells, &p.spans, at, true),
+            "ArrowLeft" => views::next_token_cell(&p.cells, &p.spans, at, false),
+            "Home" => Some(0),
+            "End" => p.cells.len().checked_sub(1),
+            _ => return,
+        }
+    };
+    e.prevent_default();
+    if let Some(i) = next {
+        highlight(state, i);
+        let gid = state.borrow().panels[index].golf.id();
+        if let Ok(Some(cell)) = document().query_selector(&format!("#heatmap-{gid} span[data-i=\"{i}\"]")) {
+            cell.scroll_into_view_with_bool(false);
+        }
+    }
+}
