@@ -86,7 +86,9 @@ try {
   const after = await page.$eval('#heatmap-ar span[data-i="10"]', (e) => e.style.background);
   check(before !== after, `scale 12 -> 4 recolours (${before} -> ${after})`);
 
-  // 4. The difference heatmap: AR minus gzip.
+  // 4. The difference heatmap: by default two different golfers, here AR minus gzip.
+  const pair = [await page.inputValue('#diff-a'), await page.inputValue('#diff-b')];
+  check(pair[0] !== pair[1], `the difference starts with two golfers (${pair.join(' minus ')})`);
   await page.selectOption('#diff-a', 'ar');
   await page.selectOption('#diff-b', 'gzip');
   const diffCells = await page.locator('#diff-heatmap span').count();

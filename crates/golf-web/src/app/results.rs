@@ -97,6 +97,14 @@ fn fill_diff_choices(scored: &[(usize, Scored)]) {
         let want = if scored.iter().any(|(_, s)| s.id == keep) { keep } else { fallback };
         select.set_value(&want);
     }
+    // A golfer minus itself says nothing: once a second golfer has scored, B becomes another one (the choice
+    // made while only one had scored was no choice).
+    let (a, b): (HtmlSelectElement, HtmlSelectElement) = (by_id("diff-a"), by_id("diff-b"));
+    if a.value() == b.value() {
+        if let Some((_, other)) = scored.iter().find(|(_, s)| s.id != a.value()) {
+            b.set_value(&other.id);
+        }
+    }
 }
 
 /// Where golfer A spends more bits than golfer B, character by character, on the shared text.
