@@ -89,6 +89,8 @@ class Settings:
     # Cap on held-out tokens per evaluation (0 = all); quick runs (tests) need not read 200K tokens four times.
     eval_tokens: int = env("EVAL_TOKENS", 0, int)
     threads: int = env("THREADS", 0, int)
+    # torch.compile the training step: about 1.16x more tokens/s on a 2-core CPU, after about a minute of compiling.
+    compile: bool = env("COMPILE", "0") == "1"
 
 
 CONTROL_TENSOR_PATTERNS = ("attn_scale", "mlp_scale", "resid_mix", "q_gain", "skip_weight")
@@ -436,6 +438,8 @@ def main() -> None:
     log(f"train tokens {len(train)}; held-out tokens " + ", ".join(f"{k} {len(v)}" for k, v in held_out.items()))
 
     model = GPT(s).to(device)
+    # Only the training step is compiled; evaluation and export use the plain module (and its plain state-dict names).
+    train_step_model = torch.compile(model) if s.compile else model
     n_params = sum(p.numel() for p in model.parameters())
     log(f"model params {n_params}")
     matrices, scalars = split_params(model)
@@ -476,7 +480,7 @@ def main() -> None:
         x = chunk[:-1].view(batch_seqs, s.train_seq_len).to(device)
         y = chunk[1:].view(batch_seqs, s.train_seq_len).to(device)
         with autocast(device):
-            loss = model(x, y)
+            loss = train_step_model(x, y)
         loss.backward()
         frac = min(step / max(s.muon_momentum_warmup_steps, 1), 1.0)
         for group in opt_muon.param_groups:

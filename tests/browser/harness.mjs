@@ -2,7 +2,7 @@
 // Debian's Chromium through playwright-core, the native CLI for reference numbers, and a check that records
 // failures.
 import { spawn, execFileSync } from 'node:child_process';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,6 +65,30 @@ export function watch(page, url, outside, consoleErrors) {
   });
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
+}
+
+/// One test script: a server and a browser for `body({ browser, url, watch, outside })`, where `watch(page, base)`
+/// records the page's requests that leave `base` (the server by default) and its console errors; then the checks
+/// every script ends with (no request left 127.0.0.1, no console errors) and the summary.
+export async function session(name, body) {
+  mkdirSync(shots, { recursive: true });
+  const { server, url } = await startServer();
+  const browser = await launch();
+  const outside = [];
+  const consoleErrors = [];
+  const watchPage = (page, base = url) => {
+    watch(page, base, outside, consoleErrors);
+    return page;
+  };
+  try {
+    await body({ browser, url, watch: watchPage, outside });
+    check(outside.length === 0, `no request left 127.0.0.1 ${outside.length ? JSON.stringify(outside) : ''}`);
+    check(consoleErrors.length === 0, `no console errors ${consoleErrors.length ? JSON.stringify(consoleErrors) : ''}`);
+  } finally {
+    await browser.close();
+    server.kill();
+  }
+  finish(name);
 }
 
 export function finish(what) {

@@ -6,21 +6,14 @@
 // - the popover says when a token was revealed; the replay masks the text and reveals it again;
 // - cancel stops a chain rule; generation unmasks a canvas step by step and ends with the CLI's text (same seed);
 // - no request leaves 127.0.0.1; no console error. Saves screenshots.
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { check, finish, golfRun, launch, nativeScore, raceOnly, shots, startServer, watch } from './harness.mjs';
+import { check, golfRun, nativeScore, raceOnly, session, shots } from './harness.mjs';
 
-mkdirSync(shots, { recursive: true });
 const rel = (a, b) => Math.abs(a - b) / Math.abs(b);
 const CHAIN_S = 8;
 
-const { server, url } = await startServer();
-const browser = await launch();
-try {
-  const page = await browser.newPage({ viewport: { width: 1200, height: 1100 } });
-  const outside = [];
-  const consoleErrors = [];
-  watch(page, url, outside, consoleErrors);
+await session('MDLM (browser)', async ({ browser, url, watch }) => {
+  const page = watch(await browser.newPage({ viewport: { width: 1200, height: 1100 } }));
   await page.goto(`${url}?golfers=ar,mdlm&chain_s=${CHAIN_S}`);
   await page.waitForSelector('#panel-mdlm[data-scored="true"]', { timeout: 300_000 });
   const text = await page.inputValue('#text');
@@ -113,11 +106,4 @@ try {
   const title = await page.getAttribute('#lane-out-mdlm .canvas span[title]', 'title');
   check(/committed at step \d+ with probability/.test(title || ''), `a slot's popover: ${title}`);
   await page.screenshot({ path: path.join(shots, 'mdlm-generation.png'), fullPage: true });
-
-  check(outside.length === 0, `no request left 127.0.0.1 ${outside.length ? JSON.stringify(outside) : ''}`);
-  check(consoleErrors.length === 0, `no console errors ${consoleErrors.length ? JSON.stringify(consoleErrors) : ''}`);
-} finally {
-  await browser.close();
-  server.kill();
-}
-finish('MDLM (browser)');
+});

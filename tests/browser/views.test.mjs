@@ -6,17 +6,20 @@
 // - the exported JSON equals the native JSON (every span, 1e-4), the CSV has a row per byte, a chart exports as PNG;
 // - a share link opened in a new page shows the same text, settings and numbers; a damaged link says so;
 // - no request leaves 127.0.0.1; no console error. Saves a screenshot of the results.
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { check, finish, launch, nativeScore, root, shots, startServer, watch } from './harness.mjs';
+import { check, nativeScore, root, session, shots, startServer } from './harness.mjs';
 
-mkdirSync(shots, { recursive: true });
 const rel = (a, b) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
+// The colour of the bits-per-byte chart's corner (its paper) once something is drawn there, as "r,g,b".
+const chartPaper = () => {
+  const c = document.querySelector('#chart-bpb');
+  const d = c && c.width ? c.getContext('2d').getImageData(2, 2, 1, 1).data : null;
+  return d && d[3] ? `${d[0]},${d[1]},${d[2]}` : null;
+};
 
-const { server, url } = await startServer();
-const browser = await launch();
-try {
+await session('views (browser)', async ({ browser, url, watch }) => {
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1200, height: 1000 } });
   const page = await context.newPage();
   // Long tasks (main-thread work over 50 ms), recorded from the start.
@@ -26,9 +29,7 @@ try {
       for (const e of list.getEntries()) window.longTasks.push({ start: e.startTime, ms: e.duration });
     }).observe({ type: 'longtask', buffered: true });
   });
-  const outside = [];
-  const consoleErrors = [];
-  watch(page, url, outside, consoleErrors);
+  watch(page);
   await page.goto(`${url}?golfers=ar`);
   await page.waitForSelector('#panel-ar[data-scored="true"]', { timeout: 300_000 });
   await page.waitForSelector('#summary-ar');
@@ -114,6 +115,8 @@ try {
   const [png] = await Promise.all([page.waitForEvent('download'), page.click('#png-chart-bpb')]);
   const pngBytes = readFileSync(await png.path());
   check(pngBytes.subarray(1, 4).toString() === 'PNG' && pngBytes.length > 5000, `chart PNG (${pngBytes.length} bytes)`);
+  const paper = await page.evaluate(chartPaper);
+  check(paper === '255,255,255', `in light mode the charts are drawn on white (${paper})`);
   await page.$eval('#scale', (e) => { e.value = '12'; e.dispatchEvent(new Event('input')); });
   await page.screenshot({ path: path.join(shots, 'results.png'), fullPage: true });
   // The layout holds at 800 px: nothing wider than the window.
@@ -135,7 +138,8 @@ try {
   const link = await page.inputValue('#share-link');
   check(link.includes('#t=') && link.includes('&s=7.5&e=nelbo'), `share link made (${link.length} characters)`);
   const page2 = await context.newPage();
-  watch(page2, url, outside, consoleErrors);
+  watch(page2);
+  await page2.emulateMedia({ colorScheme: 'dark' });
   await page2.goto(link.replace('/#', '/?golfers=ar#'));
   await page2.waitForSelector('#panel-ar[data-scored="true"]', { timeout: 300_000 });
   const text2 = await page2.inputValue('#text');
@@ -144,10 +148,14 @@ try {
   // The same to 1e-6: the page sizes its model calls by their speed, and float sums differ in the last digits.
   check(text2 === shared && rel(bpb2, bpbHere) < 1e-6 && scale2 === '7.5',
     `the link opens the same text, scale ${scale2} and AR bpb ${bpb2} (was ${bpbHere})`);
+  // That page asked for dark mode: its charts use the page's dark panel colour (style.css), not white.
+  const darkPaper = await page2.waitForFunction(chartPaper, null, { timeout: 30_000, polling: 100 })
+    .then((h) => h.jsonValue()).catch(() => null);
+  check(darkPaper === '30,32,38', `in dark mode the charts are drawn on the dark panel colour (${darkPaper})`);
   await page2.close();
   // A new page: changing only the fragment of an open page does not reload it.
   const page3 = await context.newPage();
-  watch(page3, url, outside, consoleErrors);
+  watch(page3);
   await page3.goto(`${url}?golfers=ar#t=@@@`);
   await page3.waitForSelector('#panel-gzip[data-scored="true"]');
   const damaged = await page3.textContent('#error');
@@ -188,18 +196,11 @@ try {
   symlinkSync(path.join(root, 'dist'), path.join(holder, 'four-golfers'));
   const sub = await startServer(holder);
   const page4 = await context.newPage();
-  watch(page4, sub.url, outside, consoleErrors);
+  watch(page4, sub.url);
   await page4.goto(`${sub.url}four-golfers/?golfers=ar`);
   await page4.waitForSelector('#panel-ar[data-scored="true"]', { timeout: 300_000 });
   check(rel(Number(await page4.getAttribute('#bpb-ar', 'data-bpb')), native.ar.bpb) < 1e-4,
     'served from /four-golfers/, the page loads the AR golfer and scores the default text');
   await page4.close();
   sub.server.kill();
-
-  check(outside.length === 0, `no request left 127.0.0.1 ${outside.length ? JSON.stringify(outside) : ''}`);
-  check(consoleErrors.length === 0, `no console errors ${consoleErrors.length ? JSON.stringify(consoleErrors) : ''}`);
-} finally {
-  await browser.close();
-  server.kill();
-}
-finish('views (browser)');
+});

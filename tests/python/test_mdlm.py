@@ -2,7 +2,8 @@
 - fp8 decoding is exact: for all 256 codes the graph's table lookup equals torch's float8_e4m3fn -> float32;
 - the ONNX graph equals the PyTorch model loaded from the fp8 artifact (log2 p at masked positions, to 1e-4);
 - the Rust per-token bits of each estimator (NELBO with fixed seeds, left-to-right, confidence order) equal
-  scripts/mdlm/estimators.py run on the same graph, to 1e-4."""
+  scripts/mdlm/estimators.py run on the same graph, to 1e-4;
+- in generation neither this golfer nor the AR golfer samples `<unk>`."""
 
 import json
 import os
@@ -145,3 +146,20 @@ def test_generation_unmasks_to_a_full_canvas():
     leftmost = subprocess.run(args + ["--leftmost"], capture_output=True).stdout.decode().splitlines()
     first = leftmost[0].split("The history of the city", 1)[1]
     assert "\u2591" not in first[: len(first) - 20]  # the leftmost slots were committed first
+
+
+@pytest.mark.parametrize("golfer", ["ar", "mdlm"])
+def test_generation_never_samples_unk(golfer):
+    """Hot sampling after a prompt of characters outside the vocabulary (each one `<unk>`, shown as U+2047) makes
+    `<unk>` a likely next token; generation rules it out, so none appears."""
+    prompt = "\u6771\u4eac \u5927\u962a \u540d\u53e4\u5c4b \U0001f600 \u672d\u5e4c \u798f\u5ca1 \u6a2a\u6d5c "
+    extra = ["--steps", "16"] if golfer == "mdlm" else ["--max-bytes", "600"]
+    # Without the rule, seeds 5 and 6 print it for the AR golfer and most seeds for the diffusion golfer.
+    for seed in map(str, range(1, 7)):
+        args = [str(GOLF), "generate", "--golfer", golfer, "--models", str(MODEL_DIR.parent), "--prompt", prompt,
+                "--max-tokens", "128", "--temperature", "1.5", "--top-p", "1", "--seed", seed, *extra]
+        r = subprocess.run(args, capture_output=True)
+        assert r.returncode == 0, r.stderr.decode()
+        out = r.stdout.decode()
+        assert out.startswith(prompt)  # the prompt as given, then what was sampled
+        assert "\u2047" not in out[len(prompt):], (seed, out)

@@ -514,7 +514,7 @@ fn report_neural(
     manifest: &golf_onnx::Manifest,
     tokenizer: &golf_tokenize::TextTokenizer,
     estimator: Option<String>,
-    r: &golf_onnx::ArReport,
+    r: &golf_onnx::TokenReport,
     text: &[u8],
     spans: &[Span],
     seconds: f64,

@@ -14,7 +14,7 @@ use golf_tokenize::{TextTokenizer, Token};
 
 use crate::manifest::Manifest;
 use crate::runtime::{Input, Model, Value};
-use crate::tokens::{self, ArReport, Predictions, Scored};
+use crate::tokens::{self, Predictions, Scored, TokenReport};
 use crate::OnnxError;
 
 /// Tokens prefilled per model call while scoring.
@@ -160,7 +160,7 @@ impl ArGolfer {
     }
 
     /// Totals of a finished run.
-    pub fn report(&self, run: &ArScore) -> ArReport {
+    pub fn report(&self, run: &ArScore) -> TokenReport {
         tokens::report(&self.tokenizer, &run.text, &run.tokens, &run.stream, &run.scored, self.window)
     }
 
@@ -278,7 +278,7 @@ impl Golfer for ArGolfer {
         run.cache_len += ids.len();
         let logits = out.f32("last_logits")?;
         let recent = &run.context[run.context.len().saturating_sub(64)..];
-        let id = run.sampler.sample(&logits, recent) as u32;
+        let id = run.sampler.sample(&tokens::sampleable(&self.tokenizer, &logits), recent) as u32;
         if self.manifest.stop_ids.contains(&id) {
             // End of the answer (`<|im_end|>`): nothing to show for it.
             run.finished = true;

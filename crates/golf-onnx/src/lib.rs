@@ -45,4 +45,4 @@ impl From<OnnxError> for golf_core::GolfError {
 }
 pub use ar::{ArGeneration, ArGolfer, ArScore, Window};
 pub use mdlm::{Estimator, MdlmGeneration, MdlmGolfer, MdlmScore};
-pub use tokens::ArReport;
+pub use tokens::TokenReport;

@@ -19,7 +19,7 @@ use golf_tokenize::{TextTokenizer, Token};
 use crate::ar::Window;
 use crate::manifest::Manifest;
 use crate::runtime::{Input, Model, Outputs};
-use crate::tokens::{self, ArReport, Predictions, Scored};
+use crate::tokens::{self, Predictions, Scored, TokenReport};
 use crate::OnnxError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,7 +119,7 @@ impl MdlmGolfer {
             .await
     }
 
-    pub fn report(&self, run: &MdlmScore) -> ArReport {
+    pub fn report(&self, run: &MdlmScore) -> TokenReport {
         let size = self.window_len();
         tokens::report(
             &self.tokenizer,
@@ -373,7 +373,7 @@ impl Golfer for MdlmGolfer {
         // A proposal for every masked slot: a sampled token and the probability it was drawn with.
         let mut proposals: Vec<(usize, u32, f64)> = Vec::with_capacity(remaining);
         for i in (0..run.canvas.len()).filter(|&i| masked[i]) {
-            let dist = run.sampler.distribution(&logits[i * v..(i + 1) * v], &[]);
+            let dist = run.sampler.distribution(&tokens::sampleable(&self.tokenizer, &logits[i * v..(i + 1) * v]), &[]);
             let id = run.sampler.draw(&dist);
             let p = dist.iter().find(|&&(j, _)| j == id).map_or(0.0, |&(_, p)| p);
             proposals.push((i, id as u32, p));

@@ -62,9 +62,9 @@ impl Predictions {
     }
 }
 
-/// Totals under both byte counts, for the CLI and the page's table.
+/// A token golfer's totals under both byte counts (AR and diffusion alike), for the CLI and the page's table.
 #[derive(Clone, Debug, serde::Serialize)]
-pub struct ArReport {
+pub struct TokenReport {
     pub tokens: usize,
     pub unk_tokens: usize,
     pub unk_bytes: usize,
@@ -109,7 +109,7 @@ pub(crate) fn report(
     stream: &[u32],
     scored: &[Option<Scored>],
     window: Window,
-) -> ArReport {
+) -> TokenReport {
     let mut model_bits = 0.0;
     let mut golf_bytes = 0u64;
     let (mut unk_tokens, mut unk_bytes) = (0, 0);
@@ -123,7 +123,7 @@ pub(crate) fn report(
     }
     let bits = model_bits + UNK_BYTE_BITS * unk_bytes as f64;
     let bytes = text.len() as u64;
-    ArReport {
+    TokenReport {
         tokens: tokens.len(),
         unk_tokens,
         unk_bytes,
@@ -187,4 +187,17 @@ pub(crate) fn spans(tok: &TextTokenizer, text: &str, tokens: &[Token], scored: &
 
 fn fmt_bits(b: f64) -> String {
     format!("{b:.2}")
+}
+
+/// Logits for sampling, with `<unk>` ruled out: it stands for a character the vocabulary lacks, so a sampled
+/// `<unk>` would print only a placeholder (⁇). Popovers keep the model's own distribution.
+pub(crate) fn sampleable<'a>(tok: &TextTokenizer, logits: &'a [f32]) -> std::borrow::Cow<'a, [f32]> {
+    match tok.unk_id().map(|u| u as usize).filter(|&u| u < logits.len()) {
+        Some(u) => {
+            let mut owned = logits.to_vec();
+            owned[u] = f32::NEG_INFINITY;
+            owned.into()
+        }
+        None => logits.into(),
+    }
 }

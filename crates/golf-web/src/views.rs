@@ -1,7 +1,7 @@
 //! Pure view functions: spans and settings in, what to draw out. Unit-tested natively; the DOM glue in
 //! `app` only copies their results onto elements.
 
-use golf_core::Span;
+use golf_core::{Span, TokenInfo};
 
 /// viridis, a perceptually uniform, colour-blind-safe palette, from high bits (dark) to low bits (light).
 const VIRIDIS: [[u8; 3]; 10] = [
@@ -208,9 +208,57 @@ pub fn legend(max: f64, stops: usize) -> Vec<(f64, [u8; 3])> {
         .collect()
 }
 
+/// The popover of a generated token: what was sampled, its rank and the entropy of the distribution it came
+/// from, the model's five favourites, and how it was chosen (a diffusion golfer: the step that committed it).
+pub fn token_title(t: &TokenInfo) -> String {
+    let mut parts = vec![format!("{:?}", t.text)];
+    if let Some(rank) = t.rank {
+        parts.push(format!("rank {rank}"));
+    }
+    if let Some(h) = t.entropy {
+        parts.push(format!("entropy {h:.2} bits"));
+    }
+    if !t.top_k.is_empty() {
+        let top: Vec<String> = t.top_k.iter().take(5).map(|a| format!("{:?} {:.1}%", a.text, 100.0 * a.prob)).collect();
+        parts.push(format!("top: {}", top.join(", ")));
+    }
+    if let Some(d) = &t.detail {
+        parts.push(d.clone());
+    }
+    parts.join(" · ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use golf_core::Alternative;
+
+    #[test]
+    fn token_titles_name_only_what_is_known() {
+        let bare = TokenInfo { text: "ab".into(), ..Default::default() };
+        assert_eq!(token_title(&bare), "\"ab\"");
+        let alt = |text: &str, prob| Alternative { text: text.into(), prob };
+        let full = TokenInfo {
+            text: " the".into(),
+            rank: Some(2),
+            entropy: Some(3.25),
+            top_k: vec![
+                alt(" a", 0.5),
+                alt(" the", 0.25),
+                alt("x", 0.1),
+                alt("y", 0.05),
+                alt("z", 0.04),
+                alt("w", 0.03),
+            ],
+            detail: Some("committed at step 3 with probability 0.250".into()),
+            revealed: Some(2),
+        };
+        assert_eq!(
+            token_title(&full),
+            "\" the\" · rank 2 · entropy 3.25 bits · top: \" a\" 50.0%, \" the\" 25.0%, \"x\" 10.0%, \"y\" 5.0%, \"z\" 4.0% · \
+             committed at step 3 with probability 0.250"
+        );
+    }
 
     #[test]
     fn colors_run_light_to_dark() {

@@ -1,6 +1,10 @@
 //! The charts, drawn by plotters on canvases from `results`' data: bits per byte per golfer (with Parameter
 //! Golf's baseline), cumulative bits along the text, and each golfer's distribution of per-token bits.
 
+use std::ops::Range;
+
+use plotters::chart::MeshStyle;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
 
@@ -21,58 +25,99 @@ pub fn golfer_color(i: usize) -> RGBColor {
 }
 
 const FONT: &str = "sans-serif";
-const INK: RGBColor = RGBColor(0x33, 0x33, 0x33);
+
+/// Paper and ink: the page's own panel and text colours (style.css), light or dark as the reader's system is.
+#[derive(Clone, Copy)]
+struct Theme {
+    paper: RGBColor,
+    ink: RGBColor,
+}
+
+fn theme() -> Theme {
+    let dark = web_sys::window()
+        .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
+        .is_some_and(|m| m.matches());
+    if dark {
+        Theme { paper: RGBColor(0x1e, 0x20, 0x26), ink: RGBColor(0xe8, 0xe8, 0xea) }
+    } else {
+        Theme { paper: WHITE, ink: RGBColor(0x33, 0x33, 0x33) }
+    }
+}
 
 type Drawn = Result<(), Box<dyn std::error::Error>>;
+type Root = DrawingArea<CanvasBackend, plotters::coord::Shift>;
+type Chart<'a> = ChartContext<'a, CanvasBackend, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
-fn canvas(id: &str) -> Result<DrawingArea<CanvasBackend, plotters::coord::Shift>, Box<dyn std::error::Error>> {
+fn canvas(id: &str, t: Theme) -> Result<Root, Box<dyn std::error::Error>> {
     let backend = CanvasBackend::new(id).ok_or_else(|| format!("no canvas #{id}"))?;
     let root = backend.into_drawing_area();
-    root.fill(&WHITE)?;
+    root.fill(&t.paper)?;
     Ok(root)
+}
+
+/// A captioned chart whose axes, grid and labels are in the theme's ink.
+fn chart<'a>(
+    root: &'a Root,
+    t: Theme,
+    caption: &str,
+    y_label_area: u32,
+    x: Range<f64>,
+    y: Range<f64>,
+) -> Result<Chart<'a>, Box<dyn std::error::Error>> {
+    Ok(ChartBuilder::on(root)
+        .caption(caption, (FONT, 16).into_font().color(&t.ink))
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(y_label_area)
+        .build_cartesian_2d(x, y)?)
+}
+
+fn mesh<'a, 'b>(
+    chart: &'b mut Chart<'a>,
+    t: Theme,
+) -> MeshStyle<'a, 'b, RangedCoordf64, RangedCoordf64, CanvasBackend> {
+    let mut m = chart.configure_mesh();
+    m.axis_style(t.ink)
+        .bold_line_style(t.ink.mix(0.2))
+        .light_line_style(t.ink.mix(0.07))
+        .label_style((FONT, 12).into_font().color(&t.ink));
+    m
+}
+
+fn legend(chart: &mut Chart, t: Theme, at: SeriesLabelPosition) -> Drawn {
+    chart
+        .configure_series_labels()
+        .position(at)
+        .border_style(t.ink)
+        .background_style(t.paper.mix(0.85))
+        .label_font((FONT, 12).into_font().color(&t.ink))
+        .draw()?;
+    Ok(())
 }
 
 /// Bars of bits per byte, one per golfer, and the Parameter Golf baseline as a dashed line.
 pub fn bpb_bars(id: &str, scored: &[(usize, &Scored)]) -> Drawn {
-    let root = canvas(id)?;
+    let t = theme();
+    let root = canvas(id, t)?;
     let top = scored.iter().map(|(_, s)| s.bpb()).fold(BASELINE_BPB, f64::max) * 1.15;
     let n = scored.len().max(1);
-    let mut chart = ChartBuilder::on(&root)
-        .caption("bits per byte (lower is better)", (FONT, 16).into_font().color(&INK))
-        .margin(10)
-        .x_label_area_size(28)
-        .y_label_area_size(44)
-        .build_cartesian_2d(0f64..n as f64, 0f64..top)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(0)
-        .y_desc("bits/byte")
-        .label_style((FONT, 12).into_font().color(&INK))
-        .draw()?;
+    let mut chart = chart(&root, t, "bits per byte (lower is better)", 44, 0f64..n as f64, 0f64..top)?;
+    mesh(&mut chart, t).disable_x_mesh().x_labels(0).y_desc("bits/byte").draw()?;
+    let text = (FONT, 12).into_font().color(&t.ink);
     for (k, (color, s)) in scored.iter().enumerate() {
         let x = k as f64;
         let c = golfer_color(*color);
         chart.draw_series(std::iter::once(Rectangle::new([(x + 0.15, 0.0), (x + 0.85, s.bpb())], c.filled())))?;
         let label = format!("{:.3}", s.bpb());
-        chart.draw_series(std::iter::once(Text::new(
-            label,
-            (x + 0.3, s.bpb() + top * 0.02),
-            (FONT, 12).into_font(),
-        )))?;
+        chart.draw_series(std::iter::once(Text::new(label, (x + 0.3, s.bpb() + top * 0.02), text.clone())))?;
         let name: String = s.label.split(" (").next().unwrap_or(&s.label).chars().take(18).collect();
-        chart.draw_series(std::iter::once(Text::new(name, (x + 0.15, -top * 0.045), (FONT, 12).into_font())))?;
+        chart.draw_series(std::iter::once(Text::new(name, (x + 0.15, -top * 0.045), text.clone())))?;
     }
     chart
         .draw_series(DashedLineSeries::new([(0.0, BASELINE_BPB), (n as f64, BASELINE_BPB)], 6, 4, RED.stroke_width(2)))?
         .label(format!("Parameter Golf baseline {BASELINE_BPB}"))
         .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], RED.stroke_width(2)));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .border_style(INK)
-        .background_style(WHITE.mix(0.85))
-        .draw()?;
+    legend(&mut chart, t, SeriesLabelPosition::UpperRight)?;
     root.present()?;
     Ok(())
 }
@@ -80,17 +125,13 @@ pub fn bpb_bars(id: &str, scored: &[(usize, &Scored)]) -> Drawn {
 /// Cumulative bits against byte position, one line per golfer: where the lines part is where the text was
 /// harder for one golfer than another.
 pub fn cumulative(id: &str, scored: &[(usize, &Scored)]) -> Drawn {
-    let root = canvas(id)?;
+    let t = theme();
+    let root = canvas(id, t)?;
     let series: Vec<Vec<(f64, f64)>> = scored.iter().map(|(_, s)| results::cumulative(&s.spans, 800)).collect();
     let max_x = scored.iter().map(|(_, s)| s.bytes as f64).fold(1.0, f64::max);
     let max_y = series.iter().filter_map(|p| p.last().map(|l| l.1)).fold(1.0, f64::max) * 1.05;
-    let mut chart = ChartBuilder::on(&root)
-        .caption("cumulative bits along the text", (FONT, 16).into_font().color(&INK))
-        .margin(10)
-        .x_label_area_size(30)
-        .y_label_area_size(56)
-        .build_cartesian_2d(0f64..max_x, 0f64..max_y)?;
-    chart.configure_mesh().x_desc("byte").y_desc("bits").label_style((FONT, 12).into_font().color(&INK)).draw()?;
+    let mut chart = chart(&root, t, "cumulative bits along the text", 56, 0f64..max_x, 0f64..max_y)?;
+    mesh(&mut chart, t).x_desc("byte").y_desc("bits").draw()?;
     for ((color, s), points) in scored.iter().zip(series) {
         let c = golfer_color(*color);
         chart
@@ -98,12 +139,7 @@ pub fn cumulative(id: &str, scored: &[(usize, &Scored)]) -> Drawn {
             .label(s.label.clone())
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], c.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .border_style(INK)
-        .background_style(WHITE.mix(0.85))
-        .draw()?;
+    legend(&mut chart, t, SeriesLabelPosition::UpperLeft)?;
     root.present()?;
     Ok(())
 }
@@ -112,7 +148,8 @@ pub fn cumulative(id: &str, scored: &[(usize, &Scored)]) -> Drawn {
 /// 1-bit bin: GLTR's histogram, for every golfer at once.
 pub fn histogram(id: &str, scored: &[(usize, &Scored)]) -> Drawn {
     const BINS: usize = 24;
-    let root = canvas(id)?;
+    let t = theme();
+    let root = canvas(id, t)?;
     let shares: Vec<Vec<f64>> = scored
         .iter()
         .map(|(_, s)| {
@@ -122,17 +159,10 @@ pub fn histogram(id: &str, scored: &[(usize, &Scored)]) -> Drawn {
         })
         .collect();
     let max_y = shares.iter().flatten().cloned().fold(0.05, f64::max) * 1.1;
-    let mut chart = ChartBuilder::on(&root)
-        .caption("bits per token: share of tokens", (FONT, 16).into_font().color(&INK))
-        .margin(10)
-        .x_label_area_size(30)
-        .y_label_area_size(44)
-        .build_cartesian_2d(0f64..BINS as f64, 0f64..max_y)?;
-    chart
-        .configure_mesh()
+    let mut chart = chart(&root, t, "bits per token: share of tokens", 44, 0f64..BINS as f64, 0f64..max_y)?;
+    mesh(&mut chart, t)
         .x_desc(format!("bits (last bin: {}+)", BINS - 1))
         .y_label_formatter(&|v| format!("{:.0}%", v * 100.0))
-        .label_style((FONT, 12).into_font().color(&INK))
         .draw()?;
     for ((color, s), share) in scored.iter().zip(shares) {
         let c = golfer_color(*color);
@@ -143,7 +173,7 @@ pub fn histogram(id: &str, scored: &[(usize, &Scored)]) -> Drawn {
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], c.stroke_width(2)));
         chart.draw_series(points.into_iter().map(|p| Circle::new(p, 2, c.filled())))?;
     }
-    chart.configure_series_labels().border_style(INK).background_style(WHITE.mix(0.85)).draw()?;
+    legend(&mut chart, t, SeriesLabelPosition::UpperRight)?;
     root.present()?;
     Ok(())
 }

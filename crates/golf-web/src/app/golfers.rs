@@ -108,7 +108,7 @@ impl Golf {
 
     pub fn totals(&self, run: &ScoreRun, spans: &[Span], bytes: u64) -> Totals {
         let s = Summary::of(spans, bytes);
-        let neural = |rep: golf_onnx::ArReport, golf_count: bool| Totals {
+        let neural = |rep: golf_onnx::TokenReport, golf_count: bool| Totals {
             bpb: s.bpb,
             bits: s.bits,
             bytes,

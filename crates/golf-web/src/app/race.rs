@@ -11,6 +11,7 @@ use super::dom::*;
 use super::golfers::{GenRun, Golf};
 use super::{input_number, Shared};
 use crate::results::LaneClock;
+use crate::views;
 
 struct Lane {
     golf: Rc<Golf>,
@@ -153,16 +154,7 @@ pub async fn race(state: Shared) {
                 let piece = el("span", "", "");
                 piece.set_text_content(Some(&step.text));
                 if let Some(t) = &step.token {
-                    let top: Vec<String> =
-                        t.top_k.iter().take(5).map(|a| format!("{:?} {:.1}%", a.text, 100.0 * a.prob)).collect();
-                    let title = format!(
-                        "{:?}: {} · rank {} · top: {}",
-                        t.text,
-                        t.detail.clone().unwrap_or_default(),
-                        t.rank.unwrap_or(0),
-                        top.join(", ")
-                    );
-                    piece.set_attribute("title", &title).unwrap();
+                    piece.set_attribute("title", &views::token_title(t)).unwrap();
                 }
                 lane.canvas.append_child(&piece).unwrap();
                 new_tokens += 1;
@@ -207,16 +199,7 @@ pub(super) fn render_canvas(target: &Element, canvas: &[Option<String>], run: &G
                 let e = el("span", if committed[i] { "" } else { "fresh" }, "");
                 e.set_text_content(Some(text));
                 if let Some(info) = run.slot_info(i) {
-                    let top: Vec<String> =
-                        info.top_k.iter().take(5).map(|a| format!("{:?} {:.1}%", a.text, 100.0 * a.prob)).collect();
-                    let title = format!(
-                        "{:?}: {} · rank {} · top: {}",
-                        info.text,
-                        info.detail.clone().unwrap_or_default(),
-                        info.rank.unwrap_or(0),
-                        top.join(", ")
-                    );
-                    e.set_attribute("title", &title).unwrap();
+                    e.set_attribute("title", &views::token_title(info)).unwrap();
                 }
                 committed[i] = true;
                 e

@@ -7,6 +7,11 @@ use super::*;
 /// fill in together. A newer score of a panel (or cancel) stops this one's run of it.
 pub(super) async fn score(state: Shared, only: Option<String>) {
     let text = by_id::<HtmlTextAreaElement>("text").value();
+    if text.is_empty() {
+        // Nothing replaces the last results, so they stay as they were (not dimmed as out of date).
+        show_error("Nothing to score: the text is empty. Paste some text, pick a sample or drop a file.");
+        return;
+    }
     let budget_s = state.borrow().chain_budget_s;
     struct Running {
         index: usize,
@@ -51,7 +56,7 @@ pub(super) async fn score(state: Shared, only: Option<String>) {
             }
             Err(e) => {
                 show_error(&format!("{}: {e}", golf.label()));
-                set_text(&format!("status-{gid}"), "");
+                set_text(&format!("status-{gid}"), &format!("not scored: {e}"));
             }
         }
         // Starting a run tokenizes the text: one golfer's start per task.
