@@ -5,7 +5,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="$ROOT/.tools"
 export PATH="$HOME/.cargo/bin:$TOOLS/node_modules/.bin:$PATH"
-# Defaults for the project's shared data (read, never copied into the repository).
+# The project's shared data: large texts that only training and some tests read. The page, the CLI and most
+# tests need nothing from it (samples/ and models/ are in the repository).
 export GOLF_DATA="${GOLF_DATA:-$ROOT/../shared/data}"
 
 TRUNK_VERSION=0.21.14
@@ -47,17 +48,12 @@ ensure_wasm_opt() {
   fi
 }
 
-ensure_data() {
-  [ -f "$GOLF_DATA/fineweb/val-first-docs.txt" ] || {
-    echo "error: the shared data is missing at $GOLF_DATA (set GOLF_DATA to the folder holding fineweb/ and enwik8/)" >&2
-    exit 1
-  }
-}
+have_data() { [ -f "$GOLF_DATA/enwik8/enwik8-prefix.xml" ] && [ -f "$GOLF_DATA/fineweb/edu-sample-part1.txt" ]; }
 
 ORT_WEB_VERSION=1.30.0
 
 # Copies what the page serves besides its own code into web/generated/ (git-ignored): ONNX Runtime Web's
-# three files from the npm package, and each model folder's files with its tokenizer from the shared data.
+# three files from the npm package, and from each model folder its manifest, ONNX graph and tokenizer.
 stage_web_assets() {
   local gen="$ROOT/web/generated"
   local ortdir="$TOOLS/node_modules/onnxruntime-web/dist"
@@ -66,23 +62,22 @@ stage_web_assets() {
     mkdir -p "$TOOLS"
     npm install --prefix "$TOOLS" --no-audit --no-fund "onnxruntime-web@$ORT_WEB_VERSION" >/dev/null
   fi
-  mkdir -p "$gen/ort" "$gen/models/ar"
+  mkdir -p "$gen/ort"
   for f in ort.wasm.min.js ort-wasm-simd-threaded.mjs ort-wasm-simd-threaded.wasm; do
     cmp -s "$ortdir/$f" "$gen/ort/$f" || cp "$ortdir/$f" "$gen/ort/$f"
   done
-  install -m 644 "$ROOT/models/ar/golfer.json" "$ROOT/models/ar/model.onnx" \
-    "$GOLF_DATA/tokenizers/fineweb_1024_bpe.model" "$gen/models/ar/"
-  mkdir -p "$gen/models/mdlm"
-  install -m 644 "$ROOT/models/mdlm/golfer.json" "$ROOT/models/mdlm/model.onnx" \
-    "$GOLF_DATA/tokenizers/fineweb_1024_bpe.model" "$gen/models/mdlm/"
-  mkdir -p "$gen/models/smollm2"
-  for f in golfer.json tokenizer.json model.onnx; do
-    cmp -s "$ROOT/models/smollm2/$f" "$gen/models/smollm2/$f" || install -m 644 "$ROOT/models/smollm2/$f" "$gen/models/smollm2/"
+  local m f
+  for m in ar mdlm smollm2; do
+    mkdir -p "$gen/models/$m"
+    for f in golfer.json $(python3 -c 'import json, sys; m = json.load(open(sys.argv[1])); print(m["onnx"]["path"], m["tokenizer"]["file"])' "$ROOT/models/$m/golfer.json"); do
+      [ -f "$ROOT/models/$m/$f" ] || { echo "error: models/$m/$f is missing" >&2; exit 1; }
+      cmp -s "$ROOT/models/$m/$f" "$gen/models/$m/$f" || install -m 644 "$ROOT/models/$m/$f" "$gen/models/$m/"
+    done
   done
 }
 
 build_page() {
-  ensure_wasm_target; ensure_trunk; ensure_wasm_bindgen; ensure_wasm_opt; ensure_data
+  ensure_wasm_target; ensure_trunk; ensure_wasm_bindgen; ensure_wasm_opt
   ensure_smollm2
   stage_web_assets
   say "building the page (trunk build --release)"

@@ -14,9 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import export_onnx  # noqa: E402
+from train_gpt import TOKENIZER_SOURCE  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKENIZER = "fineweb_1024_bpe.model"
 
 
 def file_entry(path: Path) -> dict:
@@ -28,7 +28,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", type=Path, default=ROOT / ".cache" / "ar-run")
     p.add_argument("--out", type=Path, default=ROOT / "models" / "ar")
-    p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data", help="the held-out texts' folder")
     p.add_argument("--golf", type=Path, help="the golf CLI: also measure both byte counts on the held-out texts")
     a = p.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
@@ -38,8 +38,10 @@ def main() -> None:
     model, info = export_onnx.build(export_onnx.load_artifact(ptz), 10000.0, 30.0)
     onnx_path = a.out / "model.onnx"
     export_onnx.onnx.save(model, onnx_path)
-    tok = (a.data / "tokenizers" / TOKENIZER).read_bytes()
     s = summary["settings"]
+    # The run's tokenizer (recorded relative to the repository), copied in: a model folder carries its tokenizer.
+    tokenizer = a.out / Path(s["tokenizer"]).name
+    shutil.copyfile(ROOT / s["tokenizer"], tokenizer)
     manifest = {
         "id": "ar",
         "kind": "autoregressive",
@@ -53,9 +55,10 @@ def main() -> None:
         "artifact": file_entry(ptz),
         "tokenizer": {
             "kind": "sentencepiece",
-            "file": TOKENIZER,
-            "sha256": hashlib.sha256(tok).hexdigest(),
-            "source": "the shared data's tokenizers/ (Parameter Golf's SentencePiece BPE, vocab 1024)",
+            "file": tokenizer.name,
+            "sha256": hashlib.sha256(tokenizer.read_bytes()).hexdigest(),
+            "source": TOKENIZER_SOURCE,
+            "rebuild": f"git checkout models/ar/{tokenizer.name} (it is committed; the model folder carries it)",
         },
         "params": summary["params"],
         "context": s["train_seq_len"],
@@ -84,8 +87,8 @@ def main() -> None:
         # The numbers as the golfer reports them: each held-out file scored as one text, windows of `context`.
         measured = {}
         for name in ("val-first-docs.txt", "edu-sample-part1.txt"):
-            r = subprocess.run([str(a.golf), "score", "--golfer", "ar", "--models", str(a.out.parent), "--data",
-                                str(a.data), "--json", str(a.data / "fineweb" / name)], capture_output=True, check=True)
+            r = subprocess.run([str(a.golf), "score", "--golfer", "ar", "--models", str(a.out.parent), "--json",
+                                str(a.data / "fineweb" / name)], capture_output=True, check=True)
             out = json.loads(r.stdout)
             measured[name] = {k: out[k] for k in ("bpb", "golf_bpb", "tokens", "bytes", "golf_bytes", "unk_bytes")}
         manifest["results"]["golf_score"] = measured

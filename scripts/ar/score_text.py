@@ -63,7 +63,7 @@ def main() -> None:
     p.add_argument("ptz", type=Path)
     p.add_argument("text", type=Path)
     p.add_argument("--window", type=int, default=512)
-    p.add_argument("--tokenizer", type=Path, default=ROOT.parent / "shared/data/tokenizers/fineweb_1024_bpe.model")
+    p.add_argument("--tokenizer", type=Path, default=ROOT / "models/ar/fineweb_1024_bpe.model")
     a = p.parse_args()
     sp = spm.SentencePieceProcessor(model_file=str(a.tokenizer))
     r = score_text(load_model(a.ptz), sp, a.text.read_text(encoding="utf-8"), a.window)

@@ -36,10 +36,22 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 ROOT = Path(__file__).resolve().parents[2]
+# What a model folder's manifest says of its tokenizer; models/NOTICE.md has the provenance and license text.
+TOKENIZER_SOURCE = "SentencePiece BPE, vocab 1024, from a public fork of openai/parameter-golf (MIT; see models/NOTICE.md)"
 
 
 def env(name, default, kind=str):
     return kind(os.environ.get(name, default))
+
+
+def recorded(settings) -> dict:
+    """The settings as the log and the summary record them: paths relative to the repository, so no committed
+    file names the folders of the machine that trained the model."""
+    out = asdict(settings)
+    for key in ("data_dir", "tokenizer", "out_dir"):
+        if key in out and os.path.isabs(out[key]):
+            out[key] = os.path.relpath(out[key], ROOT)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -423,7 +435,7 @@ def main() -> None:
     log("=" * 100, console=False)
     hardware = torch.cuda.get_device_name(0) if device.type == "cuda" else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
     log(f"python {sys.version.split()[0]} torch {torch.__version__} device {device} ({hardware})")
-    log(f"settings {json.dumps(asdict(s))}")
+    log(f"settings {json.dumps(recorded(s))}")
 
     torch.manual_seed(s.seed)
     np.random.seed(s.seed)
@@ -520,7 +532,7 @@ def main() -> None:
     summary = {
         "params": n_params, "int8_ptz_bytes": ptz_bytes, "steps": step, "tokens_seen": tokens_seen,
         "epochs": tokens_seen / len(train), "wall_clock_seconds": round(elapsed, 1), "hardware": hardware,
-        "settings": asdict(s), "results": results,
+        "settings": recorded(s), "results": results,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     log(f"final_model.int8.ptz: {ptz_bytes} bytes")

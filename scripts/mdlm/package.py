@@ -33,7 +33,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "ar"))
 import estimators  # noqa: E402
 import export_onnx  # noqa: E402
-from train_gpt import CONTROL_TENSOR_PATTERNS, ROOT, byte_tables, load_shard  # noqa: E402
+from train_gpt import CONTROL_TENSOR_PATTERNS, ROOT, TOKENIZER_SOURCE, byte_tables, load_shard  # noqa: E402
 from train_mdlm import MdlmSettings, make_model  # noqa: E402
 
 ARTIFACT_LIMIT = 16_000_000
@@ -94,6 +94,8 @@ def main() -> None:
     s = MdlmSettings()
     for k, v in summary["settings"].items():
         setattr(s, k, v)
+    for k in ("data_dir", "tokenizer", "out_dir"):  # recorded relative to the repository
+        setattr(s, k, str(ROOT / getattr(s, k)))
     model = make_model(s)
     model.load_state_dict(torch.load(a.run / "final_model.pt", map_location="cpu"))
     model.eval()
@@ -113,6 +115,8 @@ def main() -> None:
     print(f"artifact {n_bytes} bytes; model.onnx {onnx_path.stat().st_size} bytes", flush=True)
 
     sp = spm.SentencePieceProcessor(model_file=s.tokenizer)
+    tokenizer = a.out / Path(s.tokenizer).name  # a model folder carries its tokenizer
+    tokenizer.write_bytes(Path(s.tokenizer).read_bytes())
     tables = byte_tables(sp, s.vocab_size)
     data_dir = Path(s.data_dir)
     held = {"val_first_docs": load_shard(data_dir / "val_first_docs.bin"),
@@ -145,9 +149,9 @@ def main() -> None:
                   "bidirectional), trained here on a 2-core CPU; every weight matrix stored as fp8 e4m3."),
         "onnx": {"path": "model.onnx", "sha256": sha256(onnx_path), "bytes": onnx_path.stat().st_size},
         "artifact": {"path": artifact.name, "sha256": sha256(artifact), "bytes": n_bytes},
-        "tokenizer": {"kind": "sentencepiece", "file": "fineweb_1024_bpe.model",
-                      "sha256": hashlib.sha256(Path(s.tokenizer).read_bytes()).hexdigest(),
-                      "source": "the shared data's tokenizers/ (Parameter Golf's SentencePiece BPE, vocab 1024)"},
+        "tokenizer": {"kind": "sentencepiece", "file": tokenizer.name, "sha256": sha256(tokenizer),
+                      "source": TOKENIZER_SOURCE,
+                      "rebuild": f"git checkout models/mdlm/{tokenizer.name} (it is committed; the model folder carries it)"},
         "params": summary["params"],
         "context": s.train_seq_len,
         "layers": s.num_layers,

@@ -29,7 +29,7 @@ import math
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ar"))
-from train_gpt import GPT, ROOT, Muon, Settings, autocast, byte_tables, env, load_shard, split_params  # noqa: E402
+from train_gpt import GPT, ROOT, Muon, Settings, autocast, byte_tables, env, load_shard, recorded, split_params  # noqa: E402
 
 
 @dataclass
@@ -127,7 +127,7 @@ def main() -> None:
     log("=" * 100, console=False)
     hardware = torch.cuda.get_device_name(0) if device.type == "cuda" else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
     log(f"python {sys.version.split()[0]} torch {torch.__version__} device {device} ({hardware})")
-    log(f"settings {json.dumps(asdict(s))}")
+    log(f"settings {json.dumps(recorded(s))}")
 
     torch.manual_seed(s.seed)
     rng = np.random.default_rng(s.seed)
@@ -224,7 +224,7 @@ def main() -> None:
     vb = held_out_nelbo(final, val, s, tables, bos_id, device)
     log(f"val_first_docs NELBO (K={s.val_steps}, {s.val_windows} windows, EMA) {vb:.4f} bpb")
     summary = {"params": n_params, "steps": step, "tokens_seen": tokens_seen, "epochs": tokens_seen / len(train),
-               "wall_clock_seconds": round(elapsed, 1), "hardware": hardware, "settings": asdict(s),
+               "wall_clock_seconds": round(elapsed, 1), "hardware": hardware, "settings": recorded(s),
                "quick_val_nelbo_bpb": vb}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
 

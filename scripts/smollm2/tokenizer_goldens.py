@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import llama_cpp
 
 ROOT = Path(__file__).resolve().parents[2]
 GGUF = ROOT / ".cache" / "smollm2" / "SmolLM2-135M-Instruct.Q4_1.gguf"
-DATA = Path(os.environ.get("GOLF_DATA", ROOT.parent / "shared" / "data"))
 OUT = ROOT / "tests" / "data" / "smollm2_tokenizer_goldens.json"
 
 STRINGS = [
@@ -61,10 +59,10 @@ def main() -> None:
         "gguf_sha256": hashlib.sha256(GGUF.read_bytes()).hexdigest(),
         "strings": [{"text": s, "ids": ids(s)} for s in STRINGS],
     }
-    # The held-out text is not copied here: only its ids, with the file's sha256 to pair them.
+    # Held-out text (committed in samples/), by its path in the repository and its sha256 to pair them.
     files = []
-    for rel in ["fineweb/val-first-docs.txt"]:
-        data = (DATA / rel).read_bytes()
+    for rel in ["samples/fineweb-val-first-docs.txt"]:
+        data = (ROOT / rel).read_bytes()
         files.append({"file": rel, "sha256": hashlib.sha256(data).hexdigest(), "ids": ids(data.decode())})
     goldens["files"] = files
     OUT.write_text(json.dumps(goldens, ensure_ascii=False) + "\n")

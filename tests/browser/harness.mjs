@@ -11,7 +11,8 @@ import { chromium } from 'playwright-core';
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const root = path.resolve(here, '../..');
 export const shots = path.join(here, 'screenshots');
-export const dataDir = process.env.GOLF_DATA || path.resolve(root, '../shared/data');
+// The committed sample texts (samples/README.md); the browser tests need nothing from the shared data.
+export const samplesDir = path.join(root, 'samples');
 const golf = path.join(root, 'target/release/golf');
 
 export const failures = [];

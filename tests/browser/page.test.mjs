@@ -7,7 +7,7 @@
 // Saves screenshots to tests/browser/screenshots/.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { check, dataDir, nativeScore, raceOnly, session, shots } from './harness.mjs';
+import { check, nativeScore, raceOnly, samplesDir, session, shots } from './harness.mjs';
 
 await session('page (browser)', async ({ browser, url, watch, outside }) => {
   const page = watch(await browser.newPage({ viewport: { width: 1200, height: 1000 } }));
@@ -80,7 +80,7 @@ await session('page (browser)', async ({ browser, url, watch, outside }) => {
   await page.screenshot({ path: path.join(shots, 'bits-per-byte.png'), fullPage: true });
 
   // 3. Cancel stops a long score within one step (SmolLM2 prefills at most 128 tokens per step).
-  const long = readFileSync(path.join(dataDir, 'fineweb/edu-sample-part1.txt'), 'utf8').slice(0, 30_000);
+  const long = readFileSync(path.join(samplesDir, 'fineweb-val-first-docs.txt'), 'utf8');
   await page.fill('#text', long);
   await page.click('#score');
   await page.waitForSelector('#panel-smollm2[data-progress]', { timeout: 120_000 });

@@ -17,21 +17,17 @@ torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 spm = pytest.importorskip("sentencepiece")
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = Path(os.environ.get("GOLF_DATA", ROOT.parent / "shared" / "data"))
-GOLF = ROOT / "target" / "release" / "golf"
-MODELS = ROOT / "models"
+from places import GOLF, MODELS, ROOT, SP_MODEL, VAL_DOCS, shared  # noqa: E402
+
 sys.path.insert(0, str(ROOT / "scripts" / "ar"))
 import export_onnx  # noqa: E402
 import score_text  # noqa: E402
 import train_gpt  # noqa: E402
 
-HELD_OUT = [DATA / "fineweb" / "val-first-docs.txt", DATA / "fineweb" / "edu-sample-part1.txt"]
-
 
 @pytest.fixture(scope="module")
 def sp():
-    return spm.SentencePieceProcessor(model_file=str(DATA / "tokenizers" / "fineweb_1024_bpe.model"))
+    return spm.SentencePieceProcessor(model_file=str(SP_MODEL))
 
 
 def manifest(models: Path) -> dict:
@@ -66,7 +62,7 @@ def check_model(models: Path, sp, texts):
     m = manifest(models)
     model = score_text.load_model(models / "ar" / m["artifact"]["path"])
     # Per-token log-probabilities: ONNX (one pass, and chunks over the cache) against PyTorch.
-    doc = (DATA / "fineweb" / "val-first-docs.txt").read_text(encoding="utf-8").splitlines()[1]
+    doc = VAL_DOCS.read_text(encoding="utf-8").splitlines()[1]
     ids = [sp.bos_id()] + sp.encode(doc)[: m["context"] - 1]
     with torch.no_grad():
         x, y = torch.tensor([ids[:-1]]), torch.tensor([ids[1:]])
@@ -84,18 +80,24 @@ def check_model(models: Path, sp, texts):
 
 
 def test_committed_golfer_matches_python(sp):
-    check_model(MODELS, sp, HELD_OUT)
+    check_model(MODELS, sp, [VAL_DOCS])
+
+
+def test_committed_golfer_matches_python_on_the_edu_sample(sp):
+    """The same on 512 KB of FineWeb-Edu (201K tokens)."""
+    check_model(MODELS, sp, [shared("fineweb/edu-sample-part1.txt")])
 
 
 def test_converter_takes_another_shape(tmp_path, sp):
     """A baseline-format artifact of a different shape, trained a few steps: converts and scores identically."""
+    corpus = shared("fineweb/train-legalfilter.jsonl").parents[1]
     data = tmp_path / "data"
-    subprocess.run([sys.executable, str(ROOT / "scripts/ar/prepare_data.py"), "--data", str(DATA), "--out", str(data)],
+    subprocess.run([sys.executable, str(ROOT / "scripts/ar/prepare_data.py"), "--data", str(corpus), "--out", str(data)],
                    check=True, capture_output=True)
     run = tmp_path / "run"
     env = {**os.environ, "DATA_DIR": str(data), "OUT_DIR": str(run), "NUM_LAYERS": "3", "MODEL_DIM": "192",
            "NUM_HEADS": "6", "NUM_KV_HEADS": "3", "MLP_MULT": "2", "TRAIN_SEQ_LEN": "64", "TRAIN_BATCH_TOKENS": "1024",
-           "ITERATIONS": "6", "VAL_EVERY_SECONDS": "1e9", "EVAL_TOKENS": "2048", "TOKENIZER_PATH": str(DATA / "tokenizers/fineweb_1024_bpe.model")}
+           "ITERATIONS": "6", "VAL_EVERY_SECONDS": "1e9", "EVAL_TOKENS": "2048", "TOKENIZER_PATH": str(SP_MODEL)}
     subprocess.run([sys.executable, str(ROOT / "scripts/ar/train_gpt.py")], env=env, check=True, capture_output=True)
     # As the baseline stores it: the embedding in bfloat16 before int8 quantization.
     state = torch.load(run / "final_model.pt", map_location="cpu")
@@ -105,6 +107,6 @@ def test_converter_takes_another_shape(tmp_path, sp):
     assert obj["dtypes"]["tok_emb.weight"] == "bfloat16" and "blocks.0.mlp.fc.weight" in obj["quantized"]
     models = tmp_path / "models"
     subprocess.run([sys.executable, str(ROOT / "scripts/ar/package.py"), "--run", str(run), "--out", str(models / "ar"),
-                    "--data", str(DATA)], check=True, capture_output=True)
+                    "--data", str(corpus)], check=True, capture_output=True)
     assert manifest(models)["layers"] == 3 and manifest(models)["kv_heads"] == 3
-    check_model(models, sp, [HELD_OUT[0]])
+    check_model(models, sp, [VAL_DOCS])

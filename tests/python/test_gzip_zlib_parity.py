@@ -3,17 +3,13 @@ zlib.compressobj(9, DEFLATED, -15) writes, and the per-byte bits add up to it ex
 
 import json
 import math
-import os
 import random
 import subprocess
 import zlib
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-DATA = Path(os.environ.get("GOLF_DATA", ROOT.parent / "shared" / "data"))
-GOLF = ROOT / "target" / "release" / "golf"
+from places import GOLF, VAL_DOCS, shared
 
 
 def zlib_raw_len(data: bytes) -> int:
@@ -41,18 +37,20 @@ def texts(tmp_path_factory):
     rep.write_bytes((sentence * (2**20 // len(sentence) + 1))[: 2**20])
     one = d / "one-byte.txt"
     one.write_bytes(b"a")
+    # Paths behind a call, so that only the tests of a text the shared data lacks are skipped.
     return {
-        "fineweb-val": (DATA / "fineweb" / "val-first-docs.txt", []),
-        "enwik8-prefix": (DATA / "enwik8" / "enwik8-prefix.xml", []),
-        "random-64k": (rnd, ["--bytes"]),
-        "repeated-1m": (rep, []),
-        "one-byte": (one, []),
+        "fineweb-val": (lambda: VAL_DOCS, []),
+        "enwik8-prefix": (lambda: shared("enwik8/enwik8-prefix.xml"), []),
+        "random-64k": (lambda: rnd, ["--bytes"]),
+        "repeated-1m": (lambda: rep, []),
+        "one-byte": (lambda: one, []),
     }
 
 
 @pytest.mark.parametrize("name", ["fineweb-val", "enwik8-prefix", "random-64k", "repeated-1m", "one-byte"])
 def test_bits_equal_python_zlib_and_add_up(texts, name):
-    path, extra = texts[name]
+    where, extra = texts[name]
+    path = where()
     data = path.read_bytes()
     out = score_json(path, *extra)
     want_bits = 8 * zlib_raw_len(data)
@@ -72,12 +70,12 @@ def test_bits_equal_python_zlib_and_add_up(texts, name):
 
 
 def test_enwik8_bpb(texts):
-    out = score_json(texts["enwik8-prefix"][0])
+    out = score_json(texts["enwik8-prefix"][0]())
     assert abs(out["bpb"] - 2.90) <= 0.03, out["bpb"]
 
 
 def test_marginal_matches_python_prefix_compression():
-    text = (DATA / "fineweb" / "val-first-docs.txt").read_bytes()[:300]
+    text = VAL_DOCS.read_bytes()[:300]
     r = golf("score", "--method", "marginal", "--json", "-", stdin=text)
     assert r.returncode == 0, r.stderr.decode()
     spans = json.loads(r.stdout)["spans"]

@@ -18,9 +18,8 @@ torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 spm = pytest.importorskip("sentencepiece")
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = Path(os.environ.get("GOLF_DATA", ROOT.parent / "shared" / "data"))
-GOLF = ROOT / "target" / "release" / "golf"
+from places import GOLF, ROOT, VAL_DOCS  # noqa: E402
+
 MODEL_DIR = Path(os.environ.get("MDLM_DIR", ROOT / "models" / "mdlm"))
 sys.path[:0] = [str(ROOT / "scripts" / "mdlm"), str(ROOT / "scripts" / "ar")]
 import estimators  # noqa: E402
@@ -38,7 +37,7 @@ def session():
 
 @pytest.fixture(scope="module")
 def sp():
-    return spm.SentencePieceProcessor(model_file=str(DATA / "tokenizers" / MANIFEST["tokenizer"]["file"]))
+    return spm.SentencePieceProcessor(model_file=str(MODEL_DIR / MANIFEST["tokenizer"]["file"]))
 
 
 def test_fp8_decoding_is_exact_for_all_codes():
@@ -93,7 +92,7 @@ def rust_spans(text_path: Path, *args: str) -> dict:
 @pytest.mark.parametrize("estimator", ["nelbo", "l2r", "confidence"])
 def test_rust_estimators_equal_python(estimator, session, sp, tmp_path):
     # About 600 tokens: several windows of the model's context.
-    text = (DATA / "fineweb" / "val-first-docs.txt").read_text()[:2500]
+    text = VAL_DOCS.read_text()[:2500]
     text = text.encode("ascii", "ignore").decode()  # every token then covers its own bytes: spans are tokens
     path = tmp_path / "text.txt"
     path.write_text(text)
@@ -116,7 +115,7 @@ def test_rust_estimators_equal_python(estimator, session, sp, tmp_path):
 
 def test_max_tokens_scores_the_prefix_as_if_alone(tmp_path):
     # The page cuts a slow chain rule to whole windows; the kept tokens must get the bits of that prefix alone.
-    text = (DATA / "fineweb" / "val-first-docs.txt").read_text()[:2500]
+    text = VAL_DOCS.read_text()[:2500]
     path = tmp_path / "text.txt"
     path.write_text(text)
     window = MANIFEST["context"] - 1

@@ -2,18 +2,12 @@
 on every held-out document and on edge strings."""
 
 import json
-import os
 import subprocess
-from pathlib import Path
 
 import pytest
+from places import GOLF, SP_MODEL as MODEL, VAL_DOCS, shared
 
 sentencepiece = pytest.importorskip("sentencepiece")
-
-ROOT = Path(__file__).resolve().parents[2]
-DATA = Path(os.environ.get("GOLF_DATA", ROOT.parent / "shared" / "data"))
-GOLF = ROOT / "target" / "release" / "golf"
-MODEL = DATA / "tokenizers" / "fineweb_1024_bpe.model"
 
 EDGE_STRINGS = [
     "", " ", "   ", "a", "  leading and trailing  ", "many     inner      spaces", "tabs\tand\nnewlines\r\nhere",
@@ -56,13 +50,19 @@ def test_edge_strings(sp):
         assert got == python(sp, text), repr(text)
 
 
-def test_held_out_documents(sp):
-    docs = (DATA / "fineweb" / "val-first-docs.txt").read_text(encoding="utf-8").splitlines()
-    edu = (DATA / "fineweb" / "edu-sample-part1.txt").read_bytes().decode("utf-8", errors="ignore")
-    texts = docs + [edu]
+def same_as_python(sp, texts):
     results = rust(texts)
     for i, (text, got) in enumerate(zip(texts, results)):
         want = python(sp, text)
         assert got["ids"] == want["ids"], f"document {i}"
         assert got["offsets"] == want["offsets"], f"document {i}"
-    assert sum(len(r["ids"]) for r in results) > 200_000
+    return sum(len(r["ids"]) for r in results)
+
+
+def test_held_out_documents(sp):
+    assert same_as_python(sp, VAL_DOCS.read_text(encoding="utf-8").splitlines()) > 6_000
+
+
+def test_edu_sample(sp):
+    edu = shared("fineweb/edu-sample-part1.txt").read_bytes().decode("utf-8", errors="ignore")
+    assert same_as_python(sp, [edu]) > 200_000

@@ -7,21 +7,18 @@
 
 import hashlib
 import json
-import os
 import resource
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 ort = pytest.importorskip("onnxruntime")
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = Path(os.environ.get("GOLF_DATA", ROOT.parent / "shared" / "data"))
-GOLF = ROOT / "target" / "release" / "golf"
+from places import GOLF, ROOT, VAL_DOCS, shared  # noqa: E402
+
 MODEL_DIR = ROOT / "models" / "smollm2"
 GGUF = ROOT / ".cache" / "smollm2" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 GOLDENS = ROOT / "tests" / "data" / "smollm2_tokenizer_goldens.json"
@@ -81,7 +78,7 @@ def test_tokenizer_matches_llama_cpp():
     texts = [s["text"] for s in strings]
     files = []
     for f in goldens["files"]:
-        data = (DATA / f["file"]).read_bytes()
+        data = (ROOT / f["file"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == f["sha256"], f"{f['file']} is not the text the goldens were made from"
         files.append(data.decode())
     got = tokenize(texts + files)
@@ -133,7 +130,7 @@ def test_chunked_kv_cache_equals_one_pass(session):
 
 
 def default_text() -> str:
-    return (DATA / "fineweb" / "val-first-docs.txt").read_text().split("\n")[1]
+    return VAL_DOCS.read_text().split("\n")[1]
 
 
 def test_rust_matches_python_onnxruntime(session, tmp_path):
@@ -163,7 +160,7 @@ def test_rust_matches_python_onnxruntime(session, tmp_path):
 
 
 def test_100_kb_text_slides_through_the_window(tmp_path):
-    raw = (DATA / "fineweb" / "edu-sample-part1.txt").read_bytes()[:100_000]
+    raw = shared("fineweb/edu-sample-part1.txt").read_bytes()[:100_000]
     text = raw.decode(errors="ignore")  # cut at a character boundary
     path = tmp_path / "long.txt"
     path.write_text(text)

@@ -6,6 +6,11 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use golf_gzip::{score_blocking, GzipGolfer, Method};
 
+use crate::locate;
+
+/// The committed text the speed measurements run on (FineWeb documents, in the repository's samples/).
+const SAMPLE: &str = "fineweb-val-first-docs.txt";
+
 /// Best of `runs` timings, in seconds.
 fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
     let mut best = f64::INFINITY;
@@ -20,8 +25,8 @@ fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
 }
 
 /// Prefill and decode speed (golf_onnx::speed, the same measurement the page's `?bench=` mode makes).
-pub fn onnx_speed(golfer: &golf_onnx::ArGolfer, data: &Path) -> Result<()> {
-    let path = data.join("fineweb/val-first-docs.txt");
+pub fn onnx_speed(golfer: &golf_onnx::ArGolfer) -> Result<()> {
+    let path = locate::sample(SAMPLE)?;
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read '{}'", path.display()))?;
     let t0 = Instant::now();
     let s = golf_core::block_on(golf_onnx::speed::measure(golfer, &text, 3, || t0.elapsed().as_secs_f64()))?;
@@ -33,8 +38,8 @@ pub fn onnx_speed(golfer: &golf_onnx::ArGolfer, data: &Path) -> Result<()> {
 
 /// The diffusion golfer's tokens/s under the chain rules (one model call per token) and NELBO (K calls per
 /// window); the same measurement as the page's `?bench=mdlm`.
-pub fn mdlm_speed(golfer: &golf_onnx::MdlmGolfer, data: &Path) -> Result<()> {
-    let path = data.join("fineweb/val-first-docs.txt");
+pub fn mdlm_speed(golfer: &golf_onnx::MdlmGolfer) -> Result<()> {
+    let path = locate::sample(SAMPLE)?;
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read '{}'", path.display()))?;
     let t0 = Instant::now();
     let s = golf_core::block_on(golf_onnx::speed::measure_mdlm(golfer, &text, 3, || t0.elapsed().as_secs_f64()))?;
@@ -122,7 +127,13 @@ pub fn ar_generation(golfer: &golf_onnx::ArGolfer, tokens: usize) -> Result<()> 
 
 pub fn run(data: &Path) -> Result<()> {
     let enwik = data.join("enwik8/enwik8-prefix.xml");
-    let text = std::fs::read(&enwik).with_context(|| format!("cannot read '{}' (pass --data DIR)", enwik.display()))?;
+    let text = std::fs::read(&enwik).with_context(|| {
+        format!(
+            "cannot read '{}': the gzip benchmark needs the shared data's 4 MB enwik8 prefix (set GOLF_DATA or pass \
+             --data DIR)",
+            enwik.display()
+        )
+    })?;
     let mb = text.len() as f64 / 1e6;
     let bits_only = GzipGolfer { token_info: false, ..GzipGolfer::new(Method::Exact) };
     let with_info = GzipGolfer::new(Method::Exact);
@@ -133,7 +144,7 @@ pub fn run(data: &Path) -> Result<()> {
     println!("  bits only              {:.1} MB/s ({:.0} ms)", mb / t_bits, t_bits * 1e3);
     println!("  with token details     {:.1} MB/s ({:.0} ms)", mb / t_info, t_info * 1e3);
 
-    let fineweb = data.join("fineweb/val-first-docs.txt");
+    let fineweb = locate::sample(SAMPLE)?;
     let small = std::fs::read(&fineweb).with_context(|| format!("cannot read '{}'", fineweb.display()))?;
     let small = &small[..small.len().min(16 * 1024)];
     let (t_exact, _) = best_of(5, || score_blocking(&bits_only, small));

@@ -1,8 +1,8 @@
-//! Finding the models folder and the shared data without being told.
+//! Finding the models folder, the committed sample texts and the shared data without being told.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 
 /// Candidate roots: the current directory and the folders above the golf binary (target/release/golf).
 fn roots() -> Vec<PathBuf> {
@@ -25,6 +25,16 @@ pub fn models_dir(given: Option<&Path>) -> Result<PathBuf> {
     }
 }
 
+/// A committed sample text, `samples/NAME` in the repository.
+pub fn sample(name: &str) -> Result<PathBuf> {
+    roots()
+        .into_iter()
+        .map(|r| r.join("samples").join(name))
+        .find(|p| p.exists())
+        .ok_or_else(|| anyhow!("cannot find samples/{name}; run from the repository"))
+}
+
+/// The shared data folder (large texts that only training and some benchmarks read).
 pub fn data_dir(given: Option<&Path>) -> PathBuf {
     if let Some(p) = given {
         return p.to_path_buf();

@@ -65,13 +65,14 @@ enum MethodArg {
     Marginal,
 }
 
-/// Where the models and the shared data are.
+/// Where the model folders and the shared data (large texts, for benchmarks) are.
 #[derive(clap::Args, Clone)]
 struct Places {
     /// Folder of model folders (default: models/ next to the current directory or the golf binary)
     #[arg(long, global = true)]
     models: Option<PathBuf>,
-    /// The shared data folder, for tokenizers (default: $GOLF_DATA, else ../shared/data from the repository)
+    /// The shared data folder, for `golf bench`'s 4 MB enwik8 prefix (default: $GOLF_DATA, else ../shared/data
+    /// beside the repository)
     #[arg(long, global = true)]
     data: Option<PathBuf>,
 }
@@ -332,15 +333,14 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(n) = threads {
                 golf_onnx::runtime::native::set_threads(n);
             }
-            bench::mdlm_speed(&load_mdlm(&places)?, &locate::data_dir(places.data.as_deref()))
+            bench::mdlm_speed(&load_mdlm(&places)?)
         }
         Command::Bench { golfer, tokens, threads, places } => {
             if let Some(n) = threads {
                 golf_onnx::runtime::native::set_threads(n);
             }
-            let data = locate::data_dir(places.data.as_deref());
             let g = load_ar(&places, golfer)?;
-            bench::onnx_speed(&g, &data)?;
+            bench::onnx_speed(&g)?;
             if golfer == GolferId::Ar {
                 bench::ar_generation(&g, tokens)?;
             }
@@ -352,14 +352,12 @@ fn run(cli: Cli) -> Result<()> {
 
 fn load_ar(places: &Places, golfer: GolferId) -> Result<ArGolfer> {
     let models = locate::models_dir(places.models.as_deref())?;
-    let data = locate::data_dir(places.data.as_deref());
-    Ok(block_on(golf_onnx::files::load_ar(&models.join(golfer.folder()), &data))?)
+    Ok(block_on(golf_onnx::files::load_ar(&models.join(golfer.folder())))?)
 }
 
 fn load_mdlm(places: &Places) -> Result<MdlmGolfer> {
     let models = locate::models_dir(places.models.as_deref())?;
-    let data = locate::data_dir(places.data.as_deref());
-    Ok(block_on(golf_onnx::files::load_mdlm(&models.join("mdlm"), &data))?)
+    Ok(block_on(golf_onnx::files::load_mdlm(&models.join("mdlm")))?)
 }
 
 /// Diffusion generation: the canvas after each step (with --show-steps) or once at the end.

@@ -1,6 +1,6 @@
 //! Reading a model folder from disk (native): files are checked against the manifest's sha256 before use.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::manifest::{FileEntry, Manifest};
 use crate::{ArGolfer, OnnxError};
@@ -21,29 +21,31 @@ fn entry(dir: &Path, f: &FileEntry, rebuild: &str) -> Result<Vec<u8>, OnnxError>
     read_verified(&dir.join(&f.path), &f.sha256, Some(f.bytes), rebuild)
 }
 
-/// A model folder's manifest, ONNX bytes and tokenizer bytes, all checked: the tokenizer is taken from the folder
-/// if it is there, else from `data_dir/tokenizers/`.
-pub fn read_folder(dir: &Path, data_dir: &Path) -> Result<(Manifest, Vec<u8>, Vec<u8>), OnnxError> {
+/// A model folder's manifest, ONNX bytes and tokenizer bytes, all checked. A folder is complete on its own: the
+/// tokenizer is the file the manifest names, next to it.
+pub fn read_folder(dir: &Path) -> Result<(Manifest, Vec<u8>, Vec<u8>), OnnxError> {
     let manifest_path = dir.join("golfer.json");
     let json = std::fs::read_to_string(&manifest_path)
         .map_err(|e| OnnxError::Manifest(format!("cannot read {}: {e}", manifest_path.display())))?;
     let manifest = Manifest::parse(&json)?;
     let onnx = entry(dir, &manifest.onnx, &manifest.rebuild)?;
-    let local = dir.join(&manifest.tokenizer.file);
-    let tok_path: PathBuf =
-        if local.exists() { local } else { data_dir.join("tokenizers").join(&manifest.tokenizer.file) };
-    let tokenizer = read_verified(&tok_path, &manifest.tokenizer.sha256, None, &manifest.rebuild)?;
+    let tokenizer = read_verified(
+        &dir.join(&manifest.tokenizer.file),
+        &manifest.tokenizer.sha256,
+        None,
+        manifest.tokenizer_rebuild(),
+    )?;
     Ok((manifest, onnx, tokenizer))
 }
 
 /// Loads an autoregressive golfer (AR, SmolLM2) from its folder.
-pub async fn load_ar(dir: &Path, data_dir: &Path) -> Result<ArGolfer, OnnxError> {
-    let (manifest, onnx, tokenizer) = read_folder(dir, data_dir)?;
+pub async fn load_ar(dir: &Path) -> Result<ArGolfer, OnnxError> {
+    let (manifest, onnx, tokenizer) = read_folder(dir)?;
     ArGolfer::load(manifest, &onnx, &tokenizer).await
 }
 
 /// Loads the diffusion golfer from its folder.
-pub async fn load_mdlm(dir: &Path, data_dir: &Path) -> Result<crate::MdlmGolfer, OnnxError> {
-    let (manifest, onnx, tokenizer) = read_folder(dir, data_dir)?;
+pub async fn load_mdlm(dir: &Path) -> Result<crate::MdlmGolfer, OnnxError> {
+    let (manifest, onnx, tokenizer) = read_folder(dir)?;
     crate::MdlmGolfer::load(manifest, &onnx, &tokenizer).await
 }

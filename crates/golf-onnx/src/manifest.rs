@@ -15,9 +15,13 @@ pub struct TokenizerEntry {
     pub kind: String,
     pub file: String,
     pub sha256: String,
-    /// Where the file comes from when it is not in the model folder (the shared data's tokenizers/).
+    /// Where the file came from and its license (the file itself is in the model folder).
     #[serde(default)]
     pub source: String,
+    /// How to get the file back when it is missing or damaged, where that differs from the manifest's `rebuild`
+    /// (a committed tokenizer is restored, not rebuilt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebuild: Option<String>,
 }
 
 /// ChatML, as instruct models use it: `<|im_start|>role\ncontent<|im_end|>\n` per turn.
@@ -90,12 +94,17 @@ impl Manifest {
         }
     }
 
-    /// The tokenizer its bytes describe; a bad file names itself and the rebuild command.
+    /// How to get the tokenizer file back.
+    pub fn tokenizer_rebuild(&self) -> &str {
+        self.tokenizer.rebuild.as_deref().unwrap_or(&self.rebuild)
+    }
+
+    /// The tokenizer its bytes describe; a bad file names itself and how to get it back.
     pub fn load_tokenizer(&self, bytes: &[u8]) -> Result<golf_tokenize::TextTokenizer, crate::OnnxError> {
         golf_tokenize::TextTokenizer::load(&self.tokenizer.kind, bytes).map_err(|e| crate::OnnxError::BadFile {
             file: self.tokenizer.file.clone(),
             why: e.to_string(),
-            rebuild: self.rebuild.clone(),
+            rebuild: self.tokenizer_rebuild().to_string(),
         })
     }
 }

@@ -4,11 +4,11 @@
 
 use golf_tokenize::SentencePiece;
 
-fn model() -> Option<SentencePiece> {
-    let dir = std::env::var("GOLF_DATA")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data").into());
-    let bytes = std::fs::read(format!("{dir}/tokenizers/fineweb_1024_bpe.model")).ok()?;
-    Some(SentencePiece::from_model_bytes(&bytes).expect("parses"))
+/// The AR golfer's tokenizer, committed in its model folder.
+fn model() -> SentencePiece {
+    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/ar/fineweb_1024_bpe.model"))
+        .expect("models/ar/fineweb_1024_bpe.model");
+    SentencePiece::from_model_bytes(&bytes).expect("parses")
 }
 
 /// (text, ids, byte offsets; empty when not checked)
@@ -16,7 +16,7 @@ type Case = (&'static str, &'static [u32], &'static [(usize, usize)]);
 
 #[test]
 fn matches_python_on_tricky_strings() {
-    let sp = model().expect("the shared data's tokenizer (set GOLF_DATA)");
+    let sp = model();
     let cases: &[Case] = &[
         ("日本語 text", &[3, 274, 493], &[(0, 9), (9, 12), (12, 14)]),
         ("  hello   world  ", &[7, 308, 944, 706], &[(2, 4), (4, 6), (6, 7), (7, 15)]),

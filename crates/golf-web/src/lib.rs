@@ -10,7 +10,7 @@ pub mod app;
 
 include!(concat!(env!("OUT_DIR"), "/samples.rs"));
 
-/// The default text: a FineWeb document (the first sample), embedded at build time from the shared data.
+/// The default text: a FineWeb document (the first sample), embedded at build time from samples/.
 pub const DEFAULT_TEXT: &str = SAMPLES[0].2;
 
 #[cfg(test)]

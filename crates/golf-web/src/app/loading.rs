@@ -27,7 +27,7 @@ pub(super) async fn load_onnx(state: &Shared, folder: &str, threads: Option<u32>
             path: &tok_path,
             sha256: &manifest.tokenizer.sha256,
             bytes: None,
-            rebuild: &manifest.rebuild,
+            rebuild: manifest.tokenizer_rebuild(),
         };
         let (tokenizer, _) = download::model_file(&tok, &|_, _| {}).await?;
         let onnx_path = format!("models/{folder}/{}", manifest.onnx.path);

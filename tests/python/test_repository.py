@@ -1,0 +1,46 @@
+"""The repository is self-contained and names no machine: the sample texts are small and documented, the committed
+model folders carry their tokenizer, and no committed file holds an absolute path of the machine that built or
+trained something."""
+
+import hashlib
+import json
+import re
+import subprocess
+
+from places import MODELS, ROOT, SAMPLES
+
+# Absolute paths of a build or training machine (home folders, scratch and work folders); a doc that shows a path
+# for the reader to type uses a relative one.
+MACHINE_PATH = re.compile(rb"(?<![\w.~-])/(?:work|home|root|Users|tmp|mnt|scratch|workspace)/[\w.-]+")
+
+
+def tracked_files():
+    out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    return [ROOT / p for p in out.decode().split("\0") if p]
+
+
+def test_no_committed_file_names_a_machine_path():
+    hits = []
+    for path in tracked_files():
+        if path.is_file():
+            hits += [f"{path.relative_to(ROOT)}: {m.group().decode(errors='replace')}"
+                     for m in MACHINE_PATH.finditer(path.read_bytes())]
+    assert not hits, f"{len(hits)} absolute paths, first: {hits[:5]}"
+
+
+def test_samples_are_small_and_documented():
+    readme = (SAMPLES / "README.md").read_text(encoding="utf-8")
+    texts = [p for p in SAMPLES.iterdir() if p.name != "README.md"]
+    assert len(texts) >= 3
+    for p in texts:
+        assert p.stat().st_size < 100_000, p.name
+        assert f"`{p.name}`" in readme, f"{p.name} has no source and license in samples/README.md"
+        p.read_text(encoding="utf-8")  # UTF-8, as the page embeds them
+
+
+def test_committed_model_folders_carry_their_tokenizer():
+    for folder in ("ar", "mdlm"):
+        manifest = json.loads((MODELS / folder / "golfer.json").read_text())
+        tok = MODELS / folder / manifest["tokenizer"]["file"]
+        assert hashlib.sha256(tok.read_bytes()).hexdigest() == manifest["tokenizer"]["sha256"], folder
+        assert "NOTICE.md" in manifest["tokenizer"]["source"]
