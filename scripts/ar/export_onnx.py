@@ -27,8 +27,14 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import torch
 from onnx import TensorProto, helper, numpy_helper
+
+try:
+    import torch
+except ModuleNotFoundError:
+    # Reading artifacts and building the AR/MDLM graphs need PyTorch; the SmolLM2 converter uses only `Graph` and
+    # `scoring_outputs`, and the page's set-up installs no PyTorch.
+    torch = None
 
 TOP_K = 10
 
@@ -96,7 +102,7 @@ def scoring_outputs(g: Graph, logits: str, vocab: int) -> list:
 
 
 # float8_e4m3fn: every code's float32 value, as PyTorch converts it (codes 0x7F and 0xFF are NaN).
-FP8_E4M3_TABLE = torch.arange(256, dtype=torch.uint8).view(torch.float8_e4m3fn).float().numpy()
+FP8_E4M3_TABLE = torch.arange(256, dtype=torch.uint8).view(torch.float8_e4m3fn).float().numpy() if torch else None
 
 
 def build(obj: dict, rope_base: float, softcap: float, causal: bool = True) -> tuple[onnx.ModelProto, dict]:
