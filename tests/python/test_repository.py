@@ -14,6 +14,11 @@ from places import MODELS, ROOT, SAMPLES
 MACHINE_PATH = re.compile(rb"(?<![\w.~-])/(?:work|home|root|Users|tmp|mnt|scratch|workspace)/[\w.-]+")
 
 
+# Third-party files kept byte for byte as their source has them (models/NOTICE.md), by sha256: the SentencePiece
+# model records where upstream trained it (its trainer_spec.input), which is not a machine of this project.
+THIRD_PARTY = {"849ea920119b5135ace5016137e82ab397738fc29d723d5f9a6b74c4e31af191"}
+
+
 def tracked_files():
     out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
     return [ROOT / p for p in out.decode().split("\0") if p]
@@ -22,7 +27,7 @@ def tracked_files():
 def test_no_committed_file_names_a_machine_path():
     hits = []
     for path in tracked_files():
-        if path.is_file():
+        if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() not in THIRD_PARTY:
             hits += [f"{path.relative_to(ROOT)}: {m.group().decode(errors='replace')}"
                      for m in MACHINE_PATH.finditer(path.read_bytes())]
     assert not hits, f"{len(hits)} absolute paths, first: {hits[:5]}"

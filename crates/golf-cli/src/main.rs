@@ -535,14 +535,21 @@ fn report_neural(
     println!("  bytes      {}", r.bytes);
     if tokenizer.unk_id().is_some() {
         println!("  tokens     {} ({} <unk>, covering {} bytes)", r.tokens, r.unk_tokens, r.unk_bytes);
-        println!("  bits       {:.1} (model {:.1} + 8 per <unk> byte)", r.bits, r.model_bits);
+        println!(
+            "  bits       {:.1} (model {:.1} + 8 per <unk> byte + {:.0} to restore what normalization changed, in {} \
+             edits)",
+            r.bits, r.model_bits, r.restore_bits, r.restore_edits
+        );
     } else {
         println!("  tokens     {} (byte-level: every byte has a token)", r.tokens);
         println!("  bits       {:.1}", r.bits);
     }
     println!("  bpb        {:.4} over the bytes as given", r.bpb);
     if has_golf_count {
-        println!("  golf bpb   {:.4} under Parameter Golf's byte count ({} bytes)", r.golf_bpb, r.golf_bytes);
+        println!(
+            "  golf bpb   {:.4} under Parameter Golf's byte count ({} bytes; model bits only, over the normalized text)",
+            r.golf_bpb, r.golf_bytes
+        );
     }
     println!(
         "  window     {} tokens, a new window every {} tokens{}",

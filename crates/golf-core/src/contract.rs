@@ -37,6 +37,10 @@ pub struct TokenInfo {
     /// How the bits were spent, in words (e.g. gzip's "copy 12 bytes from 340 back").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Bits of this span that restore what the tokenizer's normalization changed (whitespace runs, NFKC folds),
+    /// on top of the model's; `detail` says what they restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_bits: Option<f64>,
     /// A diffusion golfer's order: when this token was revealed (scoring by a chain rule, counted from 0 over the
     /// whole text) or committed (generation, the denoising step from 0). The page replays the unmasking with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

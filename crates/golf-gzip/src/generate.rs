@@ -192,6 +192,7 @@ fn describe(pool: &[Vec<u8>], costs: &[f64], chosen: usize) -> TokenInfo {
             pool.len()
         )),
         revealed: None,
+        restore_bits: None,
     }
 }
 

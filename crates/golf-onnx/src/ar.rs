@@ -39,6 +39,7 @@ pub struct ArScore {
     /// `<s>` then the token ids: position i predicts `stream[i + 1]`.
     stream: Vec<u32>,
     scored: Vec<Option<Scored>>,
+    side: tokens::SideCell,
     window_start: usize,
     pos: usize,
     cache: Option<Vec<Value>>,
@@ -161,11 +162,13 @@ impl ArGolfer {
 
     /// Totals of a finished run.
     pub fn report(&self, run: &ArScore) -> TokenReport {
-        tokens::report(&self.tokenizer, &run.text, &run.tokens, &run.stream, &run.scored, self.window)
+        let side = tokens::side(&self.tokenizer, &run.text, &run.tokens, &run.side);
+        tokens::report(&self.tokenizer, &run.text, &run.tokens, &run.stream, &run.scored, side, self.window)
     }
 
     fn spans(&self, run: &ArScore) -> Vec<Span> {
-        tokens::spans(&self.tokenizer, &run.text, &run.tokens, &run.scored)
+        let side = tokens::side(&self.tokenizer, &run.text, &run.tokens, &run.side);
+        tokens::spans(&self.tokenizer, &run.text, &run.tokens, &run.scored, side)
     }
 }
 
@@ -185,6 +188,7 @@ impl Golfer for ArGolfer {
             tokens,
             stream,
             scored: vec![None; n],
+            side: Default::default(),
             window_start: 0,
             pos: 0,
             cache: None,
@@ -314,6 +318,7 @@ pub(crate) fn describe_logits(tok: &TextTokenizer, logits: &[f32], id: u32) -> T
         entropy: Some(entropy as f32),
         detail: Some(format!("{:.2} bits", -p(logits[id as usize]).log2())),
         revealed: None,
+        restore_bits: None,
     }
 }
 

@@ -56,6 +56,7 @@ pub struct MdlmScore {
     tokens: Vec<Token>,
     stream: Vec<u32>,
     scored: Vec<Option<Scored>>,
+    side: tokens::SideCell,
     /// NELBO: bits accumulated per token over the mask levels.
     acc: Vec<f64>,
     windows: usize,
@@ -121,12 +122,14 @@ impl MdlmGolfer {
 
     pub fn report(&self, run: &MdlmScore) -> TokenReport {
         let size = self.window_len();
+        let side = tokens::side(&self.tokenizer, &run.text, &run.tokens, &run.side);
         tokens::report(
             &self.tokenizer,
             &run.text,
             &run.tokens,
             &run.stream,
             &run.scored,
+            side,
             Window { size, stride: size - 1 },
         )
     }
@@ -163,6 +166,7 @@ impl MdlmGolfer {
             tokens,
             stream,
             scored: vec![None; n],
+            side: Default::default(),
             acc: vec![0.0; n],
             windows,
             w: 0,
@@ -192,6 +196,7 @@ impl MdlmGolfer {
         run.tokens.truncate(n);
         run.stream.truncate(n + 1);
         run.scored.truncate(n);
+        run.side = Default::default();
         run.acc.truncate(n);
         run.windows = self.window_count(run.stream.len());
         run.total_calls = self.calls_needed(run.estimator, &run.stream, run.windows);
@@ -327,7 +332,8 @@ impl Golfer for MdlmGolfer {
                 }
             }
         }
-        let spans: Vec<Span> = tokens::spans(&self.tokenizer, &run.text, &run.tokens, &run.scored);
+        let side = tokens::side(&self.tokenizer, &run.text, &run.tokens, &run.side);
+        let spans: Vec<Span> = tokens::spans(&self.tokenizer, &run.text, &run.tokens, &run.scored, side);
         Ok(ScoreStep { spans, progress: progress(run), finished: true })
     }
 

@@ -1,8 +1,10 @@
 //! What every neural golfer does with per-token bits: totals under both byte counts, and spans over the text's
 //! bytes with the popover's contents.
 
+use std::cell::OnceCell;
+
 use golf_core::{Alternative, GolfError, Span, TokenInfo};
-use golf_tokenize::{TextTokenizer, Token};
+use golf_tokenize::{SideChannel, TextTokenizer, Token};
 
 use crate::ar::Window;
 
@@ -72,8 +74,14 @@ pub struct TokenReport {
     pub model_bits: f64,
     /// Parameter Golf's byte count (`eval_val`'s piece-length rule).
     pub golf_bytes: u64,
+    /// Model bits over the Parameter Golf byte count: over the normalized text, as `eval_val` counts it, so it
+    /// excludes `restore_bits`.
     pub golf_bpb: f64,
-    /// The true code length: model bits plus 8 bits per byte of text that became `<unk>`.
+    /// Length of the side channel that restores what normalization changed (whitespace runs, NFKC), and its
+    /// edits (`golf_tokenize::restore`); 0 for a lossless tokenizer.
+    pub restore_bits: f64,
+    pub restore_edits: usize,
+    /// The true code length: model bits, plus 8 bits per byte of text that became `<unk>`, plus `restore_bits`.
     pub bits: f64,
     pub bytes: u64,
     pub bpb: f64,
@@ -101,6 +109,19 @@ fn is_unk(tok: &TextTokenizer, id: u32) -> bool {
     tok.unk_id() == Some(id)
 }
 
+/// A run's side channel (`golf_tokenize::restore`), computed once, when first asked for, over the run's text and
+/// tokens as they are then (a truncated run sets a fresh cell).
+pub(crate) type SideCell = OnceCell<Option<SideChannel>>;
+
+pub(crate) fn side<'a>(
+    tok: &TextTokenizer,
+    text: &str,
+    tokens: &[Token],
+    cell: &'a SideCell,
+) -> Option<&'a SideChannel> {
+    cell.get_or_init(|| tok.side_channel(text, tokens)).as_ref()
+}
+
 /// Totals of a run: `stream` is the start-of-document token then the tokens' ids; `scored[i]` is token i's.
 pub(crate) fn report(
     tok: &TextTokenizer,
@@ -108,6 +129,7 @@ pub(crate) fn report(
     tokens: &[Token],
     stream: &[u32],
     scored: &[Option<Scored>],
+    side: Option<&SideChannel>,
     window: Window,
 ) -> TokenReport {
     let mut model_bits = 0.0;
@@ -121,7 +143,8 @@ pub(crate) fn report(
             unk_bytes += t.orig.len();
         }
     }
-    let bits = model_bits + UNK_BYTE_BITS * unk_bytes as f64;
+    let restore_bits = side.map_or(0.0, |s| s.bits() as f64);
+    let bits = model_bits + UNK_BYTE_BITS * unk_bytes as f64 + restore_bits;
     let bytes = text.len() as u64;
     TokenReport {
         tokens: tokens.len(),
@@ -130,6 +153,8 @@ pub(crate) fn report(
         model_bits,
         golf_bytes,
         golf_bpb: model_bits / golf_bytes.max(1) as f64,
+        restore_bits,
+        restore_edits: side.map_or(0, |s| s.edits.len()),
         bits,
         bytes,
         bpb: bits / bytes.max(1) as f64,
@@ -140,8 +165,15 @@ pub(crate) fn report(
 
 /// Spans over the original bytes: one per token, with pieces that cover no original byte (a ligature's first
 /// half) or end inside a character (a byte-level token holding part of an emoji) joined to the next, and
-/// whitespace the normalizer dropped at either end given to the nearest token.
-pub(crate) fn spans(tok: &TextTokenizer, text: &str, tokens: &[Token], scored: &[Option<Scored>]) -> Vec<Span> {
+/// whitespace the normalizer dropped at either end given to the nearest token; then the side channel's bits added
+/// to the spans whose bytes its edits restore.
+pub(crate) fn spans(
+    tok: &TextTokenizer,
+    text: &str,
+    tokens: &[Token],
+    scored: &[Option<Scored>],
+    side: Option<&SideChannel>,
+) -> Vec<Span> {
     let mut spans: Vec<Span> = Vec::with_capacity(tokens.len());
     let mut carry = 0.0;
     let mut carry_bytes: Vec<u8> = Vec::new();
@@ -167,6 +199,7 @@ pub(crate) fn spans(tok: &TextTokenizer, text: &str, tokens: &[Token], scored: &
                 .then(|| format!("<unk>: {} bits + 8 bits for each of its {} bytes", fmt_bits(s.bits), t.orig.len()))
                 .or(s.detail.clone()),
             revealed: carry_revealed.take(),
+            restore_bits: None,
         };
         let start = spans.last().map_or(0, |p: &Span| p.end);
         spans.push(Span { start, end: t.orig.end as u32, bits: bits + carry, token: Some(info) });
@@ -178,11 +211,51 @@ pub(crate) fn spans(tok: &TextTokenizer, text: &str, tokens: &[Token], scored: &
             last.end = len;
             last.bits += carry;
         }
-        // Text with no tokens at all (only whitespace): nothing to charge but the bytes themselves.
+        // Text with no tokens at all (only whitespace): only the side channel pays for it.
         None if len > 0 => spans.push(Span { start: 0, end: len, bits: carry, token: None }),
         None => {}
     }
+    if let Some(side) = side {
+        charge_side_channel(&mut spans, side);
+    }
     spans
+}
+
+/// Adds the side channel's bits to the spans: each edit's to the span holding the first byte it restores, the
+/// edit count at its head to the first span; and says so in their popovers.
+fn charge_side_channel(spans: &mut [Span], side: &SideChannel) {
+    fn charge(span: &mut Span, bits: u32, note: String) {
+        span.bits += bits as f64;
+        let info = span.token.get_or_insert_with(TokenInfo::default);
+        *info.restore_bits.get_or_insert(0.0) += bits as f64;
+        info.detail = Some(match info.detail.take() {
+            Some(d) => format!("{d}; {note}"),
+            None => note,
+        });
+    }
+    let Some(first) = spans.first_mut() else {
+        return;
+    };
+    let header = match side.edits.len() {
+        0 => format!("+{}: the text as given is what the tokens spell", plural_bits(side.header_bits)),
+        n => format!(
+            "+{}: the count of edits ({n}) that restore what normalization changed",
+            plural_bits(side.header_bits)
+        ),
+    };
+    charge(first, side.header_bits, header);
+    for e in &side.edits {
+        let i = spans.partition_point(|s| s.end as usize <= e.orig.start).min(spans.len() - 1);
+        charge(&mut spans[i], e.bits, format!("+{} to restore {}", plural_bits(e.bits), e.describe()));
+    }
+}
+
+fn plural_bits(n: u32) -> String {
+    if n == 1 {
+        "1 bit".into()
+    } else {
+        format!("{n} bits")
+    }
 }
 
 fn fmt_bits(b: f64) -> String {

@@ -1,11 +1,13 @@
 //! Tokenizers for the neural golfers, with every token aligned to the bytes of the text as given.
 
 pub mod byte_bpe;
+pub mod restore;
 pub mod sentencepiece;
 
 mod protobuf;
 
 pub use byte_bpe::ByteBpe;
+pub use restore::{Edit, EditKind, SideChannel};
 pub use sentencepiece::{PieceKind, SentencePiece, Token, TokenizeError};
 
 /// A golfer's tokenizer: what the model code needs from either kind.
@@ -54,6 +56,7 @@ impl TextTokenizer {
                 match p.kind {
                     PieceKind::Unknown => "\u{2047}".into(),
                     PieceKind::Control => Vec::new(),
+                    PieceKind::Byte => restore::byte_of(&p.text).into_iter().collect(),
                     _ => p.text.replace('\u{2581}', " ").into_bytes(),
                 }
             }
@@ -64,6 +67,15 @@ impl TextTokenizer {
     /// A token for display (partial characters as U+FFFD).
     pub fn token_text(&self, id: u32) -> String {
         String::from_utf8_lossy(&self.token_bytes(id)).into_owned()
+    }
+
+    /// What a decoder needs besides the tokens to restore `text` exactly, where the tokenizer normalizes it
+    /// (SentencePiece); byte-level BPE is lossless and needs none.
+    pub fn side_channel(&self, text: &str, tokens: &[Token]) -> Option<SideChannel> {
+        match self {
+            TextTokenizer::SentencePiece(t) => Some(t.side_channel(text, tokens)),
+            TextTokenizer::ByteBpe(_) => None,
+        }
     }
 
     /// The id of text the tokenizer can only call unknown (SentencePiece's `<unk>`); byte-level BPE has none.

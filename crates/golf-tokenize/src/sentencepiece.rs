@@ -16,7 +16,7 @@ use std::ops::Range;
 
 use crate::protobuf::{Fields, Value};
 
-const SPACE_SYMBOL: &str = "\u{2581}";
+pub(crate) const SPACE_SYMBOL: &str = "\u{2581}";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TokenizeError {
@@ -213,6 +213,19 @@ impl SentencePiece {
             remove_extra_whitespaces: remove_extra,
             escape_whitespaces: escape,
         })
+    }
+
+    pub(crate) fn add_dummy_prefix(&self) -> bool {
+        self.add_dummy_prefix
+    }
+
+    /// How a space looks in the normalized text and the pieces: `▁`, or a plain space without escaping.
+    pub(crate) fn space(&self) -> &'static str {
+        if self.escape_whitespaces {
+            SPACE_SYMBOL
+        } else {
+            " "
+        }
     }
 
     pub fn vocab_size(&self) -> usize {

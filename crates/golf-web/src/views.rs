@@ -252,6 +252,7 @@ mod tests {
             ],
             detail: Some("committed at step 3 with probability 0.250".into()),
             revealed: Some(2),
+            restore_bits: None,
         };
         assert_eq!(
             token_title(&full),
@@ -300,6 +301,7 @@ mod tests {
             entropy: Some(3.0),
             detail: None,
             revealed: None,
+            restore_bits: None,
         };
         let span = Span { start: 0, end: 4, bits: 6.0, token: Some(token) };
         let t = hover_text(&cell, Some(&span));
