@@ -9,7 +9,7 @@
 import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { check, nativeScore, root, session, shots, startServer } from './harness.mjs';
+import { check, nativeScore, raceOnly, root, session, shots, startServer } from './harness.mjs';
 
 const rel = (a, b) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
 // The colour of the bits-per-byte chart's corner (its paper) once something is drawn there, as "r,g,b".
@@ -162,6 +162,15 @@ await session('views (browser)', async ({ browser, url, watch }) => {
   check(/could not be read/.test(damaged) && (await page3.inputValue('#text')) === text,
     `a damaged link says so and shows the default text: ${damaged}`);
   await page3.close();
+  // A link with one bad setting keeps its text and its other settings, and says which setting was ignored.
+  const page5 = await context.newPage();
+  watch(page5);
+  await page5.goto(`${link}&k=0`);
+  await page5.waitForSelector('#panel-gzip[data-scored="true"]');
+  const ignored = await page5.textContent('#error');
+  check((await page5.inputValue('#text')) === shared && (await page5.inputValue('#scale')) === '7.5' &&
+    /ignored: NELBO's K '0'/.test(ignored), `a link with a bad setting keeps its text: ${ignored}`);
+  await page5.close();
 
   // 7. The text picker: a sample is scored at once; a file too; a file that is not UTF-8 says so.
   await page.selectOption('#sample', 'enwik8');
@@ -190,6 +199,31 @@ await session('views (browser)', async ({ browser, url, watch }) => {
   check(await page.isVisible('#panel-gzip'), 'ticking it again brings it back');
   const header = await page.textContent('#about-ar');
   check(/\[[\d,]+ parameters · \d+\.\d\d MB on disk\]/.test(header), `the header gives the AR golfer's numbers: ${header.slice(-60)}`);
+
+  // 8b. Race settings outside their boxes' range or meaning are refused with one message, and no lane starts.
+  await raceOnly(page, ['gzip']);
+  for (const [id, value, want] of [['temperature', '5', /Temperature must be from 0 to 3, not 5/],
+    ['top-p', '0', /Top-p must be from 0.05 to 1, not 0/], ['max-tokens', '2.5', /Max tokens must be a whole number/],
+    ['seed', '', /Seed: “” is not a number/]]) {
+    const before = await page.inputValue(`#${id}`);
+    await page.fill(`#${id}`, value);
+    await page.evaluate(() => { document.querySelector('#error').hidden = true; });
+    await page.click('#generate');
+    await page.waitForSelector('#error:not([hidden])');
+    const said = await page.textContent('#error');
+    check(want.test(said) && (await page.locator('#lanes .lane').count()) === 0, `race refused with ${id} = "${value}": ${said}`);
+    await page.fill(`#${id}`, before);
+  }
+
+  // 8c. Pasted text obeys the files' 4 MB limit: refused with the reason, the last results kept.
+  const textBefore = await page.inputValue('#text');
+  await page.$eval('#text', (e, n) => { e.value = 'a'.repeat(n); }, 4_500_000);
+  await page.evaluate(() => { document.querySelector('#error').hidden = true; });
+  await page.click('#score');
+  await page.waitForSelector('#error:not([hidden])');
+  const tooBig = await page.textContent('#error');
+  check(/The text is 4\.5 MB; the page scores texts up to 4 MB/.test(tooBig), `4.5 MB of pasted text: ${tooBig}`);
+  await page.$eval('#text', (e, t) => { e.value = t; }, textBefore);
 
   // 9. The production build works from a sub-path (every URL in it is relative).
   const holder = mkdtempSync(path.join(tmpdir(), 'golf-sub-'));

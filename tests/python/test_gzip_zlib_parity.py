@@ -101,6 +101,18 @@ def test_marginal_is_capped(tmp_path):
         (["score", "-"], b"", b"empty"),
         (["score", "-"], b"ok \xff\xfe bytes", b"--bytes"),
         (["generate", "--prompt", ""], None, b"prompt is empty"),
+        # Sampler settings that make no sense are refused before anything is sampled (a NaN temperature used to
+        # print garbage with exit status 0, a penalty of 0 one token forever, -1 clap's "unexpected argument").
+        (["generate", "--prompt", "a", "--temperature", "nan"], None, b"temperature must be a number from 0"),
+        (["generate", "--prompt", "a", "--temperature", "inf"], None, b"temperature must be a number from 0"),
+        (["generate", "--prompt", "a", "--temperature", "-1"], None, b"temperature must be a number from 0"),
+        (["generate", "--prompt", "a", "--top-p", "0"], None, b"top-p must be above 0 and at most 1"),
+        (["generate", "--prompt", "a", "--top-p", "1.5"], None, b"top-p must be above 0 and at most 1"),
+        (["generate", "--prompt", "a", "--repetition-penalty", "0"], None, b"repetition penalty must be a number above 0"),
+        (["generate", "--prompt", "a", "--golfer", "ar", "--repetition-penalty", "-2"], None, b"repetition penalty"),
+        (["generate", "--prompt", "a", "--max-tokens", "0"], None, b"max tokens must be at least 1"),
+        (["generate", "--prompt", "a", "--max-bytes", "0"], None, b"max bytes must be at least 1"),
+        (["generate", "--prompt", "a", "--dry-multiplier", "nan"], None, b"--dry-multiplier"),
     ],
 )
 def test_bad_input_gets_one_clear_line(args, stdin, message):

@@ -49,3 +49,18 @@ def test_committed_model_folders_carry_their_tokenizer():
         tok = MODELS / folder / manifest["tokenizer"]["file"]
         assert hashlib.sha256(tok.read_bytes()).hexdigest() == manifest["tokenizer"]["sha256"], folder
         assert "NOTICE.md" in manifest["tokenizer"]["source"]
+
+
+def test_readme_sizes_come_from_the_manifests():
+    """The README's parameter counts and file sizes are the manifests' (once one was typed by hand, and wrong)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for folder in ("ar", "mdlm"):
+        m = json.loads((MODELS / folder / "golfer.json").read_text())
+        for what, n in (("params", m["params"]), ("artifact", m["artifact"]["bytes"])):
+            assert f"{n:,}" in readme, f"README lacks {folder}'s {what}, {n:,}"
+    ar = json.loads((MODELS / "ar" / "golfer.json").read_text())
+    assert f"`model.onnx` {ar['onnx']['bytes']:,} bytes" in readme
+    # Any other "model.onnx N bytes" in the README must be a manifest's too.
+    sizes = {json.loads((MODELS / f / "golfer.json").read_text())["onnx"]["bytes"] for f in ("ar", "mdlm", "smollm2")}
+    for m in re.finditer(r"`model\.onnx` ([\d,]+) bytes", readme):
+        assert int(m.group(1).replace(",", "")) in sizes, m.group()

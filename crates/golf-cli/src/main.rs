@@ -141,15 +141,16 @@ enum Command {
         #[arg(long, default_value_t = 256)]
         max_tokens: usize,
         /// 0 = greedy
-        #[arg(long, default_value_t = 0.8)]
+        #[arg(long, default_value_t = 0.8, allow_negative_numbers = true)]
         temperature: f32,
-        #[arg(long, default_value_t = 0.95)]
+        /// 1 = off
+        #[arg(long, default_value_t = 0.95, allow_negative_numbers = true)]
         top_p: f32,
         /// 0 = off
         #[arg(long, default_value_t = 0)]
         top_k: usize,
         /// Neural golfers: penalty on recently generated tokens (1 = off)
-        #[arg(long, default_value_t = 1.1)]
+        #[arg(long, default_value_t = 1.1, allow_negative_numbers = true)]
         repetition_penalty: f32,
         #[arg(long, default_value_t = 42)]
         seed: u64,
@@ -168,7 +169,7 @@ enum Command {
         #[arg(long)]
         show_steps: bool,
         /// Strength of gzip's penalty on verbatim repeats (0 = off)
-        #[arg(long, default_value_t = 1.0)]
+        #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
         dry_multiplier: f64,
         #[command(flatten)]
         places: Places,
@@ -316,6 +317,10 @@ fn run(cli: Cli) -> Result<()> {
                 diffusion_steps: steps,
                 force_leftmost: leftmost,
             };
+            settings.validate()?;
+            if !(dry_multiplier.is_finite() && dry_multiplier >= 0.0) {
+                bail!("the repeat penalty's strength (--dry-multiplier) must be a number from 0 (off) up, not {dry_multiplier}");
+            }
             let mut out = std::io::stdout().lock();
             match golfer {
                 GolferId::Gzip => {

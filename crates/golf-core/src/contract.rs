@@ -8,7 +8,7 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
-use crate::sampling::SamplerSettings;
+use crate::sampling::{SamplerSettings, SettingsError};
 
 /// Bits charged to the bytes `start..end` of the text. Spans tile `[0, len)` in order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -106,6 +106,21 @@ impl Default for GenerateSettings {
             diffusion_steps: 32,
             force_leftmost: false,
         }
+    }
+}
+
+impl GenerateSettings {
+    /// The sampler's settings and the limits, checked (see [`SettingsError`]).
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        self.sampler.validate()?;
+        for (what, n) in
+            [("max bytes", self.max_bytes), ("max tokens", self.max_steps), ("diffusion steps", self.diffusion_steps)]
+        {
+            if n == 0 {
+                return Err(SettingsError::Zero { what });
+            }
+        }
+        Ok(())
     }
 }
 

@@ -14,5 +14,5 @@ pub use contract::{
     Alternative, GenerateSettings, GenerateStep, GolfError, Golfer, GolferInfo, Progress, ScoreStep, Span, TokenInfo,
 };
 pub use exec::{block_on, score_to_end};
-pub use sampling::{Rng, Sampler, SamplerSettings};
+pub use sampling::{Rng, Sampler, SamplerSettings, SettingsError};
 pub use utf8::Utf8Stream;

@@ -23,6 +23,35 @@ impl Default for SamplerSettings {
     }
 }
 
+/// A generation setting that makes no sense, refused before anything is sampled (a NaN temperature would
+/// otherwise sample garbage, a penalty of 0 repeat one token forever).
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum SettingsError {
+    #[error("temperature must be a number from 0 (greedy) up, not {0}")]
+    Temperature(f32),
+    #[error("top-p must be above 0 and at most 1 (1 = off), not {0}")]
+    TopP(f32),
+    #[error("the repetition penalty must be a number above 0 (1 = off; above 1 discourages repeats), not {0}")]
+    RepetitionPenalty(f32),
+    #[error("{what} must be at least 1, not 0")]
+    Zero { what: &'static str },
+}
+
+impl SamplerSettings {
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if !(self.temperature.is_finite() && self.temperature >= 0.0) {
+            return Err(SettingsError::Temperature(self.temperature));
+        }
+        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
+            return Err(SettingsError::TopP(self.top_p));
+        }
+        if !(self.repetition_penalty.is_finite() && self.repetition_penalty > 0.0) {
+            return Err(SettingsError::RepetitionPenalty(self.repetition_penalty));
+        }
+        Ok(())
+    }
+}
+
 /// xoshiro256** seeded through splitmix64: small, fast, and identical on wasm and native.
 #[derive(Clone, Debug)]
 pub struct Rng {
@@ -146,6 +175,25 @@ fn normalize(probs: &mut [(usize, f64)]) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn nonsense_settings_are_refused() {
+        use super::{SamplerSettings, SettingsError};
+        let ok = SamplerSettings::default();
+        assert_eq!(ok.validate(), Ok(()));
+        assert_eq!(SamplerSettings { temperature: 0.0, top_p: 1.0, ..ok }.validate(), Ok(()));
+        for t in [f32::NAN, f32::INFINITY, -1.0] {
+            let bad = SamplerSettings { temperature: t, ..ok }.validate();
+            assert!(matches!(bad, Err(SettingsError::Temperature(_))), "{t}");
+        }
+        for p in [0.0, -0.5, 1.5, f32::NAN] {
+            assert!(matches!(SamplerSettings { top_p: p, ..ok }.validate(), Err(SettingsError::TopP(_))), "{p}");
+        }
+        for r in [0.0, -1.0, f32::NAN, f32::INFINITY] {
+            let bad = SamplerSettings { repetition_penalty: r, ..ok }.validate();
+            assert!(matches!(bad, Err(SettingsError::RepetitionPenalty(_))), "{r}");
+        }
+    }
+
     use super::*;
 
     fn settings(temperature: f32, top_k: usize, top_p: f32) -> SamplerSettings {

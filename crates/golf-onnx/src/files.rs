@@ -27,7 +27,7 @@ pub fn read_folder(dir: &Path) -> Result<(Manifest, Vec<u8>, Vec<u8>), OnnxError
     let manifest_path = dir.join("golfer.json");
     let json = std::fs::read_to_string(&manifest_path)
         .map_err(|e| OnnxError::Manifest(format!("cannot read {}: {e}", manifest_path.display())))?;
-    let manifest = Manifest::parse(&json)?;
+    let manifest = Manifest::parse(&json, &manifest_path.display().to_string())?;
     let onnx = entry(dir, &manifest.onnx, &manifest.rebuild)?;
     let tokenizer = read_verified(
         &dir.join(&manifest.tokenizer.file),

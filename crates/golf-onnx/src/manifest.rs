@@ -79,8 +79,34 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    pub fn parse(json: &str) -> Result<Manifest, crate::OnnxError> {
-        serde_json::from_str(json).map_err(|e| crate::OnnxError::Manifest(format!("golfer.json: {e}")))
+    /// Reads a manifest; `name` (its path) is in every error. Numbers that make no sense are refused here, by
+    /// field, rather than scoring a text as 0 bits (a context of 0 did).
+    pub fn parse(json: &str, name: &str) -> Result<Manifest, crate::OnnxError> {
+        let bad = |why: String| crate::OnnxError::Manifest(format!("{name}: {why}"));
+        let m: Manifest = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
+        let at_least = |field: &str, value: usize, min: usize| {
+            if value < min {
+                Err(bad(format!("\"{field}\" is {value}; it must be at least {min}")))
+            } else {
+                Ok(())
+            }
+        };
+        at_least("context", m.context, 2)?;
+        at_least("layers", m.layers, 1)?;
+        at_least("kv_heads", m.kv_heads, 1)?;
+        at_least("head_dim", m.head_dim, 1)?;
+        at_least("vocab", m.vocab, 2)?;
+        if let Some(stride) = m.stride {
+            if stride == 0 || stride > m.context {
+                return Err(bad(format!("\"stride\" is {stride}; it must be from 1 to the context ({})", m.context)));
+            }
+        }
+        for (field, id) in std::iter::once(("bos_id", m.bos_id)).chain(m.stop_ids.iter().map(|&i| ("stop_ids", i))) {
+            if id as usize >= m.vocab {
+                return Err(bad(format!("\"{field}\" has id {id}, outside the vocabulary of {}", m.vocab)));
+            }
+        }
+        Ok(m)
     }
 
     /// What the golfer contract reports: the artifact's size where there is one, else the ONNX file's.

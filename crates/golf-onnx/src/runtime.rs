@@ -74,7 +74,8 @@ pub mod native {
     }
 
     fn find_library() -> Option<PathBuf> {
-        if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
+        // An empty ORT_DYLIB_PATH (as `ORT_DYLIB_PATH= golf ...` leaves it) means unset, not the path "".
+        if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
             return Some(PathBuf::from(p));
         }
         let mut bases: Vec<PathBuf> = std::env::current_dir().into_iter().collect();

@@ -4,6 +4,21 @@
 /// A shared text decodes to at most this many bytes.
 pub const MAX_TEXT_BYTES: usize = 4 << 20;
 
+/// The longest URL Chromium opens (2 MB); a longer link fails to load, so the page refuses to make one.
+pub const MAX_LINK_CHARS: usize = 2 << 20;
+
+/// Why a link cannot be made: the text is too long for a URL.
+pub fn too_long(url_chars: usize) -> Option<String> {
+    (url_chars > MAX_LINK_CHARS).then(|| {
+        format!(
+            "This text makes a link of {:.1} MB, and browsers open links of at most {:.0} MB: use Export JSON to share \
+             it instead.",
+            url_chars as f64 / (1 << 20) as f64,
+            (MAX_LINK_CHARS >> 20) as f64
+        )
+    })
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct View {
     pub text: String,
@@ -25,12 +40,24 @@ pub fn encode(view: &View) -> String {
     s
 }
 
-/// Reads a fragment (without the `#`); a damaged link says what is wrong with it.
-pub fn decode(fragment: &str) -> Result<View, String> {
+/// What a link gave: its view, and the settings it carried that were ignored, with why (the text is kept).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Opened {
+    pub view: View,
+    pub ignored: Vec<String>,
+}
+
+/// Reads a fragment (without the `#`). A damaged text says what is wrong with it; a bad setting is ignored and
+/// said, and the rest of the view kept.
+pub fn decode(fragment: &str) -> Result<Opened, String> {
     let mut view = View { text: String::new(), scale: 12.0, estimator: "nelbo".into(), nelbo_k: 32, diff: None };
+    let mut ignored = Vec::new();
     let mut has_text = false;
     for part in fragment.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = part.split_once('=').ok_or_else(|| format!("'{part}' is not key=value"))?;
+        let Some((key, value)) = part.split_once('=') else {
+            ignored.push(format!("'{part}' (not key=value)"));
+            continue;
+        };
         match key {
             "t" => {
                 let packed = unbase64url(value).ok_or("the text is not valid base64url")?;
@@ -39,21 +66,30 @@ pub fn decode(fragment: &str) -> Result<View, String> {
                 view.text = String::from_utf8(bytes).map_err(|_| "the text is not UTF-8")?;
                 has_text = true;
             }
-            "s" => view.scale = value.parse().ok().filter(|s: &f64| *s > 0.0 && *s <= 64.0).ok_or("bad scale")?,
-            "e" if ["nelbo", "confidence", "l2r"].contains(&value) => view.estimator = value.into(),
-            "k" => view.nelbo_k = value.parse().ok().filter(|k| (1..=1024).contains(k)).ok_or("bad K")?,
-            "d" => {
-                let (a, b) = value.split_once(',').ok_or("the difference needs two golfers")?;
-                view.diff = Some((a.into(), b.into()));
-            }
-            // Unknown keys (a newer page's settings) are ignored.
+            "s" => match value.parse().ok().filter(|s: &f64| *s > 0.0 && *s <= 64.0) {
+                Some(scale) => view.scale = scale,
+                None => ignored.push(format!("the colour scale '{value}' (a number above 0, at most 64)")),
+            },
+            "e" => match ["nelbo", "confidence", "l2r"].contains(&value) {
+                true => view.estimator = value.into(),
+                false => ignored.push(format!("the estimator '{value}' (nelbo, confidence or l2r)")),
+            },
+            "k" => match value.parse().ok().filter(|k| (1..=1024).contains(k)) {
+                Some(k) => view.nelbo_k = k,
+                None => ignored.push(format!("NELBO's K '{value}' (1 to 1024)")),
+            },
+            "d" => match value.split_once(',') {
+                Some((a, b)) => view.diff = Some((a.into(), b.into())),
+                None => ignored.push(format!("the difference '{value}' (two golfers, as a,b)")),
+            },
+            // Unknown keys (a newer page's settings) are ignored quietly.
             _ => {}
         }
     }
     if !has_text {
         return Err("the link has no text".into());
     }
-    Ok(view)
+    Ok(Opened { view, ignored })
 }
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -110,7 +146,7 @@ mod tests {
         };
         let link = encode(&view);
         assert!(link.len() < view.text.len(), "the text is compressed ({} bytes)", link.len());
-        assert_eq!(decode(&link).unwrap(), view);
+        assert_eq!(decode(&link).unwrap(), Opened { view, ignored: Vec::new() });
     }
 
     #[test]
@@ -118,7 +154,20 @@ mod tests {
         assert!(decode("s=3").unwrap_err().contains("no text"));
         assert!(decode("t=@@").unwrap_err().contains("base64url"));
         assert!(decode("t=AAAA").unwrap_err().contains("decompress"));
-        let ok = encode(&View { text: "x".into(), scale: 12.0, estimator: "l2r".into(), nelbo_k: 32, diff: None });
-        assert!(decode(&format!("{ok}&s=-1")).unwrap_err().contains("scale"));
+        // A bad setting keeps the text and the other settings, and says what was ignored.
+        let ok = encode(&View { text: "x".into(), scale: 7.5, estimator: "l2r".into(), nelbo_k: 32, diff: None });
+        let opened = decode(&format!("{ok}&k=0&e=best&junk")).unwrap();
+        assert_eq!((opened.view.text.as_str(), opened.view.scale, opened.view.estimator.as_str()), ("x", 7.5, "l2r"));
+        assert_eq!(opened.ignored.len(), 3, "{:?}", opened.ignored);
+        assert!(opened.ignored[0].contains("NELBO's K '0'") && opened.ignored[1].contains("estimator 'best'"));
+        let opened = decode(&format!("{ok}&s=-1")).unwrap();
+        assert!(opened.ignored[0].contains("colour scale '-1'") && opened.view.scale == 7.5);
+    }
+
+    #[test]
+    fn links_longer_than_browsers_open_are_refused() {
+        assert_eq!(too_long(MAX_LINK_CHARS), None);
+        let why = too_long(2_684_354).unwrap();
+        assert!(why.contains("2.6 MB") && why.contains("Export JSON"), "{why}");
     }
 }

@@ -19,8 +19,9 @@ pub(super) async fn load_onnx(state: &Shared, folder: &str, threads: Option<u32>
     let mb = |b: u64| b as f64 / 1e6;
     let result: Result<Golf, String> = async {
         golf_onnx::runtime::init_web(&absolute("ort/"), ort_threads(threads)).await.map_err(|e| e.to_string())?;
+        let manifest_path = format!("models/{folder}/golfer.json");
         let manifest =
-            Manifest::parse(&fetch_text(&format!("models/{folder}/golfer.json")).await?).map_err(|e| e.to_string())?;
+            Manifest::parse(&fetch_text(&manifest_path).await?, &manifest_path).map_err(|e| e.to_string())?;
         label.set_text_content(Some(&manifest.label));
         let tok_path = format!("models/{folder}/{}", manifest.tokenizer.file);
         let tok = download::Expect {

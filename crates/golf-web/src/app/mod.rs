@@ -93,7 +93,15 @@ pub fn start() {
     let fragment = window().location().hash().unwrap_or_default();
     if let Some(f) = fragment.strip_prefix('#').filter(|f| !f.is_empty()) {
         match crate::share::decode(f) {
-            Ok(view) => apply_shared(&state, view),
+            Ok(opened) => {
+                if !opened.ignored.is_empty() {
+                    show_error(&format!(
+                        "This link's text is shown; these settings in it were ignored: {}.",
+                        opened.ignored.join("; ")
+                    ));
+                }
+                apply_shared(&state, opened.view)
+            }
             Err(e) => show_error(&format!("This link's view could not be read ({e}); showing the default text.")),
         }
     }
@@ -262,6 +270,10 @@ fn wire_results(state: &Shared) {
         let fragment = crate::share::encode(&current_view(&s));
         let url =
             format!("{}#{fragment}", window().location().href().unwrap_or_default().split('#').next().unwrap_or(""));
+        if let Some(why) = crate::share::too_long(url.len()) {
+            by_id::<HtmlElement>("share-link").set_hidden(true);
+            return set_text("share-note", &why);
+        }
         let _ = window().history().and_then(|h| h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url)));
         let link: HtmlInputElement = by_id("share-link");
         link.set_value(&url);

@@ -9,7 +9,7 @@ use web_sys::{Element, HtmlElement, HtmlInputElement};
 
 use super::dom::*;
 use super::golfers::{GenRun, Golf};
-use super::{input_number, Shared};
+use super::Shared;
 use crate::results::LaneClock;
 use crate::views;
 
@@ -26,23 +26,48 @@ struct Lane {
     done: bool,
 }
 
-fn settings(chat: bool) -> GenerateSettings {
-    let max_bytes = input_number("max-bytes", 200.0) as usize;
-    GenerateSettings {
+/// A number from one of the race's boxes, within the box's own min and max; the message names the setting.
+fn number(id: &str, what: &str) -> Result<f64, String> {
+    let input = by_id::<HtmlInputElement>(id);
+    let value = input.value();
+    let n: f64 = value.trim().parse().map_err(|_| format!("{what}: “{value}” is not a number."))?;
+    let bound = |b: String| b.parse::<f64>().ok();
+    match (bound(input.min()), bound(input.max())) {
+        (Some(lo), Some(hi)) if !(lo..=hi).contains(&n) => Err(format!("{what} must be from {lo} to {hi}, not {n}.")),
+        (Some(lo), None) if n < lo => Err(format!("{what} must be at least {lo}, not {n}.")),
+        _ if !n.is_finite() => Err(format!("{what}: “{value}” is not a number.")),
+        _ => Ok(n),
+    }
+}
+
+/// A whole number from one of the race's boxes.
+fn count(id: &str, what: &str) -> Result<u64, String> {
+    let n = number(id, what)?;
+    if n.fract() != 0.0 || n < 0.0 {
+        return Err(format!("{what} must be a whole number, not {n}."));
+    }
+    Ok(n as u64)
+}
+
+/// The race's settings, read once when it starts and checked as the CLI checks them.
+fn settings(chat: bool) -> Result<GenerateSettings, String> {
+    let settings = GenerateSettings {
         sampler: SamplerSettings {
-            temperature: input_number("temperature", 0.8) as f32,
-            top_p: input_number("top-p", 0.95) as f32,
-            repetition_penalty: input_number("repetition-penalty", 1.1) as f32,
-            seed: input_number("seed", 42.0) as u64,
+            temperature: number("temperature", "Temperature")? as f32,
+            top_p: number("top-p", "Top-p")? as f32,
+            repetition_penalty: number("repetition-penalty", "Repetition penalty")? as f32,
+            seed: count("seed", "Seed")?,
             ..SamplerSettings::default()
         },
-        max_bytes,
+        max_bytes: count("max-bytes", "Max bytes")? as usize,
         // Every golfer writes at most this many tokens (gzip: pieces; the diffusion golfer: masked slots).
-        max_steps: input_number("max-tokens", 64.0) as usize,
+        max_steps: count("max-tokens", "Max tokens")? as usize,
         chat,
-        diffusion_steps: input_number("diffusion-steps", 32.0).max(1.0) as usize,
+        diffusion_steps: count("diffusion-steps", "Diffusion steps")? as usize,
         force_leftmost: by_id::<HtmlInputElement>("leftmost").checked(),
-    }
+    };
+    settings.validate().map_err(|e| format!("Cannot race: {e}."))?;
+    Ok(settings)
 }
 
 /// Starts a race among the ticked golfers; a newer race or Stop ends it.
@@ -72,6 +97,10 @@ pub async fn race(state: Shared) {
     if golfs.is_empty() {
         return show_error("Tick at least one golfer to race.");
     }
+    let settings = match settings(chat) {
+        Ok(s) => s,
+        Err(e) => return show_error(&e),
+    };
     let mut lanes: Vec<Lane> = Vec::new();
     for golf in golfs {
         let gid = golf.id();
@@ -87,10 +116,11 @@ pub async fn race(state: Shared) {
         lane.append_child(&out).unwrap();
         lanes_el.append_child(&lane).unwrap();
         // A golfer without a chat template continues the prompt as plain text.
-        let (run, note) = match golf.start_generate(&prompt, &settings(chat)) {
-            Err(GolfError::NoChat { .. }) => {
-                (golf.start_generate(&prompt, &settings(false)), Some("no chat template: plain continuation"))
-            }
+        let (run, note) = match golf.start_generate(&prompt, &settings) {
+            Err(GolfError::NoChat { .. }) => (
+                golf.start_generate(&prompt, &GenerateSettings { chat: false, ..settings.clone() }),
+                Some("no chat template: plain continuation"),
+            ),
             r => (r, None),
         };
         let run = match run {

@@ -12,6 +12,15 @@ pub(super) async fn score(state: Shared, only: Option<String>) {
         show_error("Nothing to score: the text is empty. Paste some text, pick a sample or drop a file.");
         return;
     }
+    if text.len() > crate::share::MAX_TEXT_BYTES {
+        // The same limit as a dropped file's; the last results stay as they were.
+        show_error(&format!(
+            "The text is {:.1} MB; the page scores texts up to {} MB (the golf CLI takes any length).",
+            text.len() as f64 / 1e6,
+            crate::share::MAX_TEXT_BYTES >> 20
+        ));
+        return;
+    }
     let budget_s = state.borrow().chain_budget_s;
     struct Running {
         index: usize,
