@@ -45,6 +45,12 @@ await session('MDLM (browser)', async ({ browser, url, watch }) => {
     `confidence order on the first ${kept} tokens: browser ${confShown} = native ${conf.bpb}`);
   check(rel(Number(await page.getAttribute('#golf-bpb-mdlm', 'data-bpb')), conf.golf_bpb) < 1e-4,
     'and under the Parameter Golf count');
+  // The summary never shows a prefix's number as if it were the whole text's.
+  const row = await page.waitForFunction((bytes) => {
+    const r = document.querySelector('#summary-mdlm');
+    return r && r.textContent.includes(`prefix: first ${bytes} of`) && r.textContent.includes('(prefix)') && r.textContent;
+  }, conf.bytes, { timeout: 30_000 }).then((h) => h.jsonValue()).catch(() => null);
+  check(row !== null, `the summary marks the MDLM row as a prefix of ${conf.bytes} bytes: ${row}`);
   const cellCount = await page.locator('#heatmap-mdlm span[data-i]').count();
   check(cellCount === [...text.slice(0, conf.bytes)].length || cellCount < [...text].length,
     `the heatmap shows the scored part (${cellCount} characters)`);

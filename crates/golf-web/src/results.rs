@@ -15,6 +15,8 @@ pub struct Scored {
     pub bits: f64,
     /// Bytes scored: the text's, or the prefix a time-limited chain rule reached.
     pub bytes: u64,
+    /// The whole text's bytes: more than `bytes` when only a prefix was scored.
+    pub text_bytes: u64,
     pub tokens: Option<usize>,
     pub ms: f64,
     pub model_bytes: u64,
@@ -23,6 +25,21 @@ pub struct Scored {
 impl Scored {
     pub fn bpb(&self) -> f64 {
         self.bits / self.bytes.max(1) as f64
+    }
+
+    /// Whether only a prefix of the text was scored (a chain rule cut by its time limit): its numbers are not
+    /// comparable with whole-text ones, and every view says so.
+    pub fn is_prefix(&self) -> bool {
+        self.bytes < self.text_bytes
+    }
+
+    /// The golfer's name as the table and the charts show it, with the prefix it covers where it covers one.
+    pub fn shown_label(&self) -> String {
+        if self.is_prefix() {
+            format!("{} (prefix: first {} of {} bytes)", self.label, self.bytes, self.text_bytes)
+        } else {
+            self.label.clone()
+        }
     }
 
     /// Bits per byte with the model's own size charged, as compression benchmarks count a decompressor:
@@ -35,15 +52,32 @@ impl Scored {
 /// A row of the summary table, formatted.
 pub fn summary_row(s: &Scored) -> [String; 8] {
     [
-        s.label.clone(),
-        format!("{:.4}", s.bpb()),
+        s.shown_label(),
+        format!("{:.4}{}", s.bpb(), if s.is_prefix() { " (prefix)" } else { "" }),
         format!("{:.0}", s.bits),
         s.tokens.map_or("–".into(), |t| t.to_string()),
         s.bytes.to_string(),
         format!("{:.0}", s.ms),
         if s.model_bytes == 0 { "0 (its code)".into() } else { format!("{:.2} MB", s.model_bytes as f64 / 1e6) },
-        format!("{:.1}", s.charged_bpb()),
+        readable(s.charged_bpb()),
     ]
+}
+
+/// A number for the table that reads at any size: 12.3 below a thousand, else 5.9 × 10⁴.
+pub fn readable(x: f64) -> String {
+    if !x.is_finite() || x.abs() < 1000.0 {
+        return format!("{x:.1}");
+    }
+    let exp = x.abs().log10().floor() as i32;
+    let mut mantissa = x / 10f64.powi(exp);
+    let mut exp = exp;
+    if format!("{mantissa:.1}").starts_with("10") {
+        mantissa /= 10.0;
+        exp += 1;
+    }
+    const SUPERSCRIPT: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
+    let digits: String = exp.to_string().chars().map(|c| SUPERSCRIPT[c as usize - '0' as usize]).collect();
+    format!("{mantissa:.1} × 10{digits}")
 }
 
 pub const SUMMARY_HEADER: [&str; 8] =
@@ -238,7 +272,36 @@ mod tests {
     fn scored(spans: Vec<Span>, model_bytes: u64) -> Scored {
         let bits = spans.iter().map(|s| s.bits).sum();
         let bytes = spans.last().map_or(0, |s| s.end as u64);
-        Scored { id: "x".into(), label: "X".into(), spans, bits, bytes, tokens: Some(2), ms: 5.0, model_bytes }
+        Scored {
+            id: "x".into(),
+            label: "X".into(),
+            spans,
+            bits,
+            bytes,
+            text_bytes: bytes,
+            tokens: Some(2),
+            ms: 5.0,
+            model_bytes,
+        }
+    }
+
+    #[test]
+    fn a_prefix_says_so() {
+        let mut s = scored(vec![span(0, 4, 8.0)], 0);
+        assert_eq!(summary_row(&s)[0], "X");
+        s.text_bytes = 10;
+        let row = summary_row(&s);
+        assert_eq!(row[0], "X (prefix: first 4 of 10 bytes)");
+        assert_eq!(row[1], "2.0000 (prefix)");
+    }
+
+    #[test]
+    fn big_numbers_read_as_powers_of_ten() {
+        assert_eq!(readable(3.0), "3.0");
+        assert_eq!(readable(999.9), "999.9");
+        assert_eq!(readable(58_712.0), "5.9 × 10⁴");
+        assert_eq!(readable(99_960.0), "1.0 × 10⁵");
+        assert_eq!(readable(8.47e12), "8.5 × 10¹²");
     }
 
     #[test]

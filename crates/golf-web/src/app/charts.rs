@@ -108,7 +108,9 @@ pub fn bpb_bars(id: &str, scored: &[(usize, &Scored)]) -> Drawn {
         let x = k as f64;
         let c = golfer_color(*color);
         chart.draw_series(std::iter::once(Rectangle::new([(x + 0.15, 0.0), (x + 0.85, s.bpb())], c.filled())))?;
-        let label = format!("{:.3}", s.bpb());
+        // A prefix's bar is not comparable with whole-text bars: its value says so.
+        let label =
+            format!("{:.3}{}", s.bpb(), if s.is_prefix() { format!(" (first {} B)", s.bytes) } else { String::new() });
         chart.draw_series(std::iter::once(Text::new(label, (x + 0.3, s.bpb() + top * 0.02), text.clone())))?;
         let name: String = s.label.split(" (").next().unwrap_or(&s.label).chars().take(18).collect();
         chart.draw_series(std::iter::once(Text::new(name, (x + 0.15, -top * 0.045), text.clone())))?;

@@ -174,6 +174,7 @@ pub(super) fn finish_panel(
         spans: spans.clone(),
         bits: totals.bits,
         bytes: totals.bytes,
+        text_bytes: text.len() as u64,
         tokens: totals.tokens,
         ms,
         model_bytes: info.model_bytes,
