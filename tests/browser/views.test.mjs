@@ -9,7 +9,7 @@
 import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { check, nativeScore, raceOnly, root, session, shots, startServer } from './harness.mjs';
+import { check, nativeScore, raceOnly, root, samplesDir, session, shots, startServer } from './harness.mjs';
 
 const rel = (a, b) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
 // The colour of the bits-per-byte chart's corner (its paper) once something is drawn there, as "r,g,b".
@@ -56,7 +56,15 @@ await session('views (browser)', async ({ browser, url, watch }) => {
     check(rel(shown, native[id].bpb) < 1e-4, `summary row ${id}: ${shown} = native ${native[id].bpb}`);
   }
   const row = await page.$$eval('#summary-ar td', (tds) => tds.map((t) => t.textContent));
-  check(row.length === 8 && /MB$/.test(row[6]) && Number(row[7]) > Number(row[1]), `AR row with its model charged: ${row.join(' | ')}`);
+  // With the model charged a short text's number is large, written as a power of ten ("8.5 × 10³").
+  const powerOfTen = (s) => {
+    const m = /^(\d+\.\d) × 10([⁰¹²³⁴⁵⁶⁷⁸⁹]+)$/.exec(s);
+    return m ? Number(m[1]) * 10 ** Number([...m[2]].map((c) => '⁰¹²³⁴⁵⁶⁷⁸⁹'.indexOf(c)).join('')) : Number(s);
+  };
+  const charged = powerOfTen(row[7]);
+  const arBytes = JSON.parse(readFileSync(path.join(root, 'models/ar/golfer.json'), 'utf8')).artifact.bytes;
+  const want = (native.ar.bits + 8 * arBytes) / native.ar.bytes;
+  check(row.length === 8 && /MB$/.test(row[6]) && rel(charged, want) < 0.01, `AR row with its model charged: ${row.join(' | ')} (${want.toFixed(0)})`);
   for (const id of ['chart-bpb', 'chart-cumulative', 'chart-histogram']) {
     // A drawn chart has many distinct colours; a blank canvas has one.
     const colours = await page.$eval(`#${id}`, (c) => {
@@ -199,6 +207,28 @@ await session('views (browser)', async ({ browser, url, watch }) => {
   check(await page.isVisible('#panel-gzip'), 'ticking it again brings it back');
   const header = await page.textContent('#about-ar');
   check(/\[[\d,]+ parameters · \d+\.\d\d MB on disk\]/.test(header), `the header gives the AR golfer's numbers: ${header.slice(-60)}`);
+
+  // 8a. An edit of the text dims the old text's results at once and takes its share link away; unticking a
+  // golfer mid-score stops its run, not only hides its panel.
+  await page.click('#share');
+  await page.waitForSelector('#share-link:not([hidden])');
+  await page.type('#text', ' and more');
+  const dimmed = await page.evaluate(() => document.querySelector('#panel-ar').classList.contains('stale') &&
+    document.querySelector('#share-link').hidden);
+  check(dimmed, 'an edit dims the old results and hides the old share link');
+  await page.fill('#text', readFileSync(path.join(samplesDir, 'fineweb-val-first-docs.txt'), 'utf8'));
+  await page.click('#score');
+  await page.waitForSelector('#panel-ar[data-progress]', { timeout: 60_000 });
+  await page.uncheck('#score-ar');
+  await page.waitForTimeout(1500);
+  const stopped = Number(await page.getAttribute('#panel-ar', 'data-progress'));
+  await page.waitForTimeout(1500);
+  const still = Number(await page.getAttribute('#panel-ar', 'data-progress'));
+  check(still === stopped && (await page.textContent('#status-ar')) === 'cancelled' &&
+    !(await page.getAttribute('#panel-ar', 'data-scored')),
+    `unticking AR mid-score stopped its run (${stopped} -> ${still} tokens, "${await page.textContent('#status-ar')}")`);
+  await page.check('#score-ar');
+  await page.waitForSelector('#panel-ar[data-scored="true"]', { timeout: 120_000 });
 
   // 8b. Race settings outside their boxes' range or meaning are refused with one message, and no lane starts.
   await raceOnly(page, ['gzip']);

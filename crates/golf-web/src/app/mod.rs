@@ -152,13 +152,31 @@ pub fn start() {
 fn cancel_score(state: &Shared) {
     let mut s = state.borrow_mut();
     for p in s.panels.iter_mut() {
-        p.run += 1;
-        let id = p.golf.id();
-        if !by_id::<Element>(&format!("panel-{id}")).has_attribute("data-scored") {
-            set_text(&format!("status-{id}"), "cancelled");
-            set_attr(&format!("panel-{id}"), "data-cancelled", "true");
-        }
+        cancel_panel(p);
     }
+}
+
+/// Stops one panel's score (or replay) after its step in progress; if it had not finished, it says so.
+fn cancel_panel(p: &mut Panel) {
+    p.run += 1;
+    let id = p.golf.id();
+    if !by_id::<Element>(&format!("panel-{id}")).has_attribute("data-scored") {
+        set_text(&format!("status-{id}"), "cancelled");
+        set_attr(&format!("panel-{id}"), "data-cancelled", "true");
+    }
+}
+
+/// The text box changed: results of another text are dimmed at once (until they are scored again), and a share
+/// link made for the old text is taken away.
+fn text_changed(state: &Shared) {
+    let hash = text_hash(&by_id::<HtmlTextAreaElement>("text").value());
+    for p in state.borrow().panels.iter() {
+        let old = p.result.as_ref().is_some_and(|(h, _)| *h != hash);
+        let panel: Element = by_id(&format!("panel-{}", p.golf.id()));
+        panel.class_list().toggle_with_force("stale", old).unwrap_or_default();
+    }
+    by_id::<HtmlElement>("share-link").set_hidden(true);
+    set_text("share-note", "");
 }
 
 /// `?bench=ID[&threads=N]`: loads one neural golfer and prints the same speed measurement as `golf bench`.

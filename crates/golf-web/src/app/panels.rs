@@ -71,6 +71,10 @@ pub(super) fn add_score_toggle(state: &Shared, golf: &Golf, index: usize) {
     on(&input, "change", move |_| {
         let on = by_id::<HtmlInputElement>(&format!("score-{gid}")).checked();
         by_id::<HtmlElement>(&format!("panel-{gid}")).set_hidden(!on);
+        if !on {
+            // Unticked mid-score: its run stops too, not only its panel.
+            super::cancel_panel(&mut s.borrow_mut().panels[index]);
+        }
         let text = by_id::<HtmlTextAreaElement>("text").value();
         let stale = s.borrow().panels[index].result.as_ref().is_none_or(|(h, _)| *h != text_hash(&text));
         if on && stale {

@@ -31,7 +31,11 @@ pub(super) fn wire_text_picker(state: &Shared) {
             spawn_local(score(s.clone(), None));
         }
     });
-    on_id("text", "input", |_| by_id::<HtmlSelectElement>("sample").set_value("own"));
+    let s = state.clone();
+    on_id("text", "input", move |_| {
+        by_id::<HtmlSelectElement>("sample").set_value("own");
+        super::text_changed(&s);
+    });
     let s = state.clone();
     on_id("file", "change", move |_| {
         let input: HtmlInputElement = by_id("file");
