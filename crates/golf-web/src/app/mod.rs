@@ -167,16 +167,21 @@ fn cancel_panel(p: &mut Panel) {
 }
 
 /// The text box changed: results of another text are dimmed at once (until they are scored again), and a share
-/// link made for the old text is taken away.
+/// link made for the old text is taken away. An emptied box replaces nothing, so the last results stay as they
+/// were (as when an empty text is scored).
 fn text_changed(state: &Shared) {
-    let hash = text_hash(&by_id::<HtmlTextAreaElement>("text").value());
+    let text = by_id::<HtmlTextAreaElement>("text").value();
+    by_id::<HtmlElement>("share-link").set_hidden(true);
+    set_text("share-note", "");
+    if text.is_empty() {
+        return;
+    }
+    let hash = text_hash(&text);
     for p in state.borrow().panels.iter() {
         let old = p.result.as_ref().is_some_and(|(h, _)| *h != hash);
         let panel: Element = by_id(&format!("panel-{}", p.golf.id()));
         panel.class_list().toggle_with_force("stale", old).unwrap_or_default();
     }
-    by_id::<HtmlElement>("share-link").set_hidden(true);
-    set_text("share-note", "");
 }
 
 /// `?bench=ID[&threads=N]`: loads one neural golfer and prints the same speed measurement as `golf bench`.
