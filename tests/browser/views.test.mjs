@@ -89,11 +89,82 @@ await session('views (browser)', async ({ browser, url, watch }) => {
   const moved = await page.$eval('#heatmap-ar span.hl', (e) => Number(e.dataset.i));
   check(moved > 300 && moved < 320, `ArrowRight moved to the next token (character ${moved})`);
 
+  // 2b. The popover floats next to the character: pointing at a character in any panel describes that very
+  //     character, and neither the popover nor the info lines move the text under the pointer.
+  // Characters as the page counts them: grapheme clusters.
+  const chars = [...new Intl.Segmenter('en', { granularity: 'grapheme' }).segment(text)].map((g) => g.segment);
+  const byteOf = (i) => Buffer.byteLength(chars.slice(0, i).join(''));
+  for (const gid of ['gzip', 'ar']) {
+    for (const i of [40, 1500, chars.length - 5]) {
+      const cell = page.locator(`#heatmap-${gid} span[data-i="${i}"]`);
+      await cell.scrollIntoViewIfNeeded();
+      const box = await cell.boundingBox();
+      const at = [box.x + box.width / 2, box.y + box.height / 2];
+      const under = () => page.evaluate(([x, y]) => {
+        const e = document.elementFromPoint(x, y);
+        return e?.dataset?.i ? `${e.closest('.heatmap').id}:${e.dataset.i}` : `${e?.tagName}#${e?.id}`;
+      }, at);
+      const before = await under();
+      const tops = await page.$$eval('.heatmap', (hs) => hs.map((h) => h.getBoundingClientRect().top));
+      await page.mouse.move(...at);
+      await page.waitForFunction((want) => document.querySelector('#popover:not([hidden])')?.textContent.includes(want), `(byte ${byteOf(i)}`, { timeout: 5_000 }).catch(() => {});
+      const after = await under();
+      const said = (await page.textContent('#popover')) ?? '';
+      const topsLater = await page.$$eval('.heatmap', (hs) => hs.map((h) => h.getBoundingClientRect().top));
+      check(before === `heatmap-${gid}:${i}` && after === before && said.includes(`(byte ${byteOf(i)}`) && tops.join() === topsLater.join(),
+        `${gid}, character ${i}: under the pointer before and after the popover (${before}, ${after}); it says ${JSON.stringify(said.slice(0, 60))}`);
+    }
+  }
+  await page.mouse.move(5, 5);
+  const hiddenAfterLeave = await page.$eval('#popover', (p) => p.hidden);
+  check(hiddenAfterLeave, 'the popover goes when the pointer leaves the heatmap');
+
   // 3. The shared colour scale recolours the heatmaps.
   const before = await page.$eval('#heatmap-ar span[data-i="10"]', (e) => e.style.background);
   await page.$eval('#scale', (e) => { e.value = '4'; e.dispatchEvent(new Event('input')); });
   const after = await page.$eval('#heatmap-ar span[data-i="10"]', (e) => e.style.background);
   check(before !== after, `scale 12 -> 4 recolours (${before} -> ${after})`);
+
+  // 3b. GLTR's view: coloured by rank, AR's characters take the colour of their token's rank bucket (the one in
+  //     the popover), gzip's have no ranks; back to bits per byte, the colours come back.
+  await page.selectOption('#colour-by', 'rank');
+  const buckets = { 'rgb(155, 216, 138)': [1, 1], 'rgb(252, 227, 122)': [2, 10], 'rgb(247, 160, 106)': [11, 100], 'rgb(201, 167, 224)': [101, Infinity] };
+  const rankSeen = await page.$$eval('#heatmap-ar span', (es) => [...new Set(es.map((e) => e.style.background))]);
+  const gzipSeen = await page.$$eval('#heatmap-gzip span', (es) => [...new Set(es.map((e) => e.style.background))]);
+  let agree = 0;
+  for (const i of [12, 300, 900, 2000]) {
+    await page.hover(`#heatmap-ar span[data-i="${i}"]`);
+    const rank = Number(/rank (\d+)/.exec(await page.textContent('#hover-ar'))?.[1]);
+    const [lo, hi] = buckets[await page.$eval(`#heatmap-ar span[data-i="${i}"]`, (e) => e.style.background)] ?? [0, -1];
+    if (rank >= lo && rank <= hi) agree += 1;
+  }
+  check(rankSeen.length >= 3 && rankSeen.every((c) => c in buckets) && gzipSeen.join() === 'rgb(221, 221, 221)' && agree === 4
+    && /rank/.test(await page.textContent('#legend-label')),
+    `by rank: AR in ${rankSeen.length} buckets, 4 of 4 hovered characters in their token's bucket (${agree}), gzip without ranks (${gzipSeen.join()})`);
+  await page.selectOption('#colour-by', 'bits');
+  check((await page.$eval('#heatmap-ar span[data-i="10"]', (e) => e.style.background)) === after, 'back to bits per byte');
+
+  // 3c. The compact view: the text once, a bar per golfer under each character in its heatmap's colour; its
+  //     popover lists every golfer's bits for the character.
+  await page.check('#view-compact');
+  const compact = await page.evaluate(() => {
+    const ccs = [...document.querySelectorAll('#compact .cc')];
+    const same = ccs.every((c) => {
+      const i = c.dataset.i;
+      const bars = [...c.querySelectorAll('i')].map((b) => b.style.background);
+      const cells = ['gzip', 'ar'].map((g) => document.querySelector(`#heatmap-${g} span[data-i="${i}"]`)?.style.background);
+      return bars.length === 2 && bars.join() === cells.join();
+    });
+    return { n: ccs.length, same, heatmapShown: getComputedStyle(document.querySelector('#heatmap-ar')).display !== 'none' };
+  });
+  const wantCells = chars.filter((c) => c !== '\n' && c !== '\r\n').length;
+  await page.hover('#compact .cc[data-i="300"]');
+  const compactSaid = (await page.textContent('#popover')) ?? '';
+  check(compact.n === wantCells && compact.same && !compact.heatmapShown
+    && compactSaid.includes(`(byte ${byteOf(300)})`) && /gzip.*bits/.test(compactSaid) && /bits.*\n.*bits/s.test(compactSaid),
+    `compact view: ${compact.n} characters (want ${wantCells}), bars in each heatmap's colours: ${compact.same}; popover ${JSON.stringify(compactSaid.slice(0, 90))}`);
+  await page.uncheck('#view-compact');
+  check(await page.isVisible('#heatmap-ar') && !(await page.isVisible('#compact')), 'back to the panels');
 
   // 4. The difference heatmap: by default two different golfers, here AR minus gzip.
   const pair = [await page.inputValue('#diff-a'), await page.inputValue('#diff-b')];
@@ -103,7 +174,7 @@ await session('views (browser)', async ({ browser, url, watch }) => {
   const diffCells = await page.locator('#diff-heatmap span').count();
   const summary = await page.textContent('#diff-summary');
   const total = Number(/([+-]\d+) bits/.exec(summary)?.[1]);
-  check(diffCells === [...text].length && Math.abs(total - (native.ar.bits - native.gzip.bits)) <= 1,
+  check(diffCells === chars.length && Math.abs(total - (native.ar.bits - native.gzip.bits)) <= 1,
     `difference heatmap: ${diffCells} characters; ${summary.slice(0, 90)}`);
 
   // 5. Exports.

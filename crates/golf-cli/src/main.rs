@@ -2,16 +2,18 @@
 
 mod bench;
 mod locate;
+mod progress;
 
-use std::io::{Read, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use golf_core::{block_on, score_to_end, GenerateSettings, GolfError, Golfer, SamplerSettings, Span, Summary};
+use golf_core::{block_on, GenerateSettings, GolfError, Golfer, SamplerSettings, Span, Summary};
 use golf_gzip::{Dry, GzipGolfer, Method, GZIP_CONTAINER_BYTES, MARGINAL_MAX_BYTES};
 use golf_onnx::{ArGolfer, Estimator, MdlmGolfer, Window};
+use progress::Meter;
 
 #[derive(Parser)]
 #[command(
@@ -125,6 +127,9 @@ enum Command {
         /// the page does when a chain rule would take longer than its time limit
         #[arg(long)]
         max_tokens: Option<usize>,
+        /// No progress on stderr (it is shown only on a terminal, for work longer than a second)
+        #[arg(long, short)]
+        quiet: bool,
         #[command(flatten)]
         places: Places,
         file: Option<PathBuf>,
@@ -223,9 +228,12 @@ fn run(cli: Cli) -> Result<()> {
             steps,
             mask_seed,
             max_tokens,
+            quiet,
             places,
             file,
         } => {
+            let meter = Meter::new(quiet);
+            meter.phase("reading the text");
             let text = read_input(file.as_ref())?;
             if !(bytes && golfer == GolferId::Gzip) {
                 if let Err(e) = std::str::from_utf8(&text) {
@@ -241,11 +249,16 @@ fn run(cli: Cli) -> Result<()> {
                     };
                     let golfer = GzipGolfer { method, token_info: json && tokens, dry: Dry::default() };
                     let start = Instant::now();
-                    let spans = golf_gzip::score_blocking(&golfer, &text)?;
-                    report_gzip(method, &text, &spans, start.elapsed().as_secs_f64(), &out)
+                    let mut run = golfer.start_score(&text)?;
+                    let spans = meter.score(&golfer, &mut run, "bytes")?;
+                    let seconds = start.elapsed().as_secs_f64();
+                    meter.finish();
+                    report_gzip(method, &text, &spans, seconds, &out)
                 }
                 GolferId::Ar | GolferId::Smollm2 => {
+                    meter.phase("loading the model");
                     let mut golfer = load_ar(&places, golfer)?;
+                    golfer.popovers = json && tokens;
                     if let Some(s) = stride {
                         if s == 0 || s > golfer.window.size {
                             bail!("--stride must be between 1 and the window size ({})", golfer.window.size);
@@ -253,14 +266,18 @@ fn run(cli: Cli) -> Result<()> {
                         golfer.window = Window { stride: s, ..golfer.window };
                     }
                     let start = Instant::now();
+                    meter.phase("tokenizing");
                     let mut run = golfer.start_score(&text)?;
-                    let spans = block_on(score_to_end(&golfer, &mut run))?;
+                    let spans = meter.score(&golfer, &mut run, "tokens")?;
                     let report = golfer.report(&run);
                     let seconds = start.elapsed().as_secs_f64();
+                    meter.finish();
                     report_neural(&golfer.manifest, &golfer.tokenizer, None, &report, &text, &spans, seconds, &out)
                 }
                 GolferId::Mdlm => {
+                    meter.phase("loading the model");
                     let mut golfer = load_mdlm(&places)?;
+                    golfer.popovers = json && tokens;
                     if steps == 0 {
                         bail!("--steps must be at least 1");
                     }
@@ -270,6 +287,7 @@ fn run(cli: Cli) -> Result<()> {
                         EstimatorArg::Confidence => Estimator::Confidence,
                     };
                     let start = Instant::now();
+                    meter.phase("tokenizing");
                     let mut run = golfer.start_score(&text)?;
                     let mut est = golfer.estimator.describe();
                     if let Some(n) = max_tokens {
@@ -284,9 +302,10 @@ fn run(cli: Cli) -> Result<()> {
                             );
                         }
                     }
-                    let spans = block_on(score_to_end(&golfer, &mut run))?;
+                    let spans = meter.score(&golfer, &mut run, "model calls")?;
                     let report = golfer.report(&run);
                     let seconds = start.elapsed().as_secs_f64();
+                    meter.finish();
                     let text = run.text().as_bytes();
                     report_neural(&golfer.manifest, &golfer.tokenizer, Some(est), &report, text, &spans, seconds, &out)
                 }
@@ -466,20 +485,47 @@ impl Output {
         self.file.as_ref().map_or("standard input".to_string(), |p| p.display().to_string())
     }
 
-    /// Prints `fields` plus the spans (and per-byte bits) as one JSON object.
-    fn json(&self, mut fields: serde_json::Map<String, serde_json::Value>, spans: &[Span], len: usize) -> Result<()> {
-        let spans: Vec<Span> = if self.tokens {
-            spans.to_vec()
-        } else {
-            spans.iter().map(|s| Span { token: None, ..s.clone() }).collect()
-        };
-        fields.insert("spans".into(), serde_json::to_value(&spans)?);
-        if self.per_byte {
-            fields.insert("per_byte".into(), serde_json::to_value(golf_core::per_byte_bits(&spans, len))?);
+    /// Prints `fields` plus the spans (and per-byte bits) as one JSON object, written as it goes: a 10 MB text
+    /// has millions of spans, which as one JSON value would take gigabytes.
+    fn json(&self, fields: serde_json::Map<String, serde_json::Value>, spans: &[Span], len: usize) -> Result<()> {
+        /// A span without its popover.
+        #[derive(serde::Serialize)]
+        struct Bits {
+            start: u32,
+            end: u32,
+            bits: f64,
         }
-        let mut out = std::io::stdout().lock();
-        serde_json::to_writer(&mut out, &fields)?;
-        writeln!(out)?;
+        let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+        let head = serde_json::to_string(&fields)?;
+        // The fields without their closing brace, then the arrays.
+        out.write_all(&head.as_bytes()[..head.len() - 1])?;
+        out.write_all(if fields.is_empty() { b"\"spans\":[" } else { b",\"spans\":[" })?;
+        for (i, s) in spans.iter().enumerate() {
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            if self.tokens {
+                serde_json::to_writer(&mut out, s)?;
+            } else {
+                serde_json::to_writer(&mut out, &Bits { start: s.start, end: s.end, bits: s.bits })?;
+            }
+        }
+        out.write_all(b"]")?;
+        if self.per_byte {
+            debug_assert_eq!(spans.last().map_or(0, |s| s.end as usize), len, "spans tile the text");
+            out.write_all(b",\"per_byte\":[")?;
+            let mut first = true;
+            for b in spans.iter().flat_map(golf_core::byte_bits) {
+                if !first {
+                    out.write_all(b",")?;
+                }
+                first = false;
+                serde_json::to_writer(&mut out, &b)?;
+            }
+            out.write_all(b"]")?;
+        }
+        out.write_all(b"}\n")?;
+        out.flush()?;
         Ok(())
     }
 }

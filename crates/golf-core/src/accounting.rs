@@ -54,12 +54,17 @@ pub fn spread(units: Units, n: usize) -> impl Iterator<Item = Units> {
 pub fn per_byte_bits(spans: &[Span], len: usize) -> Vec<f64> {
     let mut out = vec![0.0; len];
     for s in spans {
-        let range = s.start as usize..s.end as usize;
-        for (slot, u) in out[range.clone()].iter_mut().zip(spread(to_units(s.bits), range.len())) {
-            *slot = to_bits(u);
+        for (slot, b) in out[s.start as usize..s.end as usize].iter_mut().zip(byte_bits(s)) {
+            *slot = b;
         }
     }
     out
+}
+
+/// The bits of each byte of one span, in order, as [`per_byte_bits`] gives them: a writer that streams spans
+/// can stream their per-byte bits without a vector the size of the text.
+pub fn byte_bits(span: &Span) -> impl Iterator<Item = f64> {
+    spread(to_units(span.bits), (span.end - span.start) as usize).map(to_bits)
 }
 
 #[cfg(test)]

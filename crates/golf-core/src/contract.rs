@@ -16,8 +16,9 @@ pub struct Span {
     pub start: u32,
     pub end: u32,
     pub bits: f64,
+    /// Boxed: a span without a popover is 24 bytes, and a 10 MB text has millions of spans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token: Option<TokenInfo>,
+    pub token: Option<Box<TokenInfo>>,
 }
 
 /// What the golfer saw at this span: the popover's contents.

@@ -9,7 +9,7 @@ pub mod exec;
 pub mod sampling;
 pub mod utf8;
 
-pub use accounting::{per_byte_bits, Summary, Units, UNITS_PER_BIT};
+pub use accounting::{byte_bits, per_byte_bits, Summary, Units, UNITS_PER_BIT};
 pub use contract::{
     Alternative, GenerateSettings, GenerateStep, GolfError, Golfer, GolferInfo, Progress, ScoreStep, Span, TokenInfo,
 };

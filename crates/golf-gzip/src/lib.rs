@@ -113,10 +113,12 @@ impl Golfer for GzipGolfer {
                     let i = *next;
                     let len = Deflater::new(text[..=i].to_vec()).finish().len();
                     let bits = 8.0 * (len as f64 - *prev_len as f64);
-                    let token = self.token_info.then(|| TokenInfo {
-                        text: String::from_utf8_lossy(&text[i..=i]).into_owned(),
-                        detail: Some(format!("prefix compresses to {len} bytes (was {prev_len})")),
-                        ..Default::default()
+                    let token = self.token_info.then(|| {
+                        Box::new(TokenInfo {
+                            text: String::from_utf8_lossy(&text[i..=i]).into_owned(),
+                            detail: Some(format!("prefix compresses to {len} bytes (was {prev_len})")),
+                            ..Default::default()
+                        })
                     });
                     spans.push(Span { start: i as u32, end: i as u32 + 1, bits, token });
                     *prev_len = len;
@@ -162,11 +164,11 @@ impl GzipGolfer {
                             format!("copy {length} bytes from {distance} back, {} code bits", c.code_bits)
                         }
                     };
-                    TokenInfo {
+                    Box::new(TokenInfo {
                         text: String::from_utf8_lossy(bytes).into_owned(),
                         detail: Some(detail),
                         ..Default::default()
-                    }
+                    })
                 });
                 Span { start: c.start, end: c.end, bits: to_bits(c.units), token }
             })

@@ -31,6 +31,9 @@ pub struct ArGolfer {
     pub tokenizer: TextTokenizer,
     pub manifest: Manifest,
     pub window: Window,
+    /// Keep each token's popover (top-k, rank, entropy) in the spans; off, a score keeps bits only, as a big
+    /// text needs.
+    pub popovers: bool,
 }
 
 pub struct ArScore {
@@ -39,6 +42,8 @@ pub struct ArScore {
     /// `<s>` then the token ids: position i predicts `stream[i + 1]`.
     stream: Vec<u32>,
     scored: Vec<Option<Scored>>,
+    /// How many of `scored` are set (counted, not recounted: a step must not cost O(text)).
+    done: usize,
     side: tokens::SideCell,
     window_start: usize,
     pos: usize,
@@ -80,7 +85,7 @@ impl ArGolfer {
         let tokenizer = manifest.load_tokenizer(tokenizer)?;
         let model = Model::from_bytes(onnx).await?;
         let window = Window { size: manifest.context, stride: manifest.stride.unwrap_or(manifest.context) };
-        Ok(ArGolfer { model, tokenizer, manifest, window })
+        Ok(ArGolfer { model, tokenizer, manifest, window, popovers: true })
     }
 
     fn empty_cache(&self) -> Vec<Input> {
@@ -168,7 +173,7 @@ impl ArGolfer {
 
     fn spans(&self, run: &ArScore) -> Vec<Span> {
         let side = tokens::side(&self.tokenizer, &run.text, &run.tokens, &run.side);
-        tokens::spans(&self.tokenizer, &run.text, &run.tokens, &run.scored, side)
+        tokens::spans(&self.tokenizer, &run.text, &run.tokens, &run.scored, side, self.popovers)
     }
 }
 
@@ -188,6 +193,7 @@ impl Golfer for ArGolfer {
             tokens,
             stream,
             scored: vec![None; n],
+            done: 0,
             side: Default::default(),
             window_start: 0,
             pos: 0,
@@ -200,10 +206,7 @@ impl Golfer for ArGolfer {
 
     async fn score_step(&self, run: &mut ArScore) -> Result<ScoreStep, GolfError> {
         let n = run.tokens.len();
-        let progress = |run: &ArScore| Progress {
-            done: run.scored.iter().filter(|s| s.is_some()).count() as u64,
-            total: n as u64,
-        };
+        let progress = |run: &ArScore| Progress { done: run.done as u64, total: n as u64 };
         if !run.finished {
             let Window { size, stride } = self.window;
             let window_end = (run.window_start + size).min(n);
@@ -211,11 +214,12 @@ impl Golfer for ArGolfer {
             run.last_len = end - run.pos;
             let (ids, targets) = (&run.stream[run.pos..end], &run.stream[run.pos + 1..end + 1]);
             let (out, cache) = self.call(ids, targets, run.cache.take()).await?;
-            let pred = Predictions::read(&out)?;
+            let pred = Predictions::read(&out, self.popovers)?;
             for j in 0..ids.len() {
                 let at = run.pos + j;
                 if run.scored[at].is_none() {
                     run.scored[at] = Some(pred.scored(j, None));
+                    run.done += 1;
                 }
             }
             run.pos = end;

@@ -46,6 +46,8 @@ pub struct MdlmGolfer {
     pub tokenizer: TextTokenizer,
     pub manifest: Manifest,
     pub estimator: Estimator,
+    /// Keep each token's popover in the spans (see `ArGolfer::popovers`).
+    pub popovers: bool,
     mask_id: u32,
     t_eps: f64,
 }
@@ -90,7 +92,7 @@ impl MdlmGolfer {
         let mask_id = manifest.mask_id.ok_or_else(|| OnnxError::Manifest("golfer.json: no mask_id".into()))?;
         let t_eps = manifest.t_eps.unwrap_or(1e-3);
         let model = Model::from_bytes(onnx).await?;
-        Ok(MdlmGolfer { model, tokenizer, manifest, estimator: Estimator::Confidence, mask_id, t_eps })
+        Ok(MdlmGolfer { model, tokenizer, manifest, estimator: Estimator::Confidence, popovers: true, mask_id, t_eps })
     }
 
     fn window_len(&self) -> usize {
@@ -248,7 +250,7 @@ impl Golfer for MdlmGolfer {
                         .collect();
                     let called = masked.iter().any(|&m| m);
                     if called {
-                        let pred = Predictions::read(&self.call(win, &masked, win).await?)?;
+                        let pred = Predictions::read(&self.call(win, &masked, win).await?, self.popovers)?;
                         for i in (0..win.len()).filter(|&i| masked[i]) {
                             run.acc[a + i - 1] += -(pred.logprob2[i] as f64) / t / steps as f64;
                             // The popover shows the prediction from the lowest masking rate that hid the token;
@@ -277,7 +279,7 @@ impl Golfer for MdlmGolfer {
                     }
                     let to_reveal = run.masked.iter().filter(|&&m| m).count() + run.revealed;
                     if to_reveal > 0 && run.revealed < to_reveal {
-                        let pred = Predictions::read(&self.call(win, &run.masked, win).await?)?;
+                        let pred = Predictions::read(&self.call(win, &run.masked, win).await?, self.popovers)?;
                         let i = if run.estimator == Estimator::LeftToRight {
                             run.masked.iter().position(|&m| m).expect("a masked position")
                         } else {
@@ -333,7 +335,7 @@ impl Golfer for MdlmGolfer {
             }
         }
         let side = tokens::side(&self.tokenizer, &run.text, &run.tokens, &run.side);
-        let spans: Vec<Span> = tokens::spans(&self.tokenizer, &run.text, &run.tokens, &run.scored, side);
+        let spans: Vec<Span> = tokens::spans(&self.tokenizer, &run.text, &run.tokens, &run.scored, side, self.popovers);
         Ok(ScoreStep { spans, progress: progress(run), finished: true })
     }
 

@@ -33,10 +33,13 @@ pub(crate) struct Predictions {
     /// Row-major [position, k]; column 0 is each position's most likely token's probability.
     pub top_probs: Vec<f32>,
     pub k: usize,
+    /// Whether [`Predictions::scored`] keeps the popover's contents (top-k, detail) or the bits, rank and entropy
+    /// only.
+    popovers: bool,
 }
 
 impl Predictions {
-    pub fn read(out: &crate::runtime::Outputs) -> Result<Predictions, crate::OnnxError> {
+    pub fn read(out: &crate::runtime::Outputs, popovers: bool) -> Result<Predictions, crate::OnnxError> {
         let logprob2 = out.f32("logprob2")?;
         let top_ids = out.i64("top_ids")?;
         let k = top_ids.len() / logprob2.len().max(1);
@@ -47,18 +50,20 @@ impl Predictions {
             top_ids,
             logprob2,
             k,
+            popovers,
         })
     }
 
     /// Position `i` charged -log2 p of its target.
     pub fn scored(&self, i: usize, detail: Option<String>) -> Scored {
         let k = self.k;
+        let kept = if self.popovers { k } else { 0 };
         Scored {
             bits: -self.logprob2[i] as f64,
             rank: self.rank[i] as u32,
             entropy: self.entropy[i],
-            top: (0..k).map(|c| (self.top_ids[i * k + c] as u32, self.top_probs[i * k + c])).collect(),
-            detail,
+            top: (0..kept).map(|c| (self.top_ids[i * k + c] as u32, self.top_probs[i * k + c])).collect(),
+            detail: detail.filter(|_| self.popovers),
             revealed: None,
         }
     }
@@ -166,43 +171,51 @@ pub(crate) fn report(
 /// Spans over the original bytes: one per token, with pieces that cover no original byte (a ligature's first
 /// half) or end inside a character (a byte-level token holding part of an emoji) joined to the next, and
 /// whitespace the normalizer dropped at either end given to the nearest token; then the side channel's bits added
-/// to the spans whose bytes its edits restore.
+/// to the spans whose bytes its edits restore. Without `popovers` the spans carry bits only (a big text's
+/// popovers would take hundreds of bytes per token).
 pub(crate) fn spans(
     tok: &TextTokenizer,
     text: &str,
     tokens: &[Token],
     scored: &[Option<Scored>],
     side: Option<&SideChannel>,
+    popovers: bool,
 ) -> Vec<Span> {
     let mut spans: Vec<Span> = Vec::with_capacity(tokens.len());
     let mut carry = 0.0;
     let mut carry_bytes: Vec<u8> = Vec::new();
     // A span joined from several tokens is revealed when its last piece is.
     let mut carry_revealed: Option<u32> = None;
+    let unscored = Scored::default();
     for (i, t) in tokens.iter().enumerate() {
-        let s = scored[i].clone().unwrap_or_default();
+        let s = scored[i].as_ref().unwrap_or(&unscored);
         let unk = is_unk(tok, t.id);
         let bits = s.bits + if unk { UNK_BYTE_BITS * t.orig.len() as f64 } else { 0.0 };
-        carry_bytes.extend(tok.token_bytes(t.id));
-        carry_revealed = carry_revealed.max(s.revealed);
+        if popovers {
+            carry_bytes.extend(tok.token_bytes(t.id));
+            carry_revealed = carry_revealed.max(s.revealed);
+        }
         if t.orig.is_empty() || !text.is_char_boundary(t.orig.end) {
             carry += bits;
             continue;
         }
-        let shown = String::from_utf8_lossy(&std::mem::take(&mut carry_bytes)).into_owned();
-        let info = TokenInfo {
-            text: shown,
-            rank: Some(s.rank),
-            top_k: s.top.iter().map(|&(id, p)| Alternative { text: tok.token_text(id), prob: p }).collect(),
-            entropy: Some(s.entropy),
-            detail: unk
-                .then(|| format!("<unk>: {} bits + 8 bits for each of its {} bytes", fmt_bits(s.bits), t.orig.len()))
-                .or(s.detail.clone()),
-            revealed: carry_revealed.take(),
-            restore_bits: None,
-        };
+        let token = popovers.then(|| {
+            Box::new(TokenInfo {
+                text: String::from_utf8_lossy(&std::mem::take(&mut carry_bytes)).into_owned(),
+                rank: Some(s.rank),
+                top_k: s.top.iter().map(|&(id, p)| Alternative { text: tok.token_text(id), prob: p }).collect(),
+                entropy: Some(s.entropy),
+                detail: unk
+                    .then(|| {
+                        format!("<unk>: {} bits + 8 bits for each of its {} bytes", fmt_bits(s.bits), t.orig.len())
+                    })
+                    .or(s.detail.clone()),
+                revealed: carry_revealed.take(),
+                restore_bits: None,
+            })
+        });
         let start = spans.last().map_or(0, |p: &Span| p.end);
-        spans.push(Span { start, end: t.orig.end as u32, bits: bits + carry, token: Some(info) });
+        spans.push(Span { start, end: t.orig.end as u32, bits: bits + carry, token });
         carry = 0.0;
     }
     let len = text.len() as u32;
@@ -216,37 +229,41 @@ pub(crate) fn spans(
         None => {}
     }
     if let Some(side) = side {
-        charge_side_channel(&mut spans, side);
+        charge_side_channel(&mut spans, side, popovers);
     }
     spans
 }
 
 /// Adds the side channel's bits to the spans: each edit's to the span holding the first byte it restores, the
-/// edit count at its head to the first span; and says so in their popovers.
-fn charge_side_channel(spans: &mut [Span], side: &SideChannel) {
-    fn charge(span: &mut Span, bits: u32, note: String) {
+/// edit count at its head to the first span; and says so in their popovers, where there are popovers.
+fn charge_side_channel(spans: &mut [Span], side: &SideChannel, popovers: bool) {
+    let charge = |span: &mut Span, bits: u32, note: &dyn Fn() -> String| {
         span.bits += bits as f64;
-        let info = span.token.get_or_insert_with(TokenInfo::default);
+        if !popovers {
+            return;
+        }
+        let note = note();
+        let info = span.token.get_or_insert_with(Default::default);
         *info.restore_bits.get_or_insert(0.0) += bits as f64;
         info.detail = Some(match info.detail.take() {
             Some(d) => format!("{d}; {note}"),
             None => note,
         });
-    }
+    };
     let Some(first) = spans.first_mut() else {
         return;
     };
-    let header = match side.edits.len() {
+    let header = || match side.edits.len() {
         0 => format!("+{}: the text as given is what the tokens spell", plural_bits(side.header_bits)),
         n => format!(
             "+{}: the count of edits ({n}) that restore what normalization changed",
             plural_bits(side.header_bits)
         ),
     };
-    charge(first, side.header_bits, header);
+    charge(first, side.header_bits, &header);
     for e in &side.edits {
         let i = spans.partition_point(|s| s.end as usize <= e.orig.start).min(spans.len() - 1);
-        charge(&mut spans[i], e.bits, format!("+{} to restore {}", plural_bits(e.bits), e.describe()));
+        charge(&mut spans[i], e.bits, &|| format!("+{} to restore {}", plural_bits(e.bits), e.describe()));
     }
 }
 

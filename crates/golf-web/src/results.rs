@@ -126,9 +126,51 @@ pub fn difference(a: &[f64], b: &[f64], chars: &[(u32, u32)]) -> Vec<f64> {
         .collect()
 }
 
+/// A golfer's name for a bar chart's axis, in lines of at most `width` characters: the label without its
+/// parenthesis, broken after hyphens and spaces (a single part longer than `width` keeps its own line, whole).
+pub fn name_lines(label: &str, width: usize) -> Vec<String> {
+    let name = label.split(" (").next().unwrap_or(label);
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for part in name.split_inclusive(['-', ' ']) {
+        if !line.is_empty() && line.trim_end().chars().count() + part.trim_end().chars().count() > width {
+            lines.push(line.trim_end().to_string());
+            line.clear();
+        }
+        line += part;
+    }
+    if !line.trim_end().is_empty() {
+        lines.push(line.trim_end().to_string());
+    }
+    lines
+}
+
+/// A number for an axis tick: whole numbers without a decimal point and with thousands grouped (14,000, not
+/// 14000.0), others with at most two decimals.
+pub fn axis_number(v: f64) -> String {
+    if v.fract() != 0.0 || v.abs() >= 1e15 {
+        let s = format!("{v:.2}");
+        return s.trim_end_matches('0').trim_end_matches('.').to_string();
+    }
+    let digits = (v.abs() as u64).to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if v < 0.0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
 /// A diverging, colour-blind-safe palette (ColorBrewer PuOr): purple where A spends more bits than B, orange
-/// where B does, white where they agree; `max` bits per byte saturates.
-pub fn diff_color(d: f64, max: f64) -> [u8; 3] {
+/// where B does, neutral where they agree; `max` bits per byte saturates. On a `dark` page the neutral middle is
+/// the panel's own dark grey and the hues brighten with the difference, so agreement is not a white block.
+pub fn diff_color(d: f64, max: f64, dark: bool) -> [u8; 3] {
     const PUOR: [[u8; 3]; 7] = [
         [0xb3, 0x58, 0x06],
         [0xf1, 0xa3, 0x40],
@@ -138,12 +180,22 @@ pub fn diff_color(d: f64, max: f64) -> [u8; 3] {
         [0x99, 0x8e, 0xc3],
         [0x54, 0x27, 0x88],
     ];
+    const PUOR_DARK: [[u8; 3]; 7] = [
+        [0xf1, 0xa3, 0x40],
+        [0xb3, 0x65, 0x1c],
+        [0x5c, 0x3b, 0x1f],
+        [0x2a, 0x2c, 0x33],
+        [0x3e, 0x38, 0x63],
+        [0x6f, 0x62, 0xaa],
+        [0xb8, 0xb0, 0xe0],
+    ];
+    let palette = if dark { &PUOR_DARK } else { &PUOR };
     let t = if max > 0.0 { (d / max).clamp(-1.0, 1.0) } else { 0.0 };
-    let x = (t + 1.0) / 2.0 * (PUOR.len() - 1) as f64;
-    let i = (x.floor() as usize).min(PUOR.len() - 2);
+    let x = (t + 1.0) / 2.0 * (palette.len() - 1) as f64;
+    let i = (x.floor() as usize).min(palette.len() - 2);
     let f = x - i as f64;
     let mix = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * f).round() as u8;
-    let (a, b) = (PUOR[i], PUOR[i + 1]);
+    let (a, b) = (palette[i], palette[i + 1]);
     [mix(a[0], b[0]), mix(a[1], b[1]), mix(a[2], b[2])]
 }
 
@@ -201,24 +253,27 @@ pub fn export_csv(text: &str, scored: &[Scored]) -> String {
     out
 }
 
-/// A race lane's clock: tokens, time to first token and speed. Speed counts the lane's own steps, so it is the
-/// golfer's speed even while the others take their turns.
+/// A race lane's clock: tokens, time to first token and speed. The speed is what the lane visibly wrote per
+/// second of wall-clock since the race started; the lane's own compute time (its steps alone) is kept apart,
+/// for the scheduler and as the golfer's speed when it has the CPU to itself.
 #[derive(Clone, Debug)]
 pub struct LaneClock {
     start_ms: f64,
     first_ms: Option<f64>,
+    last_ms: f64,
     tokens: usize,
     own_ms: f64,
 }
 
 impl LaneClock {
     pub fn new(start_ms: f64) -> LaneClock {
-        LaneClock { start_ms, first_ms: None, tokens: 0, own_ms: 0.0 }
+        LaneClock { start_ms, first_ms: None, last_ms: start_ms, tokens: 0, own_ms: 0.0 }
     }
 
     /// A step that ran from `t0` to `t1` and produced `tokens` tokens.
     pub fn step(&mut self, t0: f64, t1: f64, tokens: usize) {
         self.own_ms += t1 - t0;
+        self.last_ms = t1;
         self.tokens += tokens;
         if tokens > 0 && self.first_ms.is_none() {
             self.first_ms = Some(t1);
@@ -229,12 +284,19 @@ impl LaneClock {
         self.first_ms.map(|f| f - self.start_ms)
     }
 
+    /// Milliseconds the lane's own steps took.
+    pub fn own_ms(&self) -> f64 {
+        self.own_ms
+    }
+
+    /// Tokens per second of wall-clock, from the race's start to the lane's last step.
     pub fn tokens_per_s(&self) -> f64 {
-        if self.own_ms > 0.0 {
-            self.tokens as f64 * 1e3 / self.own_ms
-        } else {
-            0.0
-        }
+        per_s(self.tokens, self.last_ms - self.start_ms)
+    }
+
+    /// Tokens per second of the lane's own steps: its speed with the CPU to itself.
+    pub fn own_tokens_per_s(&self) -> f64 {
+        per_s(self.tokens, self.own_ms)
     }
 
     pub fn line(&self, now_ms: f64) -> String {
@@ -252,6 +314,7 @@ impl LaneClock {
         let mut a = vec![
             ("data-tokens", self.tokens.to_string()),
             ("data-tokens-per-s", self.tokens_per_s().to_string()),
+            ("data-own-tokens-per-s", self.own_tokens_per_s().to_string()),
             ("data-elapsed-ms", (now_ms - self.start_ms).to_string()),
         ];
         if let Some(t) = self.ttft_ms() {
@@ -259,6 +322,26 @@ impl LaneClock {
         }
         a
     }
+}
+
+fn per_s(n: usize, ms: f64) -> f64 {
+    if ms > 0.0 {
+        n as f64 * 1e3 / ms
+    } else {
+        0.0
+    }
+}
+
+/// The race's scheduler: the next step goes to the unfinished lane that has had the least compute time, so a
+/// fast golfer takes many steps while a slow one takes one and each lane moves at its own speed, sharing the
+/// CPU equally.
+pub fn next_lane<'a>(lanes: impl IntoIterator<Item = (&'a LaneClock, bool)>) -> Option<usize> {
+    lanes
+        .into_iter()
+        .enumerate()
+        .filter(|(_, (_, done))| !done)
+        .min_by(|(_, (a, _)), (_, (b, _))| a.own_ms.total_cmp(&b.own_ms))
+        .map(|(i, _)| i)
 }
 
 #[cfg(test)]
@@ -335,21 +418,58 @@ mod tests {
         // "aé": a = byte 0, é = bytes 1..3.
         let d = difference(&[1.0, 2.0, 2.0], &[0.5, 1.0, 1.0], &[(0, 1), (1, 3)]);
         assert_eq!(d, vec![0.5, 2.0]);
-        assert_eq!(diff_color(0.0, 4.0), [0xf7, 0xf7, 0xf7]);
-        assert_eq!(diff_color(9.0, 4.0), [0x54, 0x27, 0x88]);
-        assert_eq!(diff_color(-9.0, 4.0), [0xb3, 0x58, 0x06]);
+        assert_eq!(diff_color(0.0, 4.0, false), [0xf7, 0xf7, 0xf7]);
+        assert_eq!(diff_color(9.0, 4.0, false), [0x54, 0x27, 0x88]);
+        assert_eq!(diff_color(-9.0, 4.0, false), [0xb3, 0x58, 0x06]);
+        // Dark: agreement is the panel's grey, not white; big differences are the bright ends.
+        assert_eq!(diff_color(0.0, 4.0, true), [0x2a, 0x2c, 0x33]);
+        assert_eq!(crate::views::ink_for(diff_color(0.0, 4.0, true)), "#fff");
+        assert_eq!(diff_color(9.0, 4.0, true), [0xb8, 0xb0, 0xe0]);
     }
 
     #[test]
-    fn a_lane_clock_counts_its_own_time() {
+    fn chart_labels_fit() {
+        assert_eq!(name_lines("SmolLM2-135M-Instruct (4-bit)", 12), ["SmolLM2-", "135M-", "Instruct"]);
+        assert_eq!(name_lines("SmolLM2-135M-Instruct (4-bit)", 14), ["SmolLM2-135M-", "Instruct"]);
+        assert_eq!(name_lines("gzip -9", 12), ["gzip -9"]);
+        assert_eq!(name_lines("Parameter Golf AR (int8)", 12), ["Parameter", "Golf AR"]);
+        assert_eq!(axis_number(14000.0), "14,000");
+        assert_eq!(axis_number(0.0), "0");
+        assert_eq!(axis_number(2.5), "2.5");
+        assert_eq!(axis_number(0.30000000000000004), "0.3");
+        assert_eq!(axis_number(-1234567.0), "-1,234,567");
+    }
+
+    #[test]
+    fn a_lane_clock_states_wall_clock_speed_and_keeps_its_own_time() {
         let mut c = LaneClock::new(1000.0);
         c.step(1000.0, 1100.0, 0); // a prefill with no token yet
         assert_eq!(c.ttft_ms(), None);
         c.step(1300.0, 1400.0, 1); // the others ran from 1100 to 1300
-        c.step(1600.0, 1700.0, 2);
+        c.step(1900.0, 2000.0, 2);
         assert_eq!(c.ttft_ms(), Some(400.0));
-        assert_eq!(c.tokens_per_s(), 10.0);
-        assert_eq!(c.line(2000.0), "3 tokens · 10.0 tokens/s · first token 400 ms · 1.0 s");
+        // 3 tokens in the 1 s since the start, though its own steps took 0.3 s.
+        assert_eq!(c.tokens_per_s(), 3.0);
+        assert_eq!(c.own_tokens_per_s(), 10.0);
+        assert_eq!(c.line(2000.0), "3 tokens · 3.0 tokens/s · first token 400 ms · 1.0 s");
+    }
+
+    #[test]
+    fn the_scheduler_gives_the_next_step_to_the_lane_with_the_least_time() {
+        let (mut fast, mut slow, mut done) = (LaneClock::new(0.0), LaneClock::new(0.0), LaneClock::new(0.0));
+        assert_eq!(next_lane([(&fast, false), (&slow, false)]), Some(0));
+        slow.step(0.0, 200.0, 1);
+        done.step(0.0, 1.0, 1);
+        // The fast lane takes steps of 10 ms until it has had more time than the slow one's single step.
+        let mut fast_steps = 0;
+        while next_lane([(&done, true), (&fast, false), (&slow, false)]) == Some(1) {
+            let t = fast.own_ms();
+            fast.step(t, t + 10.0, 1);
+            fast_steps += 1;
+        }
+        assert_eq!(fast_steps, 21);
+        assert_eq!(next_lane([(&done, true), (&fast, false), (&slow, false)]), Some(2));
+        assert_eq!(next_lane([(&fast, true), (&slow, true)]), None);
     }
 
     #[test]

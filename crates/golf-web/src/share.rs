@@ -29,6 +29,8 @@ pub struct View {
     pub nelbo_k: u32,
     /// The difference heatmap's two golfers.
     pub diff: Option<(String, String)>,
+    /// Heatmaps coloured by each token's rank instead of bits per byte.
+    pub by_rank: bool,
 }
 
 pub fn encode(view: &View) -> String {
@@ -36,6 +38,9 @@ pub fn encode(view: &View) -> String {
     let mut s = format!("t={}&s={}&e={}&k={}", base64url(&packed), view.scale, view.estimator, view.nelbo_k);
     if let Some((a, b)) = &view.diff {
         s += &format!("&d={a},{b}");
+    }
+    if view.by_rank {
+        s += "&c=rank";
     }
     s
 }
@@ -50,7 +55,8 @@ pub struct Opened {
 /// Reads a fragment (without the `#`). A damaged text says what is wrong with it; a bad setting is ignored and
 /// said, and the rest of the view kept.
 pub fn decode(fragment: &str) -> Result<Opened, String> {
-    let mut view = View { text: String::new(), scale: 12.0, estimator: "nelbo".into(), nelbo_k: 32, diff: None };
+    let mut view =
+        View { text: String::new(), scale: 12.0, estimator: "nelbo".into(), nelbo_k: 32, diff: None, by_rank: false };
     let mut ignored = Vec::new();
     let mut has_text = false;
     for part in fragment.split('&').filter(|p| !p.is_empty()) {
@@ -81,6 +87,10 @@ pub fn decode(fragment: &str) -> Result<Opened, String> {
             "d" => match value.split_once(',') {
                 Some((a, b)) => view.diff = Some((a.into(), b.into())),
                 None => ignored.push(format!("the difference '{value}' (two golfers, as a,b)")),
+            },
+            "c" => match value {
+                "rank" | "bits" => view.by_rank = value == "rank",
+                _ => ignored.push(format!("the colouring '{value}' (bits or rank)")),
             },
             // Unknown keys (a newer page's settings) are ignored quietly.
             _ => {}
@@ -143,6 +153,7 @@ mod tests {
             estimator: "confidence".into(),
             nelbo_k: 16,
             diff: Some(("ar".into(), "gzip".into())),
+            by_rank: true,
         };
         let link = encode(&view);
         assert!(link.len() < view.text.len(), "the text is compressed ({} bytes)", link.len());
@@ -155,7 +166,14 @@ mod tests {
         assert!(decode("t=@@").unwrap_err().contains("base64url"));
         assert!(decode("t=AAAA").unwrap_err().contains("decompress"));
         // A bad setting keeps the text and the other settings, and says what was ignored.
-        let ok = encode(&View { text: "x".into(), scale: 7.5, estimator: "l2r".into(), nelbo_k: 32, diff: None });
+        let ok = encode(&View {
+            text: "x".into(),
+            scale: 7.5,
+            estimator: "l2r".into(),
+            nelbo_k: 32,
+            diff: None,
+            by_rank: false,
+        });
         let opened = decode(&format!("{ok}&k=0&e=best&junk")).unwrap();
         assert_eq!((opened.view.text.as_str(), opened.view.scale, opened.view.estimator.as_str()), ("x", 7.5, "l2r"));
         assert_eq!(opened.ignored.len(), 3, "{:?}", opened.ignored);

@@ -29,6 +29,26 @@ pub fn heat_color(bits: f64, max: f64) -> [u8; 3] {
     [mix(a[0], b[0]), mix(a[1], b[1]), mix(a[2], b[2])]
 }
 
+/// GLTR's view of a model: how highly it ranked each actual token. Buckets by the highest rank they hold, with
+/// their legend labels and colours (light, so the text on them stays dark and readable).
+pub const RANK_BUCKETS: [(u32, &str, [u8; 3]); 4] = [
+    (1, "top 1", [0x9b, 0xd8, 0x8a]),
+    (10, "top 10", [0xfc, 0xe3, 0x7a]),
+    (100, "top 100", [0xf7, 0xa0, 0x6a]),
+    (u32::MAX, "beyond 100", [0xc9, 0xa7, 0xe0]),
+];
+
+/// The colour of text whose golfer has no ranks (gzip, and bytes outside any token).
+pub const NO_RANK: [u8; 3] = [0xdd, 0xdd, 0xdd];
+
+/// A cell's colour by the rank of the token it is in (1 = the model's first guess).
+pub fn rank_color(rank: Option<u32>) -> [u8; 3] {
+    match rank {
+        Some(r) => RANK_BUCKETS.iter().find(|b| r <= b.0).map_or(NO_RANK, |b| b.2),
+        None => NO_RANK,
+    }
+}
+
 /// Text colour that stays readable on `bg` (WCAG relative luminance).
 pub fn ink_for(bg: [u8; 3]) -> &'static str {
     let lin = |c: u8| {
@@ -54,7 +74,8 @@ pub fn css_rgb(c: [u8; 3]) -> String {
 /// One character of the heatmap: its bytes and the bits charged to them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Cell {
-    pub text: char,
+    /// One grapheme cluster: what a reader counts as one character.
+    pub text: String,
     pub start: u32,
     pub end: u32,
     pub bits: f64,
@@ -66,14 +87,25 @@ impl Cell {
     }
 }
 
-/// Splits `text` into characters with the bits of their bytes summed.
+/// Splits `text` into characters as a reader sees them (extended grapheme clusters: a letter with its combining
+/// marks, an emoji ZWJ sequence, CRLF), with the bits of their bytes summed.
 pub fn cells(text: &str, per_byte: &[f64]) -> Vec<Cell> {
-    text.char_indices()
-        .map(|(i, ch)| {
-            let end = i + ch.len_utf8();
-            Cell { text: ch, start: i as u32, end: end as u32, bits: per_byte[i..end].iter().sum() }
+    use unicode_segmentation::UnicodeSegmentation;
+    text.grapheme_indices(true)
+        .map(|(i, g)| {
+            let end = i + g.len();
+            Cell { text: g.into(), start: i as u32, end: end as u32, bits: per_byte[i..end].iter().sum() }
         })
         .collect()
+}
+
+/// How a character is named in a popover: line breaks and spaces by name, the rest quoted.
+pub fn shown(text: &str) -> String {
+    match text {
+        "\n" | "\r\n" => "\\n".to_string(),
+        " " => "space".to_string(),
+        t => format!("'{t}'"),
+    }
 }
 
 /// The span covering byte `at` (spans tile the text in order).
@@ -84,11 +116,7 @@ pub fn span_at(spans: &[Span], at: u32) -> Option<usize> {
 
 /// The hover line for a character and the span it belongs to.
 pub fn hover_text(cell: &Cell, span: Option<&Span>) -> String {
-    let shown = match cell.text {
-        '\n' => "\\n".to_string(),
-        ' ' => "space".to_string(),
-        c => format!("'{c}'"),
-    };
+    let shown = self::shown(&cell.text);
     let mut s = format!(
         "{shown} (byte {}{}): {:.2} bits",
         cell.start,
@@ -234,6 +262,16 @@ mod tests {
     use golf_core::Alternative;
 
     #[test]
+    fn ranks_fall_in_gltrs_buckets() {
+        let bucket = |r| RANK_BUCKETS.iter().position(|b| b.2 == rank_color(Some(r)));
+        assert_eq!([1, 2, 10, 11, 100, 101, 5000].map(bucket), [0, 1, 1, 2, 2, 3, 3].map(Some));
+        assert_eq!(rank_color(None), NO_RANK);
+        for (_, _, c) in RANK_BUCKETS {
+            assert_eq!(ink_for(c), ink_for(NO_RANK), "every bucket keeps the same readable ink");
+        }
+    }
+
+    #[test]
     fn token_titles_name_only_what_is_known() {
         let bare = TokenInfo { text: "ab".into(), ..Default::default() };
         assert_eq!(token_title(&bare), "\"ab\"");
@@ -282,6 +320,22 @@ mod tests {
     }
 
     #[test]
+    fn a_character_is_what_a_reader_sees() {
+        // e + combining acute, a family emoji (three people joined by ZWJ), a flag (two regional indicators), CRLF.
+        let text = "e\u{301}\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}\u{1F1EB}\u{1F1F7}\r\nx";
+        let c = cells(text, &vec![1.0; text.len()]);
+        let shown: Vec<&str> = c.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(
+            shown,
+            ["e\u{301}", "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}", "\u{1F1EB}\u{1F1F7}", "\r\n", "x"]
+        );
+        assert_eq!((c[0].start, c[0].end, c[0].bits), (0, 3, 3.0));
+        assert_eq!(c[1].end - c[1].start, 18);
+        assert_eq!(c.last().map(|c| c.end as usize), Some(text.len()));
+        assert_eq!(hover_text(&c[3], None), "\\n (byte 29-30): 2.00 bits");
+    }
+
+    #[test]
     fn span_lookup() {
         let s = |a, b| Span { start: a, end: b, bits: 1.0, token: None };
         let spans = [s(0, 1), s(1, 5), s(5, 6)];
@@ -293,7 +347,7 @@ mod tests {
 
     #[test]
     fn hover_shows_a_model_token_rank_and_alternatives() {
-        let cell = Cell { text: 'e', start: 1, end: 2, bits: 1.5 };
+        let cell = Cell { text: "e".into(), start: 1, end: 2, bits: 1.5 };
         let token = golf_core::TokenInfo {
             text: " the".into(),
             rank: Some(2),
@@ -303,7 +357,7 @@ mod tests {
             revealed: None,
             restore_bits: None,
         };
-        let span = Span { start: 0, end: 4, bits: 6.0, token: Some(token) };
+        let span = Span { start: 0, end: 4, bits: 6.0, token: Some(Box::new(token)) };
         let t = hover_text(&cell, Some(&span));
         assert!(t.contains("token \" the\": 6.00 bits, rank 2, entropy 3.00 bits · top: \" a\" 25.0%"), "{t}");
     }
@@ -323,7 +377,7 @@ mod tests {
             start: a,
             end: b,
             bits: 1.0,
-            token: Some(golf_core::TokenInfo { revealed: r, ..Default::default() }),
+            token: Some(Box::new(golf_core::TokenInfo { revealed: r, ..Default::default() })),
         };
         let spans = [s(0, 2, Some(2)), s(2, 3, None), s(3, 5, Some(0)), s(5, 6, Some(1))];
         assert_eq!(reveal_order(&spans), vec![2, 3, 0]);
@@ -358,7 +412,7 @@ mod tests {
 
     #[test]
     fn hover_describes_the_symbol() {
-        let cell = Cell { text: 'x', start: 3, end: 4, bits: 2.5 };
+        let cell = Cell { text: "x".into(), start: 3, end: 4, bits: 2.5 };
         let span = Span { start: 2, end: 6, bits: 10.0, token: None };
         let t = hover_text(&cell, Some(&span));
         assert!(t.starts_with("'x' (byte 3): 2.50 bits"), "{t}");

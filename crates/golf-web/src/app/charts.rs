@@ -33,11 +33,15 @@ struct Theme {
     ink: RGBColor,
 }
 
-fn theme() -> Theme {
-    let dark = web_sys::window()
+/// Whether the reader's system asks for dark colours (style.css follows the same query).
+pub(super) fn prefers_dark() -> bool {
+    web_sys::window()
         .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
-        .is_some_and(|m| m.matches());
-    if dark {
+        .is_some_and(|m| m.matches())
+}
+
+fn theme() -> Theme {
+    if prefers_dark() {
         Theme { paper: RGBColor(0x1e, 0x20, 0x26), ink: RGBColor(0xe8, 0xe8, 0xea) }
     } else {
         Theme { paper: WHITE, ink: RGBColor(0x33, 0x33, 0x33) }
@@ -60,14 +64,14 @@ fn chart<'a>(
     root: &'a Root,
     t: Theme,
     caption: &str,
-    y_label_area: u32,
+    (x_label_area, y_label_area): (u32, u32),
     x: Range<f64>,
     y: Range<f64>,
 ) -> Result<Chart<'a>, Box<dyn std::error::Error>> {
     Ok(ChartBuilder::on(root)
         .caption(caption, (FONT, 16).into_font().color(&t.ink))
         .margin(10)
-        .x_label_area_size(30)
+        .x_label_area_size(x_label_area)
         .y_label_area_size(y_label_area)
         .build_cartesian_2d(x, y)?)
 }
@@ -80,7 +84,9 @@ fn mesh<'a, 'b>(
     m.axis_style(t.ink)
         .bold_line_style(t.ink.mix(0.2))
         .light_line_style(t.ink.mix(0.07))
-        .label_style((FONT, 12).into_font().color(&t.ink));
+        .label_style((FONT, 12).into_font().color(&t.ink))
+        .x_label_formatter(&|v| results::axis_number(*v))
+        .y_label_formatter(&|v| results::axis_number(*v));
     m
 }
 
@@ -101,7 +107,9 @@ pub fn bpb_bars(id: &str, scored: &[(usize, &Scored)]) -> Drawn {
     let root = canvas(id, t)?;
     let top = scored.iter().map(|(_, s)| s.bpb()).fold(BASELINE_BPB, f64::max) * 1.15;
     let n = scored.len().max(1);
-    let mut chart = chart(&root, t, "bits per byte (lower is better)", 44, 0f64..n as f64, 0f64..top)?;
+    let mut chart = chart(&root, t, "bits per byte (lower is better)", (48, 44), 0f64..n as f64, 0f64..top)?;
+    // Characters of a name that fit under one bar (12 px sans-serif is about 7 px a character).
+    let width = ((root.dim_in_pixel().0 as f64 - 64.0) / n as f64 / 7.0) as usize;
     mesh(&mut chart, t).disable_x_mesh().x_labels(0).y_desc("bits/byte").draw()?;
     let text = (FONT, 12).into_font().color(&t.ink);
     for (k, (color, s)) in scored.iter().enumerate() {
@@ -112,8 +120,11 @@ pub fn bpb_bars(id: &str, scored: &[(usize, &Scored)]) -> Drawn {
         let label =
             format!("{:.3}{}", s.bpb(), if s.is_prefix() { format!(" (first {} B)", s.bytes) } else { String::new() });
         chart.draw_series(std::iter::once(Text::new(label, (x + 0.3, s.bpb() + top * 0.02), text.clone())))?;
-        let name: String = s.label.split(" (").next().unwrap_or(&s.label).chars().take(18).collect();
-        chart.draw_series(std::iter::once(Text::new(name, (x + 0.15, -top * 0.045), text.clone())))?;
+        // The golfer's whole name under its bar, in as many lines as it needs (offsets in pixels).
+        for (line_no, line) in results::name_lines(&s.label, width.max(6)).into_iter().enumerate() {
+            let at = EmptyElement::at((x + 0.15, 0.0)) + Text::new(line, (0, 6 + 14 * line_no as i32), text.clone());
+            chart.draw_series(std::iter::once(at))?;
+        }
     }
     chart
         .draw_series(DashedLineSeries::new([(0.0, BASELINE_BPB), (n as f64, BASELINE_BPB)], 6, 4, RED.stroke_width(2)))?
@@ -132,7 +143,7 @@ pub fn cumulative(id: &str, scored: &[(usize, &Scored)]) -> Drawn {
     let series: Vec<Vec<(f64, f64)>> = scored.iter().map(|(_, s)| results::cumulative(&s.spans, 800)).collect();
     let max_x = scored.iter().map(|(_, s)| s.bytes as f64).fold(1.0, f64::max);
     let max_y = series.iter().filter_map(|p| p.last().map(|l| l.1)).fold(1.0, f64::max) * 1.05;
-    let mut chart = chart(&root, t, "cumulative bits along the text", 56, 0f64..max_x, 0f64..max_y)?;
+    let mut chart = chart(&root, t, "cumulative bits along the text", (44, 62), 0f64..max_x, 0f64..max_y)?;
     mesh(&mut chart, t).x_desc("byte").y_desc("bits").draw()?;
     for ((color, s), points) in scored.iter().zip(series) {
         let c = golfer_color(*color);
@@ -161,7 +172,7 @@ pub fn histogram(id: &str, scored: &[(usize, &Scored)]) -> Drawn {
         })
         .collect();
     let max_y = shares.iter().flatten().cloned().fold(0.05, f64::max) * 1.1;
-    let mut chart = chart(&root, t, "bits per token: share of tokens", 44, 0f64..BINS as f64, 0f64..max_y)?;
+    let mut chart = chart(&root, t, "bits per token: share of tokens", (44, 44), 0f64..BINS as f64, 0f64..max_y)?;
     mesh(&mut chart, t)
         .x_desc(format!("bits (last bin: {}+)", BINS - 1))
         .y_label_formatter(&|v| format!("{:.0}%", v * 100.0))

@@ -70,6 +70,7 @@ pub(super) async fn load_onnx(state: &Shared, folder: &str, threads: Option<u32>
         Err(e) => {
             row.set_attribute("data-error", "true").unwrap();
             note.set_text_content(Some("failed"));
+            release_panel(folder);
             show_error(&format!("The {folder} golfer did not load: {e}. The other golfers still work."));
             false
         }

@@ -4,6 +4,7 @@
 //! exports, `race` the generation race, `picker` the text box's sources.
 
 mod charts;
+mod compact;
 mod dom;
 mod download;
 mod golfers;
@@ -65,6 +66,8 @@ struct State {
     chain_budget_s: f64,
     /// The shared colour scale: bits per byte at the dark end.
     scale: f64,
+    /// Colour the heatmaps by each token's rank (GLTR's view) instead of by bits per byte.
+    by_rank: bool,
     /// The character highlighted in every panel (hover or keyboard).
     highlighted: Option<usize>,
     /// A redraw of the table and charts is scheduled.
@@ -105,7 +108,7 @@ pub fn start() {
             Err(e) => show_error(&format!("This link's view could not be read ({e}); showing the default text.")),
         }
     }
-    render_legend(state.borrow().scale);
+    render_legend(state.borrow().scale, state.borrow().by_rank);
     add_panel(&state, Golf::Gzip(GzipGolfer::new(Method::Exact)));
     wire_results(&state);
     wire_text_picker(&state);
@@ -136,11 +139,18 @@ pub fn start() {
     }
     // `?golfers=ar,mdlm` loads only those neural golfers (gzip is always there).
     let wanted: Option<Vec<String>> = param("golfers").map(|g| g.split(',').map(|s| s.trim().to_string()).collect());
+    // The neural golfers, smallest first; each is scored as soon as it is ready. Each one's panel has its place
+    // from the start, so the page does not jump as they arrive.
+    let folders: Vec<&str> = ["ar", "mdlm", "smollm2"]
+        .into_iter()
+        .filter(|f| wanted.as_ref().is_none_or(|w| w.iter().any(|x| x == f)))
+        .collect();
+    for folder in &folders {
+        reserve_panel(folder);
+    }
     spawn_local(async move {
         score(state.clone(), None).await;
-        // The neural golfers, smallest first; each is scored as soon as it is ready.
-        let folders = ["ar", "mdlm", "smollm2"];
-        for folder in folders.into_iter().filter(|f| wanted.as_ref().is_none_or(|w| w.iter().any(|x| x == f))) {
+        for folder in folders {
             if load_onnx(&state, folder, threads).await {
                 score(state.clone(), Some(folder.to_string())).await;
             }
@@ -242,6 +252,8 @@ fn ort_threads(asked: Option<u32>) -> u32 {
 fn apply_shared(state: &Shared, view: crate::share::View) {
     by_id::<HtmlTextAreaElement>("text").set_value(&view.text);
     state.borrow_mut().scale = view.scale;
+    state.borrow_mut().by_rank = view.by_rank;
+    by_id::<HtmlSelectElement>("colour-by").set_value(if view.by_rank { "rank" } else { "bits" });
     let scale: HtmlInputElement = by_id("scale");
     scale.set_value(&view.scale.to_string());
     set_text("scale-value", &view.scale.to_string());
@@ -272,6 +284,7 @@ fn current_view(state: &Shared) -> crate::share::View {
         estimator,
         nelbo_k,
         diff: (!a.is_empty() && !b.is_empty()).then_some((a, b)),
+        by_rank: state.borrow().by_rank,
     }
 }
 
@@ -284,6 +297,16 @@ fn wire_results(state: &Shared) {
         s.borrow_mut().scale = v;
         rescale(&s);
     });
+    let s = state.clone();
+    on_id("colour-by", "change", move |_| {
+        s.borrow_mut().by_rank = by_id::<HtmlSelectElement>("colour-by").value() == "rank";
+        rescale(&s);
+    });
+    let s = state.clone();
+    on_id("view-compact", "change", move |_| compact::apply(&s));
+    let s = state.clone();
+    on_id("compact", "mouseover", move |e| compact::hover(&s, &e));
+    on_id("compact", "mouseleave", |_| hide_popover());
     on_id("boundaries", "change", |_| {
         let on = by_id::<HtmlInputElement>("boundaries").checked();
         by_id::<Element>("panels").class_list().toggle_with_force("boundaries", on).unwrap();
@@ -322,9 +345,23 @@ fn wire_results(state: &Shared) {
     }
 }
 
-fn render_legend(scale: f64) {
+fn render_legend(scale: f64, by_rank: bool) {
     let legend: Element = by_id("legend");
     legend.set_text_content(None);
+    set_text("legend-label", if by_rank { "rank of the token:" } else { "bits per byte:" });
+    if by_rank {
+        let chips = views::RANK_BUCKETS.iter().map(|b| (b.1, b.2)).chain([("no ranks (gzip)", views::NO_RANK)]);
+        for (label, color) in chips {
+            let chip = el("span", "chip", "");
+            let _ = chip.set_attribute(
+                "style",
+                &format!("background:{};color:{}", views::css_rgb(color), views::ink_for(color)),
+            );
+            chip.set_text_content(Some(label));
+            legend.append_child(&chip).unwrap();
+        }
+        return;
+    }
     for (bits, color) in views::legend(scale, 7) {
         let chip = el("span", "chip", "");
         let style = format!("background:{};color:{}", views::css_rgb(color), views::ink_for(color));

@@ -3,6 +3,28 @@
 
 use super::*;
 
+/// A placeholder where golfer `id`'s panel will be, until it has loaded (`add_panel` takes its place).
+pub(super) fn reserve_panel(id: &str) {
+    let slot = el("article", "panel placeholder", &format!("slot-{id}"));
+    let head = el("header", "panel-head", "");
+    let title = el("h3", "", "");
+    title.set_text_content(Some(id));
+    let status = el("span", "status", &format!("slot-status-{id}"));
+    status.set_text_content(Some("loading…"));
+    for child in [&title, &status] {
+        let _ = head.append_child(child);
+    }
+    let _ = slot.append_child(&head);
+    let _ = by_id::<Element>("panels").append_child(&slot);
+}
+
+/// A reserved panel whose golfer did not load gives its place up (the error banner says why).
+pub(super) fn release_panel(id: &str) {
+    if let Some(slot) = document().get_element_by_id(&format!("slot-{id}")) {
+        slot.remove();
+    }
+}
+
 pub(super) fn add_panel(state: &Shared, golf: Golf) {
     let id = golf.id();
     let panel = el("article", "panel", &format!("panel-{id}"));
@@ -34,9 +56,18 @@ pub(super) fn add_panel(state: &Shared, golf: Golf) {
     for child in [&limit, &hover, &heatmap, &note] {
         panel.append_child(child).unwrap();
     }
-    by_id::<Element>("panels").append_child(&panel).unwrap();
+    match document().get_element_by_id(&format!("slot-{id}")) {
+        Some(slot) => {
+            let _ = slot.replace_with_with_node_1(&panel);
+        }
+        None => {
+            let _ = by_id::<Element>("panels").append_child(&panel);
+        }
+    }
     let s = state.clone();
     on(&heatmap, "mouseover", move |e| hover_cell(&s, &e));
+    on(&heatmap, "mouseleave", |_| hide_popover());
+    on(&heatmap, "blur", |_| hide_popover());
     heatmap.set_attribute("tabindex", "0").unwrap();
     heatmap
         .set_attribute("aria-label", &format!("{}: bits per character; arrow keys step through tokens", golf.label()))
@@ -204,7 +235,9 @@ pub(super) fn estimator_label(e: Estimator) -> String {
     }
 }
 
-pub(super) fn render_heatmap(gid: &str, cells: &[Cell], spans: &[Span], scale: f64) {
+/// Draws a panel's heatmap: each character coloured by its bits per byte on the shared scale, or by the rank of
+/// its token (`by_rank`).
+pub(super) fn render_heatmap(gid: &str, cells: &[Cell], spans: &[Span], scale: f64, by_rank: bool) {
     let doc = document();
     let heatmap: Element = by_id(&format!("heatmap-{gid}"));
     heatmap.set_text_content(None);
@@ -212,14 +245,19 @@ pub(super) fn render_heatmap(gid: &str, cells: &[Cell], spans: &[Span], scale: f
     let starts = views::token_starts(cells, spans);
     for (i, cell) in cells.iter().take(views::HEATMAP_MAX_CHARS).enumerate() {
         let e = doc.create_element("span").unwrap();
-        let bg = views::heat_color(cell.bits_per_byte(), scale);
+        let bg = if by_rank {
+            let rank = views::span_at(spans, cell.start).and_then(|k| spans[k].token.as_ref()?.rank);
+            views::rank_color(rank)
+        } else {
+            views::heat_color(cell.bits_per_byte(), scale)
+        };
         e.set_attribute("style", &format!("background:{};color:{}", views::css_rgb(bg), views::ink_for(bg))).unwrap();
         e.set_attribute("data-i", &i.to_string()).unwrap();
         if starts[i] {
             e.set_class_name("tb");
         }
         // A text node: pasted markup is shown, never parsed.
-        e.append_child(&doc.create_text_node(&cell.text.to_string())).unwrap();
+        e.append_child(&doc.create_text_node(&cell.text)).unwrap();
         frag.append_child(&e).unwrap();
     }
     heatmap.append_child(&frag).unwrap();
@@ -229,27 +267,69 @@ pub(super) fn render_heatmap(gid: &str, cells: &[Cell], spans: &[Span], scale: f
     note.set_text_content(text.as_deref());
 }
 
-/// Recolours every heatmap and the legend for a new shared scale.
+/// Recolours every heatmap and the legend for a new shared scale or colouring.
 pub(super) fn rescale(state: &Shared) {
     let s = state.borrow();
-    render_legend(s.scale);
+    render_legend(s.scale, s.by_rank);
     for p in &s.panels {
         if !p.cells.is_empty() {
-            render_heatmap(&p.golf.id(), &p.cells, &p.spans, s.scale);
+            render_heatmap(&p.golf.id(), &p.cells, &p.spans, s.scale, s.by_rank);
         }
     }
     drop(s);
+    compact::render(state);
     results::render_diff(state);
 }
 
 pub(super) fn hover_cell(state: &Shared, e: &Event) {
     let Some(target) = e.target().and_then(|t| t.dyn_into::<Element>().ok()) else { return };
     let Some(i) = target.get_attribute("data-i").and_then(|v| v.parse::<usize>().ok()) else { return };
-    highlight(state, i);
+    let Some(gid) = target.closest(".heatmap").ok().flatten().map(|h| h.id().replacen("heatmap-", "", 1)) else {
+        return;
+    };
+    highlight(state, i, &gid);
 }
 
-/// Highlights character `i` in every panel at once and shows each panel's popover for it.
-pub(super) fn highlight(state: &Shared, i: usize) {
+/// The floating popover: the description of the character under the pointer (or the arrow keys' highlight) in
+/// the panel it is in, next to that character. It floats over the page, so showing it never moves the text.
+fn popover() -> Option<HtmlElement> {
+    let doc = document();
+    if let Some(p) = doc.get_element_by_id("popover") {
+        return p.dyn_into().ok();
+    }
+    let p = el("div", "popover", "popover");
+    p.set_attribute("role", "tooltip").ok()?;
+    doc.body()?.append_child(&p).ok()?;
+    p.dyn_into().ok()
+}
+
+pub(super) fn show_popover(cell: &Element, text: &str) {
+    let Some(pop) = popover() else { return };
+    pop.set_text_content(Some(text));
+    pop.set_hidden(false);
+    let at = cell.get_bounding_client_rect();
+    let (vw, vh) = (
+        window().inner_width().ok().and_then(|w| w.as_f64()).unwrap_or(1024.0),
+        window().inner_height().ok().and_then(|h| h.as_f64()).unwrap_or(768.0),
+    );
+    let (w, h) = (pop.offset_width() as f64, pop.offset_height() as f64);
+    // Below the character, or above it where the window ends; never past the right edge.
+    let top =
+        if at.bottom() + 6.0 + h > vh && at.top() - 6.0 - h >= 0.0 { at.top() - 6.0 - h } else { at.bottom() + 6.0 };
+    let left = at.left().min(vw - w - 8.0).max(4.0);
+    let _ = pop.style().set_property("left", &format!("{left}px"));
+    let _ = pop.style().set_property("top", &format!("{top}px"));
+}
+
+pub(super) fn hide_popover() {
+    if let Some(p) = document().get_element_by_id("popover").and_then(|p| p.dyn_into::<HtmlElement>().ok()) {
+        p.set_hidden(true);
+    }
+}
+
+/// Highlights character `i` in every panel at once and shows each panel's description of it, in its info line
+/// (one line, clipped) and, for `source`'s panel (where the pointer or the keys are), in the floating popover.
+pub(super) fn highlight(state: &Shared, i: usize, source: &str) {
     let previous = state.borrow_mut().highlighted.replace(i);
     let s = state.borrow();
     let cell_in =
@@ -260,11 +340,15 @@ pub(super) fn highlight(state: &Shared, i: usize) {
             e.class_list().remove_1("hl").unwrap();
         }
         let Some(cell) = panel.cells.get(i) else { continue };
+        let span = views::span_at(&panel.spans, cell.start).map(|k| &panel.spans[k]);
+        let text = views::hover_text(cell, span);
         if let Some(e) = cell_in(&gid, i) {
             e.class_list().add_1("hl").unwrap();
+            if gid == source {
+                show_popover(&e, &text);
+            }
         }
-        let span = views::span_at(&panel.spans, cell.start).map(|k| &panel.spans[k]);
-        set_text(&format!("hover-{gid}"), &views::hover_text(cell, span));
+        set_text(&format!("hover-{gid}"), &text);
     }
 }
 
@@ -285,10 +369,10 @@ pub(super) fn key_nav(state: &Shared, index: usize, e: &Event) {
     };
     e.prevent_default();
     if let Some(i) = next {
-        highlight(state, i);
         let gid = state.borrow().panels[index].golf.id();
         if let Ok(Some(cell)) = document().query_selector(&format!("#heatmap-{gid} span[data-i=\"{i}\"]")) {
             cell.scroll_into_view_with_bool(false);
         }
+        highlight(state, i, &gid);
     }
 }

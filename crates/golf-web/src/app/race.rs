@@ -1,5 +1,6 @@
-//! The generation race: one prompt, every ticked golfer writing at once (round-robin, one step each in turn),
-//! each lane streaming its text with its live speed, time to first token, elapsed time and token count.
+//! The generation race: one prompt, every ticked golfer writing at once, each at its own speed (the next step
+//! goes to the lane that has had the least time), each lane streaming its text with its speed over wall-clock
+//! time, time to first token, elapsed time and token count.
 
 use std::rc::Rc;
 
@@ -10,8 +11,11 @@ use web_sys::{Element, HtmlElement, HtmlInputElement};
 use super::dom::*;
 use super::golfers::{GenRun, Golf};
 use super::Shared;
-use crate::results::LaneClock;
+use crate::results::{next_lane, LaneClock};
 use crate::views;
+
+/// Work between two returns of the thread to the page (one frame at 60 Hz).
+const FRAME_MS: f64 = 16.0;
 
 struct Lane {
     golf: Rc<Golf>,
@@ -155,52 +159,63 @@ pub async fn race(state: Shared) {
         });
     }
     set_text("gen-status", "racing…");
-    while lanes.iter().any(|l| !l.done) {
-        for lane in lanes.iter_mut().filter(|l| !l.done) {
-            if state.borrow().gen_run != id {
-                return;
-            }
-            let t = now_ms();
-            let step = match lane.golf.generate_step(&mut lane.run).await {
-                Ok(step) => step,
-                Err(e) => {
-                    lane.done = true;
-                    lane.stats.set_text_content(Some(&format!("stopped: {e}")));
-                    lane.lane.set_attribute("data-error", &e.to_string()).unwrap();
-                    continue;
-                }
-            };
-            let now = now_ms();
-            let mut new_tokens = 0;
-            if let Some(canvas) = &step.canvas {
-                let before = lane.committed.iter().filter(|&&c| c).count();
-                render_canvas(&lane.canvas, canvas, &lane.run, &mut lane.committed);
-                new_tokens = lane.committed.iter().filter(|&&c| c).count() - before;
-                lane.masked_history.push(canvas.iter().filter(|s| s.is_none()).count());
-                let history: Vec<String> = lane.masked_history.iter().map(|m| m.to_string()).collect();
-                lane.out.set_attribute("data-masked-history", &history.join(",")).unwrap();
-            }
-            if !step.text.is_empty() {
-                let piece = el("span", "", "");
-                piece.set_text_content(Some(&step.text));
-                if let Some(t) = &step.token {
-                    piece.set_attribute("title", &views::token_title(t)).unwrap();
-                }
-                lane.canvas.append_child(&piece).unwrap();
-                new_tokens += 1;
-            }
-            lane.clock.step(t, now, new_tokens);
-            lane.stats.set_text_content(Some(&lane.clock.line(now)));
-            for (name, value) in lane.clock.attributes(now) {
-                lane.lane.set_attribute(name, &value).unwrap();
-            }
-            if step.finished {
-                lane.done = true;
-                lane.lane.set_attribute("data-done", "true").unwrap();
-                lane.out.set_attribute("data-done", "true").unwrap();
-            }
+    // Each step goes to the lane that has had the least time (`next_lane`): every lane moves at its own speed.
+    // The page gets the thread back between steps once a frame's worth of work has run.
+    let mut since_yield = now_ms();
+    while let Some(i) = next_lane(lanes.iter().map(|l| (&l.clock, l.done))) {
+        if state.borrow().gen_run != id {
+            return;
         }
-        yield_now().await;
+        let lane = &mut lanes[i];
+        let t = now_ms();
+        let step = match lane.golf.generate_step(&mut lane.run).await {
+            Ok(step) => step,
+            Err(e) => {
+                lane.done = true;
+                lane.stats.set_text_content(Some(&format!("stopped: {e}")));
+                lane.lane.set_attribute("data-error", &e.to_string()).unwrap();
+                continue;
+            }
+        };
+        let now = now_ms();
+        let mut new_tokens = 0;
+        if let Some(canvas) = &step.canvas {
+            let before = lane.committed.iter().filter(|&&c| c).count();
+            render_canvas(&lane.canvas, canvas, &lane.run, &mut lane.committed);
+            new_tokens = lane.committed.iter().filter(|&&c| c).count() - before;
+            lane.masked_history.push(canvas.iter().filter(|s| s.is_none()).count());
+            let history: Vec<String> = lane.masked_history.iter().map(|m| m.to_string()).collect();
+            lane.out.set_attribute("data-masked-history", &history.join(",")).unwrap();
+        }
+        if !step.text.is_empty() {
+            let piece = el("span", "", "");
+            piece.set_text_content(Some(&step.text));
+            if let Some(t) = &step.token {
+                piece.set_attribute("title", &views::token_title(t)).unwrap();
+            }
+            lane.canvas.append_child(&piece).unwrap();
+            new_tokens += 1;
+        }
+        lane.clock.step(t, now, new_tokens);
+        lane.stats.set_text_content(Some(&lane.clock.line(now)));
+        let own = format!(
+            "{:.1} tokens/s of its own compute time; the lanes share this page's thread",
+            lane.clock.own_tokens_per_s()
+        );
+        let _ = lane.stats.set_attribute("title", &own);
+        for (name, value) in lane.clock.attributes(now) {
+            lane.lane.set_attribute(name, &value).unwrap();
+        }
+        if step.finished {
+            lane.done = true;
+            lane.lane.set_attribute("data-done", "true").unwrap();
+            lane.out.set_attribute("data-done", "true").unwrap();
+        }
+        // A lane that finished is shown finished at once, not after the next lane's step.
+        if step.finished || now - since_yield >= FRAME_MS {
+            yield_now().await;
+            since_yield = now_ms();
+        }
     }
     lanes_el.set_attribute("data-done", "true").unwrap();
     set_text("gen-status", "done");

@@ -125,19 +125,24 @@ pub fn render_diff(state: &Shared) {
     let shared = &text[..end];
     let pa = golf_core::per_byte_bits(&a.spans, a.bytes as usize);
     let pb = golf_core::per_byte_bits(&b.spans, b.bytes as usize);
-    let chars: Vec<(u32, u32)> = shared.char_indices().map(|(i, c)| (i as u32, (i + c.len_utf8()) as u32)).collect();
+    // Characters as the panels show them: grapheme clusters.
+    let graphemes: Vec<(usize, &str)> =
+        unicode_segmentation::UnicodeSegmentation::grapheme_indices(shared, true).collect();
+    let chars: Vec<(u32, u32)> = graphemes.iter().map(|&(i, g)| (i as u32, (i + g.len()) as u32)).collect();
     let diff = results::difference(&pa, &pb, &chars);
     let scale = state.borrow().scale / 2.0;
+    let dark = super::charts::prefers_dark();
     let frag = document().create_document_fragment();
-    for (k, ((c, (s, e)), d)) in shared.chars().zip(&chars).zip(&diff).enumerate().take(views::HEATMAP_MAX_CHARS) {
+    for (k, (((_, c), (s, e)), d)) in graphemes.iter().zip(&chars).zip(&diff).enumerate().take(views::HEATMAP_MAX_CHARS)
+    {
         let span = el("span", "", "");
         let per_byte = d / (e - s) as f64;
-        let bg = results::diff_color(per_byte, scale);
+        let bg = results::diff_color(per_byte, scale, dark);
         span.set_attribute("style", &format!("background:{};color:{}", views::css_rgb(bg), views::ink_for(bg)))
             .unwrap();
         span.set_attribute("data-i", &k.to_string()).unwrap();
         span.set_attribute("title", &format!("{}: {:+.2} bits", a.label, d)).unwrap();
-        span.append_child(&document().create_text_node(&c.to_string())).unwrap();
+        span.append_child(&document().create_text_node(c)).unwrap();
         frag.append_child(&span).unwrap();
     }
     target.append_child(&frag).unwrap();

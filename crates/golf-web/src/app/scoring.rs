@@ -143,8 +143,8 @@ pub(super) fn finish_panel(
     let scored = g.scored_text(run, text);
     let totals = g.totals(run, &spans, scored.len() as u64);
     let cells = views::cells(scored, &per_byte_bits(&spans, scored.len()));
-    let scale = state.borrow().scale;
-    render_heatmap(&gid, &cells, &spans, scale);
+    let (scale, by_rank) = (state.borrow().scale, state.borrow().by_rank);
+    render_heatmap(&gid, &cells, &spans, scale, by_rank);
     set_text(&format!("hover-{gid}"), "Hover a character to see its bits.");
     set_text(&format!("bpb-{gid}"), &format!("{:.4}", totals.bpb));
     set_attr(&format!("bpb-{gid}"), "data-bpb", &totals.bpb.to_string());
@@ -195,6 +195,7 @@ pub(super) fn finish_panel(
         panel.estimates.1.push((label, totals.bpb, part));
     }
     drop(s);
+    compact::render(state);
     render_estimates(state);
     // How long drawing the panel took: the page's responsiveness budget.
     set_attr(&format!("panel-{gid}"), "data-render-ms", &format!("{:.0}", now_ms() - t0));

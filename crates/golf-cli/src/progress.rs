@@ -1,0 +1,91 @@
+//! Progress on stderr for work that takes more than a second: what is being done, how far, how fast, and how
+//! long is left. Silent when stderr is not a terminal (scripts, pipes, tests) or with `--quiet`.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use anyhow::Result;
+use golf_core::{block_on, Golfer, Span};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+
+/// How long work runs before its progress appears: quick commands print nothing extra.
+const SHOW_AFTER: Duration = Duration::from_secs(1);
+
+pub struct Meter {
+    bar: ProgressBar,
+}
+
+impl Meter {
+    /// A meter that shows itself after [`SHOW_AFTER`], from its own thread, so that one long call (tokenizing
+    /// 10 MB) is covered too.
+    pub fn new(quiet: bool) -> Meter {
+        let bar = ProgressBar::hidden();
+        bar.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("a valid template"));
+        if !quiet && std::io::stderr().is_terminal() {
+            let shown = bar.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(SHOW_AFTER);
+                if !shown.is_finished() {
+                    shown.set_draw_target(ProgressDrawTarget::stderr());
+                    shown.enable_steady_tick(Duration::from_millis(250));
+                }
+            });
+        }
+        Meter { bar }
+    }
+
+    /// Work whose size is not known: a spinner and `what`.
+    pub fn phase(&self, what: &str) {
+        self.bar.set_message(what.to_string());
+    }
+
+    /// Counted work: `what` (e.g. "scoring"), then a bar of `unit`s with the rate and the time left.
+    fn count(&self, what: &str, unit: &str, total: u64) {
+        let template = format!(
+            "{{spinner}} {{msg}} [{{bar:30}}] {{human_pos}}/{{human_len}} {unit} · {{rate}} {unit}/s · {{elapsed}} so \
+             far, about {{eta}} left"
+        );
+        let style = ProgressStyle::with_template(&template).expect("a valid template").progress_chars("=> ").with_key(
+            "rate",
+            |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0}", s.per_sec());
+            },
+        );
+        self.bar.set_style(style);
+        self.bar.set_message(what.to_string());
+        self.bar.set_length(total);
+        self.bar.reset_eta();
+    }
+
+    /// Runs a score to its end, counting `unit`s (the golfer's own progress: bytes, tokens or model calls).
+    pub fn score<G: Golfer>(&self, golfer: &G, run: &mut G::ScoreRun, unit: &str) -> Result<Vec<Span>> {
+        let mut spans = Vec::new();
+        let mut total = None;
+        loop {
+            let step = block_on(golfer.score_step(run))?;
+            spans.extend(step.spans);
+            if step.finished {
+                self.phase("writing the report");
+                return Ok(spans);
+            }
+            if total != Some(step.progress.total) {
+                total = Some(step.progress.total);
+                self.count("scoring", unit, step.progress.total);
+            }
+            self.bar.set_position(step.progress.done);
+            if step.progress.done == step.progress.total {
+                self.phase("building the spans");
+            }
+        }
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl Drop for Meter {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}

@@ -1,0 +1,123 @@
+//! The compact view: the text once, each character with one thin bar per golfer beneath it (coloured as its
+//! heatmap is), so one spot can be compared across golfers without scrolling between panels. Switchable with the
+//! panels; hovering a character lists every golfer's bits for it in the popover.
+
+use super::*;
+
+/// Whether the compact view is chosen.
+pub(super) fn chosen() -> bool {
+    document().get_element_by_id("view-compact").is_some_and(|e| e.unchecked_ref::<HtmlInputElement>().checked())
+}
+
+/// Shows the compact view or the panels, as chosen, and draws the compact view.
+pub(super) fn apply(state: &Shared) {
+    let compact = chosen();
+    if let Some(p) = document().get_element_by_id("panels") {
+        let _ = p.class_list().toggle_with_force("compact-mode", compact);
+    }
+    if let Some(c) = document().get_element_by_id("compact") {
+        c.unchecked_ref::<HtmlElement>().set_hidden(!compact);
+    }
+    if compact {
+        render(state);
+    }
+}
+
+/// The panels scored on the text now shown (same characters as the first scored panel), in panel order.
+fn rows(s: &State) -> Vec<&Panel> {
+    let Some(base) = s.panels.iter().find(|p| !p.cells.is_empty()) else { return Vec::new() };
+    s.panels
+        .iter()
+        .filter(|p| p.cells.len() == base.cells.len() && p.cells.iter().zip(&base.cells).all(|(a, b)| a.text == b.text))
+        .collect()
+}
+
+/// Redraws the compact view, if it is shown.
+pub(super) fn render(state: &Shared) {
+    if !chosen() {
+        return;
+    }
+    let Some(target) = document().get_element_by_id("compact") else { return };
+    target.set_text_content(None);
+    let s = state.borrow();
+    let rows = rows(&s);
+    let Some(base) = rows.first() else {
+        target.set_text_content(Some("Score a text to compare the golfers here."));
+        return;
+    };
+    let doc = document();
+    let frag = doc.create_document_fragment();
+    let key = el("p", "compact-key", "");
+    let names: Vec<String> = rows.iter().map(|p| p.golf.label()).collect();
+    key.set_text_content(Some(&format!("Bars under each character, top to bottom: {}", names.join(", "))));
+    let _ = frag.append_child(&key);
+    let text = el("div", "compact-text", "compact-text");
+    // Words stay whole on a line: characters are grouped until a space or a line break.
+    let mut word: Option<Element> = None;
+    for (i, cell) in base.cells.iter().take(views::HEATMAP_MAX_CHARS).enumerate() {
+        if cell.text == "\n" || cell.text == "\r\n" {
+            word = None;
+            let _ = text.append_child(&el("br", "", ""));
+            continue;
+        }
+        let c = el("span", "cc", "");
+        let _ = c.set_attribute("data-i", &i.to_string());
+        let ch = el("span", "ch", "");
+        ch.set_text_content(Some(&cell.text));
+        let _ = ch.set_attribute("data-i", &i.to_string());
+        let _ = c.append_child(&ch);
+        for p in &rows {
+            let bar = el("i", "", "");
+            let _ = bar.set_attribute("data-i", &i.to_string());
+            let color = if s.by_rank {
+                let rank = views::span_at(&p.spans, p.cells[i].start).and_then(|k| p.spans[k].token.as_ref()?.rank);
+                views::rank_color(rank)
+            } else {
+                views::heat_color(p.cells[i].bits_per_byte(), s.scale)
+            };
+            let _ = bar.set_attribute("style", &format!("background:{}", views::css_rgb(color)));
+            let _ = c.append_child(&bar);
+        }
+        if cell.text.chars().all(char::is_whitespace) {
+            word = None;
+            let _ = text.append_child(&c);
+        } else {
+            let w = match &word {
+                Some(w) => w.clone(),
+                None => {
+                    let w = el("span", "cw", "");
+                    let _ = text.append_child(&w);
+                    word = Some(w.clone());
+                    w
+                }
+            };
+            let _ = w.append_child(&c);
+        }
+    }
+    let _ = frag.append_child(&text);
+    let _ = target.append_child(&frag);
+}
+
+/// Every golfer's bits for character `i`, one per line, for the compact view's popover.
+pub(super) fn describe(state: &Shared, i: usize) -> Option<String> {
+    let s = state.borrow();
+    let rows = rows(&s);
+    let cell = rows.first()?.cells.get(i)?;
+    let mut out = format!("{} (byte {})", views::shown(&cell.text), cell.start);
+    for p in &rows {
+        let c = &p.cells[i];
+        let token = views::span_at(&p.spans, c.start).and_then(|k| p.spans[k].token.as_ref());
+        let rank = token.and_then(|t| t.rank).map_or(String::new(), |r| format!(", rank {r}"));
+        let piece = token.map_or(String::new(), |t| format!(" in {:?}", t.text));
+        out += &format!("\n{}: {:.2} bits{piece}{rank}", p.golf.label(), c.bits);
+    }
+    Some(out)
+}
+
+pub(super) fn hover(state: &Shared, e: &Event) {
+    let Some(target) = e.target().and_then(|t| t.dyn_into::<Element>().ok()) else { return };
+    let Some(i) = target.get_attribute("data-i").and_then(|v| v.parse::<usize>().ok()) else { return };
+    let Some(text) = describe(state, i) else { return };
+    let cell = target.closest(".cc").ok().flatten().unwrap_or(target);
+    show_popover(&cell, &text);
+}
