@@ -13,6 +13,9 @@ await session('page (browser)', async ({ browser, url, watch, outside }) => {
   const page = watch(await browser.newPage({ viewport: { width: 1200, height: 1000 } }));
 
   await page.goto(url);
+  // Where SmolLM2's panel will be, while the golfers above it load (in page coordinates).
+  const topOf = (sel) => page.$eval(sel, (e) => e.getBoundingClientRect().top + window.scrollY);
+  const reservedTop = await topOf('#slot-smollm2');
   await page.waitForSelector('#panel-gzip[data-scored="true"]', { timeout: 60_000 });
   // The AR golfer loads ONNX Runtime Web and its model from this site, then scores the same text; then SmolLM2
   // downloads (97 MB, with a progress bar) and scores it too.
@@ -25,6 +28,9 @@ await session('page (browser)', async ({ browser, url, watch, outside }) => {
   await page.waitForSelector('#panel-smollm2[data-scored="true"]', { timeout: 600_000 });
   check((await page.getAttribute('#download-smollm2', 'data-source')) === 'network', 'first visit downloads SmolLM2');
   console.log(`     SmolLM2: ${await page.textContent('#progress-text-smollm2')}; ${await page.textContent('#status-smollm2')}`);
+  // The page did not jump as the golfers above it arrived: SmolLM2's panel is where its place was kept.
+  const loadedTop = await topOf('#panel-smollm2');
+  check(Math.abs(loadedTop - reservedTop) < 30, `SmolLM2's panel kept its place while AR and MDLM loaded (${reservedTop.toFixed(0)} -> ${loadedTop.toFixed(0)} px)`);
 
   // 1. The default text's bpb equals the native CLI's on the same text.
   const text = await page.inputValue('#text');

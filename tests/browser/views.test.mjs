@@ -199,9 +199,16 @@ await session('views (browser)', async ({ browser, url, watch }) => {
   await page.$eval('#scale', (e) => { e.value = '12'; e.dispatchEvent(new Event('input')); });
   await page.screenshot({ path: path.join(shots, 'results.png'), fullPage: true });
   // The layout holds at 800 px: nothing wider than the window.
-  await page.setViewportSize({ width: 800, height: 1000 });
+  await page.setViewportSize({ width: 800, height: 900 });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
   check(overflow <= 800, `at 800 px wide the page is ${overflow} px wide`);
+  // The first screen (800 x 900, scrolled to the top) shows results: the first panel's heading and its bits.
+  const firstPanel = await page.evaluate(() => {
+    window.scrollTo(0, 0);
+    const r = document.querySelector('#bpb-gzip').getBoundingClientRect();
+    return r.bottom;
+  });
+  check(firstPanel < 900, `at 800 x 900 the first panel's bits per byte is on the first screen (its bottom at ${firstPanel.toFixed(0)} px)`);
   await page.screenshot({ path: path.join(shots, 'narrow-800px.png') });
   await page.setViewportSize({ width: 1200, height: 1000 });
 

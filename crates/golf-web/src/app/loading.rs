@@ -2,19 +2,45 @@
 
 use super::*;
 
-/// Loads a neural golfer from `models/{folder}/` (ONNX Runtime Web and every file from this site), with a
-/// download progress bar; true when it loaded and has a panel.
-pub(super) async fn load_onnx(state: &Shared, folder: &str, threads: Option<u32>) -> bool {
+/// The download row of golfer `folder` (its label, progress bar and note): the one reserved for it
+/// ([`reserve_download_row`]), or a new one.
+fn download_row(folder: &str) -> (Element, Element, Element, Element) {
+    let doc = document();
+    if let (Some(row), Some(bar), Some(note)) = (
+        doc.get_element_by_id(&format!("download-{folder}")),
+        doc.get_element_by_id(&format!("progress-{folder}")),
+        doc.get_element_by_id(&format!("progress-text-{folder}")),
+    ) {
+        if let Some(label) = row.first_element_child() {
+            return (row, label, bar, note);
+        }
+    }
+    reserve_download_row(folder);
+    download_row(folder)
+}
+
+/// A download row for golfer `folder`, waiting: made before any golfer loads, so the rows do not push the page
+/// down one by one as the golfers start.
+pub(super) fn reserve_download_row(folder: &str) {
     let row = el("div", "download", &format!("download-{folder}"));
     let label = el("span", "download-label", "");
     label.set_text_content(Some(folder));
     let bar = el("progress", "", &format!("progress-{folder}"));
+    // Empty, not the animation of work under way.
+    let _ = bar.set_attribute("value", "0");
     let note = el("span", "download-note", &format!("progress-text-{folder}"));
-    note.set_text_content(Some("starting…"));
+    note.set_text_content(Some("waiting for the golfers before it…"));
     for child in [&label, &bar, &note] {
-        row.append_child(child).unwrap();
+        let _ = row.append_child(child);
     }
-    by_id::<Element>("downloads").append_child(&row).unwrap();
+    let _ = by_id::<Element>("downloads").append_child(&row);
+}
+
+/// Loads a neural golfer from `models/{folder}/` (ONNX Runtime Web and every file from this site), with a
+/// download progress bar; true when it loaded and has a panel.
+pub(super) async fn load_onnx(state: &Shared, folder: &str, threads: Option<u32>) -> bool {
+    let (row, label, bar, note) = download_row(folder);
+    note.set_text_content(Some("starting…"));
     let bar: web_sys::HtmlProgressElement = bar.unchecked_into();
     let mb = |b: u64| b as f64 / 1e6;
     let result: Result<Golf, String> = async {

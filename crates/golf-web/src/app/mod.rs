@@ -140,17 +140,19 @@ pub fn start() {
     // `?golfers=ar,mdlm` loads only those neural golfers (gzip is always there).
     let wanted: Option<Vec<String>> = param("golfers").map(|g| g.split(',').map(|s| s.trim().to_string()).collect());
     // The neural golfers, smallest first; each is scored as soon as it is ready. Each one's panel has its place
-    // from the start, so the page does not jump as they arrive.
-    let folders: Vec<&str> = ["ar", "mdlm", "smollm2"]
+    // from the start, so the page does not jump as they arrive (the diffusion golfer's with its row of controls).
+    let folders: Vec<(&str, bool)> = [("ar", false), ("mdlm", true), ("smollm2", false)]
         .into_iter()
-        .filter(|f| wanted.as_ref().is_none_or(|w| w.iter().any(|x| x == f)))
+        .filter(|(f, _)| wanted.as_ref().is_none_or(|w| w.iter().any(|x| x == f)))
         .collect();
-    for folder in &folders {
-        reserve_panel(folder);
+    let text = by_id::<HtmlTextAreaElement>("text").value();
+    for &(folder, controls) in &folders {
+        reserve_download_row(folder);
+        reserve_panel(folder, &text, controls);
     }
     spawn_local(async move {
         score(state.clone(), None).await;
-        for folder in folders {
+        for (folder, _) in folders {
             if load_onnx(&state, folder, threads).await {
                 score(state.clone(), Some(folder.to_string())).await;
             }

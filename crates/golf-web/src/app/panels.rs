@@ -3,8 +3,10 @@
 
 use super::*;
 
-/// A placeholder where golfer `id`'s panel will be, until it has loaded (`add_panel` takes its place).
-pub(super) fn reserve_panel(id: &str) {
+/// A placeholder where golfer `id`'s panel will be, until it has loaded (`add_panel` takes its place). It holds
+/// the text uncoloured, in the heatmap's font and height, and a row for controls where the panel will have them
+/// (`controls`), so the page does not move when the panel arrives.
+pub(super) fn reserve_panel(id: &str, text: &str, controls: bool) {
     let slot = el("article", "panel placeholder", &format!("slot-{id}"));
     let head = el("header", "panel-head", "");
     let title = el("h3", "", "");
@@ -14,7 +16,17 @@ pub(super) fn reserve_panel(id: &str) {
     for child in [&title, &status] {
         let _ = head.append_child(child);
     }
-    let _ = slot.append_child(&head);
+    let hover = el("div", "hover", "");
+    hover.set_text_content(Some("Its bits will colour the text once it has loaded and scored it."));
+    let heatmap = el("div", "heatmap", "");
+    let shown: String = text.chars().take(views::HEATMAP_MAX_CHARS).collect();
+    heatmap.set_text_content(Some(&shown));
+    let row = el("div", "controls panel-controls", "");
+    for child in [&head, &row, &hover, &heatmap] {
+        if child != &row || controls {
+            let _ = slot.append_child(child);
+        }
+    }
     let _ = by_id::<Element>("panels").append_child(&slot);
 }
 
