@@ -84,6 +84,9 @@ await session('views (browser)', async ({ browser, url, watch }) => {
   const popGzip = await page.textContent('#hover-gzip');
   check(/\(byte \d+\).*token .* rank \d+.* top: /.test(popAr) && /\(byte \d+\)/.test(popGzip),
     `both popovers show byte 300's character: ${popAr.slice(0, 100)} | ${popGzip.slice(0, 80)}`);
+  // The pointer leaves the text first: focusing may scroll the page, and a pointer left over the text would then
+  // hover (and highlight) whatever character comes under it.
+  await page.mouse.move(0, 0);
   await page.focus('#heatmap-ar');
   await page.keyboard.press('ArrowRight');
   const moved = await page.$eval('#heatmap-ar span.hl', (e) => Number(e.dataset.i));
