@@ -49,6 +49,16 @@ pub fn rank_color(rank: Option<u32>) -> [u8; 3] {
     }
 }
 
+/// A heatmap cell's colour: by its bits per byte on the scale `0..=scale`, or (`by_rank`) by the rank of the
+/// token it is in. The panels and the compact view colour alike through this.
+pub fn cell_color(cell: &Cell, spans: &[Span], scale: f64, by_rank: bool) -> [u8; 3] {
+    if by_rank {
+        rank_color(span_at(spans, cell.start).and_then(|k| spans[k].token.as_ref()?.rank))
+    } else {
+        heat_color(cell.bits_per_byte(), scale)
+    }
+}
+
 /// Text colour that stays readable on `bg` (WCAG relative luminance).
 pub fn ink_for(bg: [u8; 3]) -> &'static str {
     let lin = |c: u8| {

@@ -23,13 +23,12 @@ pub(super) fn apply(state: &Shared) {
     }
 }
 
-/// The panels scored on the text now shown (same characters as the first scored panel), in panel order.
+/// The panels that scored the same text as the first scored panel (its hash), all of it (a chain rule's prefix
+/// has fewer cells), in panel order. Cheap: the popover asks for it on every hover.
 fn rows(s: &State) -> Vec<&Panel> {
-    let Some(base) = s.panels.iter().find(|p| !p.cells.is_empty()) else { return Vec::new() };
-    s.panels
-        .iter()
-        .filter(|p| p.cells.len() == base.cells.len() && p.cells.iter().zip(&base.cells).all(|(a, b)| a.text == b.text))
-        .collect()
+    let same = |p: &Panel| p.result.as_ref().map(|r| (r.0, p.cells.len()));
+    let Some(base) = s.panels.iter().find(|p| !p.cells.is_empty()).and_then(same) else { return Vec::new() };
+    s.panels.iter().filter(|p| same(p) == Some(base)).collect()
 }
 
 /// Redraws the compact view, if it is shown.
@@ -69,12 +68,7 @@ pub(super) fn render(state: &Shared) {
         for p in &rows {
             let bar = el("i", "", "");
             let _ = bar.set_attribute("data-i", &i.to_string());
-            let color = if s.by_rank {
-                let rank = views::span_at(&p.spans, p.cells[i].start).and_then(|k| p.spans[k].token.as_ref()?.rank);
-                views::rank_color(rank)
-            } else {
-                views::heat_color(p.cells[i].bits_per_byte(), s.scale)
-            };
+            let color = views::cell_color(&p.cells[i], &p.spans, s.scale, s.by_rank);
             let _ = bar.set_attribute("style", &format!("background:{}", views::css_rgb(color)));
             let _ = c.append_child(&bar);
         }

@@ -21,12 +21,12 @@ pub(super) fn reserve_panel(id: &str, text: &str, controls: bool) {
     let heatmap = el("div", "heatmap", "");
     let shown: String = text.chars().take(views::HEATMAP_MAX_CHARS).collect();
     heatmap.set_text_content(Some(&shown));
-    let row = el("div", "controls panel-controls", "");
-    for child in [&head, &row, &hover, &heatmap] {
-        if child != &row || controls {
-            let _ = slot.append_child(child);
-        }
+    let _ = slot.append_child(&head);
+    if controls {
+        let _ = slot.append_child(&el("div", "controls panel-controls", ""));
     }
+    let _ = slot.append_child(&hover);
+    let _ = slot.append_child(&heatmap);
     let _ = by_id::<Element>("panels").append_child(&slot);
 }
 
@@ -257,12 +257,7 @@ pub(super) fn render_heatmap(gid: &str, cells: &[Cell], spans: &[Span], scale: f
     let starts = views::token_starts(cells, spans);
     for (i, cell) in cells.iter().take(views::HEATMAP_MAX_CHARS).enumerate() {
         let e = doc.create_element("span").unwrap();
-        let bg = if by_rank {
-            let rank = views::span_at(spans, cell.start).and_then(|k| spans[k].token.as_ref()?.rank);
-            views::rank_color(rank)
-        } else {
-            views::heat_color(cell.bits_per_byte(), scale)
-        };
+        let bg = views::cell_color(cell, spans, scale, by_rank);
         e.set_attribute("style", &format!("background:{};color:{}", views::css_rgb(bg), views::ink_for(bg))).unwrap();
         e.set_attribute("data-i", &i.to_string()).unwrap();
         if starts[i] {
