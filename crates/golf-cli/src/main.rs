@@ -77,6 +77,32 @@ struct Places {
     /// beside the repository)
     #[arg(long, global = true)]
     data: Option<PathBuf>,
+    /// One model folder (a golfer.json and its files, such as `golf import` writes) instead of --golfer
+    #[arg(long, global = true)]
+    model: Option<PathBuf>,
+}
+
+impl Places {
+    /// The golfer to run: --golfer, or the kind of model in --model's folder.
+    fn golfer(&self, golfer: GolferId) -> Result<GolferId> {
+        let Some(dir) = &self.model else { return Ok(golfer) };
+        let path = dir.join("golfer.json");
+        let json = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let manifest = golf_onnx::Manifest::parse(&json, &path.display().to_string())?;
+        match manifest.kind.as_str() {
+            "autoregressive" => Ok(GolferId::Ar),
+            "diffusion" => Ok(GolferId::Mdlm),
+            other => bail!("{}: unknown kind \"{other}\" (autoregressive or diffusion)", path.display()),
+        }
+    }
+
+    /// The folder a neural golfer loads from.
+    fn folder(&self, golfer: GolferId) -> Result<PathBuf> {
+        match &self.model {
+            Some(dir) => Ok(dir.clone()),
+            None => Ok(locate::models_dir(self.models.as_deref())?.join(golfer.folder())),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -190,6 +216,37 @@ enum Command {
         json_array: bool,
         file: Option<PathBuf>,
     },
+    /// A participant's Parameter Golf artifact (final_model.int8.ptz; or the MDLM's fp8 .ptz) into a model folder
+    /// that `--model DIR` scores and generates with: the ONNX graph, golfer.json, the tokenizer and the artifact
+    #[command(after_help = "The depth, width, heads, KV heads and MLP width are read from the weights. What the \
+        weights cannot show is assumed from the baseline unless given, and said: the activation, the RoPE base, the \
+        logit softcap and the context. An artifact with names or shapes the baseline does not have is refused, \
+        naming them.")]
+    Import {
+        /// The artifact (zlib or lzma around torch.save)
+        artifact: PathBuf,
+        /// The SentencePiece .model it was trained with (default: the official Parameter Golf sp1024)
+        #[arg(long)]
+        tokenizer: Option<PathBuf>,
+        /// The MLP's activation: relu2 (the baseline's) or leaky_relu2[:slope] (slope 0.5 if not given)
+        #[arg(long)]
+        activation: Option<String>,
+        /// Tokens per scoring window: your training sequence length (default 1024, the baseline's)
+        #[arg(long)]
+        context: Option<usize>,
+        /// RoPE base (default 10000)
+        #[arg(long)]
+        rope_base: Option<f32>,
+        /// Logit softcap (default 30)
+        #[arg(long)]
+        softcap: Option<f32>,
+        /// The golfer's name (default: the file's)
+        #[arg(long)]
+        name: Option<String>,
+        /// The folder to write
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// gzip: exact scoring throughput on 4 MB and the marginal/exact time ratio on 16 KB.
     /// Neural golfers: prefill tokens/s on 512 tokens and decode ms/token over 64; AR also generation with the KV
     /// cache against a full forward pass per token; the diffusion golfer tokens/s under its chain rules and NELBO
@@ -232,6 +289,7 @@ fn run(cli: Cli) -> Result<()> {
             places,
             file,
         } => {
+            let golfer = places.golfer(golfer)?;
             let meter = Meter::new(quiet);
             meter.phase("reading the text");
             let text = read_input(file.as_ref())?;
@@ -328,6 +386,7 @@ fn run(cli: Cli) -> Result<()> {
             dry_multiplier,
             places,
         } => {
+            let golfer = places.golfer(golfer)?;
             let mut settings = GenerateSettings {
                 sampler: SamplerSettings { temperature, top_k, top_p, repetition_penalty, seed },
                 max_bytes,
@@ -352,36 +411,85 @@ fn run(cli: Cli) -> Result<()> {
                 GolferId::Mdlm => unmask(&load_mdlm(&places)?, &prompt, &settings, show_steps, &mut out),
             }
         }
-        Command::Bench { golfer: GolferId::Gzip, places, .. } => bench::run(&locate::data_dir(places.data.as_deref())),
-        Command::Bench { golfer: GolferId::Mdlm, threads, places, .. } => {
-            if let Some(n) = threads {
-                golf_onnx::runtime::native::set_threads(n);
-            }
-            bench::mdlm_speed(&load_mdlm(&places)?)
-        }
         Command::Bench { golfer, tokens, threads, places } => {
+            let golfer = places.golfer(golfer)?;
             if let Some(n) = threads {
                 golf_onnx::runtime::native::set_threads(n);
             }
-            let g = load_ar(&places, golfer)?;
-            bench::onnx_speed(&g)?;
-            if golfer == GolferId::Ar {
-                bench::ar_generation(&g, tokens)?;
+            match golfer {
+                GolferId::Gzip => bench::run(&locate::data_dir(places.data.as_deref())),
+                GolferId::Mdlm => bench::mdlm_speed(&load_mdlm(&places)?),
+                GolferId::Ar | GolferId::Smollm2 => {
+                    let g = load_ar(&places, golfer)?;
+                    bench::onnx_speed(&g)?;
+                    if golfer == GolferId::Ar {
+                        bench::ar_generation(&g, tokens)?;
+                    }
+                    Ok(())
+                }
             }
-            Ok(())
         }
         Command::Tokenize { model, json_array, file } => tokenize(&model, json_array, file.as_ref()),
+        Command::Import { artifact, tokenizer, activation, context, rope_base, softcap, name, out } => {
+            import(&artifact, tokenizer.as_ref(), activation, context, rope_base, softcap, name, &out)
+        }
     }
 }
 
+#[allow(clippy::too_many_arguments)]
+fn import(
+    artifact: &std::path::Path,
+    tokenizer: Option<&PathBuf>,
+    activation: Option<String>,
+    context: Option<usize>,
+    rope_base: Option<f32>,
+    softcap: Option<f32>,
+    name: Option<String>,
+    out: &std::path::Path,
+) -> Result<()> {
+    let ptz = std::fs::read(artifact).with_context(|| format!("cannot read {}", artifact.display()))?;
+    let file_name = |p: &std::path::Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tokenizer = match tokenizer {
+        Some(p) => Some((file_name(p), std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?)),
+        None => None,
+    };
+    let rebuild: Vec<String> = std::env::args().map(|a| if a.contains(' ') { format!("'{a}'") } else { a }).collect();
+    let options = golf_import::Options {
+        activation: activation.as_deref().map(golf_import::parse_activation).transpose()?,
+        rope_base,
+        logit_softcap: softcap,
+        context,
+        // Entries are all called final_model.*.ptz; their folder says whose they are.
+        name: name.or_else(|| {
+            let generic = file_name(artifact).starts_with("final_model");
+            let parent = artifact.canonicalize().ok()?.parent().map(file_name)?;
+            generic.then_some(parent).filter(|p| !p.is_empty())
+        }),
+        tokenizer,
+        artifact_name: file_name(artifact),
+        rebuild: rebuild.join(" "),
+    };
+    let folder = golf_import::import(&ptz, &options).with_context(|| format!("{}", artifact.display()))?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    for (name, data) in &folder.files {
+        let path = out.join(name);
+        std::fs::write(&path, data).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let m = &folder.manifest;
+    println!("{}: {} parameters, {} layers; written to {}", m.label, indicatif::HumanCount(m.params), m.layers, out.display());
+    for a in &folder.assumed {
+        println!("  assumed: {a}");
+    }
+    println!("score it with: golf score --model {} FILE", out.display());
+    Ok(())
+}
+
 fn load_ar(places: &Places, golfer: GolferId) -> Result<ArGolfer> {
-    let models = locate::models_dir(places.models.as_deref())?;
-    Ok(block_on(golf_onnx::files::load_ar(&models.join(golfer.folder())))?)
+    Ok(block_on(golf_onnx::files::load_ar(&places.folder(golfer)?))?)
 }
 
 fn load_mdlm(places: &Places) -> Result<MdlmGolfer> {
-    let models = locate::models_dir(places.models.as_deref())?;
-    Ok(block_on(golf_onnx::files::load_mdlm(&models.join("mdlm")))?)
+    Ok(block_on(golf_onnx::files::load_mdlm(&places.folder(GolferId::Mdlm)?))?)
 }
 
 /// Diffusion generation: the canvas after each step (with --show-steps) or once at the end.
