@@ -27,7 +27,7 @@ say "cargo clippy (native)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 ensure_wasm_target
 say "cargo clippy (wasm32)"
-cargo clippy -p golf-web -p golf-core -p golf-gzip -p golf-tokenize -p golf-onnx --target wasm32-unknown-unknown --locked -- -D warnings
+cargo clippy -p golf-web -p golf-core -p golf-gzip -p golf-tokenize -p golf-onnx -p golf-import --target wasm32-unknown-unknown --locked -- -D warnings
 say "cargo test"
 cargo test --workspace --locked
 say "building the golf CLI (release)"
@@ -42,6 +42,7 @@ say "browser tests (headless Chromium)"
 node "$ROOT/tests/browser/page.test.mjs"
 node "$ROOT/tests/browser/mdlm.test.mjs"
 node "$ROOT/tests/browser/views.test.mjs"
+node "$ROOT/tests/browser/import.test.mjs"
 
 if [ -s "$GOLF_SKIP_LOG" ]; then
   say "skipped tests ($(wc -l <"$GOLF_SKIP_LOG")):"

@@ -18,6 +18,8 @@ DATA = Path(os.environ.get("GOLF_DATA", ROOT.parent / "shared" / "data"))
 VAL_DOCS = SAMPLES / "fineweb-val-first-docs.txt"
 # The AR and MDLM golfers' tokenizer, committed in their model folders.
 SP_MODEL = MODELS / "ar" / "fineweb_1024_bpe.model"
+# The official Parameter Golf sp1024 tokenizer (byte fallback on), which `golf import` uses by default.
+OFFICIAL_SP = ROOT / "crates" / "golf-import" / "tokenizer" / "fineweb_1024_bpe.model"
 
 
 def shared(relative: str) -> Path:

@@ -1,11 +1,12 @@
 """Our Rust SentencePiece (golf tokenize) against Python's sentencepiece: same ids and the same byte offsets,
-on every held-out document and on edge strings."""
+on every held-out document and on edge strings, under both tokenizers: the one the committed golfers were trained
+with (no byte fallback) and the official Parameter Golf sp1024 (byte fallback: ids 4..259 spell raw bytes)."""
 
 import json
 import subprocess
 
 import pytest
-from places import GOLF, SP_MODEL as MODEL, VAL_DOCS, shared
+from places import GOLF, OFFICIAL_SP, SP_MODEL, VAL_DOCS, shared
 
 sentencepiece = pytest.importorskip("sentencepiece")
 
@@ -22,12 +23,24 @@ EDGE_STRINGS = [
     "The quick brown fox jumps over the lazy dog.", "THE QUICK BROWN FOX", "tHe QuIcK bRoWn",
     "don't won't it's", "“curly quotes” and ‘single’", "em—dash en–dash", "ellipsis… and ...", "!!!???",
     "a\u0301 combining accent", "\ufeffbyte order mark", "control\x07bell\x1bescape", "trailing newline\n",
+    # What only byte fallback can spell: rare scripts and symbols, private use, the replacement character, controls.
+    "\x00nul\x01soh\x7fdel", "\ufffd replacement", "\ue000\U0010fffd private use", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𝕞𝕒𝕥𝕙", "ꙮ 𓀀 hieroglyph",
+    "ᚠᛇᚻ runes", "ཀུན་ tibetan", "தமிழ் tamil", "🧪🦀🫠 newer emoji", "\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f tag flag",
+    "mixed 中文 and 😀 and \x02 in one",
 ]
 
 
-def rust(texts):
+MODELS = {"trained-with": SP_MODEL, "official": OFFICIAL_SP}
+
+
+@pytest.fixture(scope="module", params=list(MODELS))
+def model(request):
+    return MODELS[request.param]
+
+
+def rust(model, texts):
     r = subprocess.run(
-        [str(GOLF), "tokenize", "--model", str(MODEL), "--json-array", "-"],
+        [str(GOLF), "tokenize", "--model", str(model), "--json-array", "-"],
         input=json.dumps(texts).encode(), capture_output=True,
     )
     assert r.returncode == 0, r.stderr.decode()
@@ -40,18 +53,23 @@ def python(sp, text):
 
 
 @pytest.fixture(scope="module")
-def sp():
-    return sentencepiece.SentencePieceProcessor(model_file=str(MODEL))
+def sp(model):
+    return sentencepiece.SentencePieceProcessor(model_file=str(model))
 
 
-def test_edge_strings(sp):
-    assert len(EDGE_STRINGS) >= 50
-    for text, got in zip(EDGE_STRINGS, rust(EDGE_STRINGS)):
+def test_edge_strings(model, sp):
+    assert len(EDGE_STRINGS) >= 60
+    results = rust(model, EDGE_STRINGS)
+    for text, got in zip(EDGE_STRINGS, results):
         assert got == python(sp, text), repr(text)
+    if model == OFFICIAL_SP:
+        # The byte-fallback cases are exercised: raw-byte pieces appear, and <unk> never does.
+        ids = [i for r in results for i in r["ids"]]
+        assert sum(4 <= i <= 259 for i in ids) > 100 and sp.unk_id() not in ids
 
 
-def same_as_python(sp, texts):
-    results = rust(texts)
+def same_as_python(model, sp, texts):
+    results = rust(model, texts)
     for i, (text, got) in enumerate(zip(texts, results)):
         want = python(sp, text)
         assert got["ids"] == want["ids"], f"document {i}"
@@ -59,10 +77,10 @@ def same_as_python(sp, texts):
     return sum(len(r["ids"]) for r in results)
 
 
-def test_held_out_documents(sp):
-    assert same_as_python(sp, VAL_DOCS.read_text(encoding="utf-8").splitlines()) > 6_000
+def test_held_out_documents(model, sp):
+    assert same_as_python(model, sp, VAL_DOCS.read_text(encoding="utf-8").splitlines()) > 6_000
 
 
-def test_edu_sample(sp):
+def test_edu_sample(model, sp):
     edu = shared("fineweb/edu-sample-part1.txt").read_bytes().decode("utf-8", errors="ignore")
-    assert same_as_python(sp, [edu]) > 200_000
+    assert same_as_python(model, sp, [edu]) > 200_000

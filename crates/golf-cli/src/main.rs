@@ -476,7 +476,13 @@ fn import(
         std::fs::write(&path, data).with_context(|| format!("cannot write {}", path.display()))?;
     }
     let m = &folder.manifest;
-    println!("{}: {} parameters, {} layers; written to {}", m.label, indicatif::HumanCount(m.params), m.layers, out.display());
+    println!(
+        "{}: {} parameters, {} layers; written to {}",
+        m.label,
+        indicatif::HumanCount(m.params),
+        m.layers,
+        out.display()
+    );
     for a in &folder.assumed {
         println!("  assumed: {a}");
     }

@@ -112,7 +112,7 @@ pub fn import(ptz: &[u8], o: &Options) -> Result<Folder, ImportError> {
     let mut assumed = Vec::new();
     let mut say = |what: String| assumed.push(what);
     let activation = o.activation.unwrap_or_else(|| {
-        say("activation relu2 (the baseline's relu(x)²; the weights cannot show it: pass --activation if yours differs)".into());
+        say("activation relu2 (the baseline's relu(x)²; the weights cannot show it: give yours if it differs)".into());
         Activation::Relu2
     });
     let rope_base = o.rope_base.unwrap_or_else(|| {
@@ -126,7 +126,7 @@ pub fn import(ptz: &[u8], o: &Options) -> Result<Folder, ImportError> {
     let default_context = if diffusion { 256 } else { 1024 };
     let context = o.context.unwrap_or_else(|| {
         say(format!(
-            "context {default_context} tokens ({}; pass --context with your training sequence length)",
+            "context {default_context} tokens ({}; give your training sequence length if it differs)",
             if diffusion { "this project's MDLM" } else { "the baseline's TRAIN_SEQ_LEN" }
         ));
         default_context

@@ -31,6 +31,15 @@ pub struct View {
     pub diff: Option<(String, String)>,
     /// Heatmaps coloured by each token's rank instead of bits per byte.
     pub by_rank: bool,
+    /// Golfers imported in the sender's browser (their file name and the artifact's sha256): a link cannot carry
+    /// them, so the recipient is told which file to drop.
+    pub local: Vec<LocalGolfer>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LocalGolfer {
+    pub file: String,
+    pub sha256: String,
 }
 
 pub fn encode(view: &View) -> String {
@@ -41,6 +50,9 @@ pub fn encode(view: &View) -> String {
     }
     if view.by_rank {
         s += "&c=rank";
+    }
+    for l in &view.local {
+        s += &format!("&l={}:{}", l.sha256, base64url(l.file.as_bytes()));
     }
     s
 }
@@ -55,8 +67,15 @@ pub struct Opened {
 /// Reads a fragment (without the `#`). A damaged text says what is wrong with it; a bad setting is ignored and
 /// said, and the rest of the view kept.
 pub fn decode(fragment: &str) -> Result<Opened, String> {
-    let mut view =
-        View { text: String::new(), scale: 12.0, estimator: "nelbo".into(), nelbo_k: 32, diff: None, by_rank: false };
+    let mut view = View {
+        text: String::new(),
+        scale: 12.0,
+        estimator: "nelbo".into(),
+        nelbo_k: 32,
+        diff: None,
+        by_rank: false,
+        local: Vec::new(),
+    };
     let mut ignored = Vec::new();
     let mut has_text = false;
     for part in fragment.split('&').filter(|p| !p.is_empty()) {
@@ -92,6 +111,17 @@ pub fn decode(fragment: &str) -> Result<Opened, String> {
                 "rank" | "bits" => view.by_rank = value == "rank",
                 _ => ignored.push(format!("the colouring '{value}' (bits or rank)")),
             },
+            "l" => {
+                let local = value.split_once(':').and_then(|(sha, file)| {
+                    let file = String::from_utf8(unbase64url(file)?).ok()?;
+                    let hex = sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit());
+                    hex.then(|| LocalGolfer { file, sha256: sha.to_string() })
+                });
+                match local {
+                    Some(l) => view.local.push(l),
+                    None => ignored.push(format!("the local golfer '{value}' (sha256:file)")),
+                }
+            }
             // Unknown keys (a newer page's settings) are ignored quietly.
             _ => {}
         }
@@ -154,6 +184,7 @@ mod tests {
             nelbo_k: 16,
             diff: Some(("ar".into(), "gzip".into())),
             by_rank: true,
+            local: vec![LocalGolfer { file: "final_model.int8.ptz".into(), sha256: "ab".repeat(32) }],
         };
         let link = encode(&view);
         assert!(link.len() < view.text.len(), "the text is compressed ({} bytes)", link.len());
@@ -173,10 +204,12 @@ mod tests {
             nelbo_k: 32,
             diff: None,
             by_rank: false,
+            local: Vec::new(),
         });
-        let opened = decode(&format!("{ok}&k=0&e=best&junk")).unwrap();
+        let opened = decode(&format!("{ok}&k=0&e=best&junk&l=x:y")).unwrap();
         assert_eq!((opened.view.text.as_str(), opened.view.scale, opened.view.estimator.as_str()), ("x", 7.5, "l2r"));
-        assert_eq!(opened.ignored.len(), 3, "{:?}", opened.ignored);
+        assert_eq!(opened.ignored.len(), 4, "{:?}", opened.ignored);
+        assert!(opened.ignored[3].contains("local golfer 'x:y'"));
         assert!(opened.ignored[0].contains("NELBO's K '0'") && opened.ignored[1].contains("estimator 'best'"));
         let opened = decode(&format!("{ok}&s=-1")).unwrap();
         assert!(opened.ignored[0].contains("colour scale '-1'") && opened.view.scale == 7.5);

@@ -78,11 +78,7 @@ pub(super) async fn load_onnx(state: &Shared, folder: &str, threads: Option<u32>
         row.set_attribute("data-source", tag).unwrap();
         note.set_text_content(Some(&format!("{how}; starting the model…")));
         let t0 = now_ms();
-        let golfer = if manifest.kind == "diffusion" {
-            Golf::Mdlm(Box::new(MdlmGolfer::load(manifest, &bytes, &tokenizer).await.map_err(|e| e.to_string())?))
-        } else {
-            Golf::Ar(Box::new(ArGolfer::load(manifest, &bytes, &tokenizer).await.map_err(|e| e.to_string())?))
-        };
+        let golfer = start_golfer(manifest, &bytes, &tokenizer).await?;
         note.set_text_content(Some(&format!("{how}; model ready in {:.1} s", (now_ms() - t0) / 1e3)));
         Ok(golfer)
     }
@@ -101,4 +97,13 @@ pub(super) async fn load_onnx(state: &Shared, folder: &str, threads: Option<u32>
             false
         }
     }
+}
+
+/// A neural golfer from its manifest and checked files: the diffusion kind or the autoregressive one.
+pub(super) async fn start_golfer(manifest: Manifest, onnx: &[u8], tokenizer: &[u8]) -> Result<Golf, String> {
+    Ok(if manifest.kind == "diffusion" {
+        Golf::Mdlm(Box::new(MdlmGolfer::load(manifest, onnx, tokenizer).await.map_err(|e| e.to_string())?))
+    } else {
+        Golf::Ar(Box::new(ArGolfer::load(manifest, onnx, tokenizer).await.map_err(|e| e.to_string())?))
+    })
 }

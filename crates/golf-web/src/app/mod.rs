@@ -9,6 +9,7 @@ mod dom;
 mod download;
 mod golfers;
 mod loading;
+mod local;
 mod panels;
 mod picker;
 mod race;
@@ -72,6 +73,8 @@ struct State {
     highlighted: Option<usize>,
     /// A redraw of the table and charts is scheduled.
     results_pending: bool,
+    /// The local golfers a share link was made with, to say which files to drop when they are not here.
+    wanted_local: Vec<crate::share::LocalGolfer>,
 }
 
 fn text_hash(text: &str) -> u64 {
@@ -112,6 +115,7 @@ pub fn start() {
     add_panel(&state, Golf::Gzip(GzipGolfer::new(Method::Exact)));
     wire_results(&state);
     wire_text_picker(&state);
+    local::wire(&state);
 
     let s = state.clone();
     on_id("score", "click", move |_| {
@@ -152,6 +156,10 @@ pub fn start() {
     }
     spawn_local(async move {
         score(state.clone(), None).await;
+        // The golfers imported in this browser before (small: each takes a moment), then the site's own.
+        local::restore(&state).await;
+        let wanted = std::mem::take(&mut state.borrow_mut().wanted_local);
+        local::missing_locals(&state, &wanted);
         for (folder, _) in folders {
             if load_onnx(&state, folder, threads).await {
                 score(state.clone(), Some(folder.to_string())).await;
@@ -255,6 +263,7 @@ fn apply_shared(state: &Shared, view: crate::share::View) {
     by_id::<HtmlTextAreaElement>("text").set_value(&view.text);
     state.borrow_mut().scale = view.scale;
     state.borrow_mut().by_rank = view.by_rank;
+    state.borrow_mut().wanted_local = view.local;
     by_id::<HtmlSelectElement>("colour-by").set_value(if view.by_rank { "rank" } else { "bits" });
     let scale: HtmlInputElement = by_id("scale");
     scale.set_value(&view.scale.to_string());
@@ -287,6 +296,7 @@ fn current_view(state: &Shared) -> crate::share::View {
         nelbo_k,
         diff: (!a.is_empty() && !b.is_empty()).then_some((a, b)),
         by_rank: state.borrow().by_rank,
+        local: local::shared_locals(state),
     }
 }
 

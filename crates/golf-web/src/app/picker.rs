@@ -49,6 +49,12 @@ pub(super) fn wire_text_picker(state: &Shared) {
         let Some(drag) = e.dyn_ref::<web_sys::DragEvent>() else { return };
         let Some(file) = drag.data_transfer().and_then(|d| d.files()).and_then(|f| f.get(0)) else { return };
         e.prevent_default();
+        // An artifact dropped on the text box is meant as a golfer, not as text.
+        if file.name().ends_with(".ptz") {
+            let files = drag.data_transfer().and_then(|d| d.files());
+            let all = files.map(|l| (0..l.length()).filter_map(|i| l.get(i)).collect()).unwrap_or_default();
+            return spawn_local(super::local::import_files(s.clone(), all));
+        }
         spawn_local(load_file(s.clone(), file));
     });
 }
