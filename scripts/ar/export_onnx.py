@@ -1,5 +1,7 @@
-"""Converts a Parameter Golf baseline artifact (`final_model.int8.ptz`, as written by the baseline's train_gpt.py or
-by ours) into the AR golfer's ONNX graph.
+"""The Python form of the golfers' ONNX graph, kept as a reference: `golf import` (crates/golf-import, Rust, also
+on the page) is what builds the graphs now, and tests/python/test_import.py checks that the two score alike. Its
+`Graph` and `scoring_outputs` also serve SmolLM2's converter. It converts a Parameter Golf baseline artifact
+(`final_model.int8.ptz`) into the AR golfer's graph.
 
 The graph keeps the int8 weights and their fp16 per-row scales and dequantizes them itself (weights that were
 bfloat16 before quantization are rounded to bfloat16 again, as PyTorch's dequantization does). It takes and returns

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import export_onnx  # noqa: E402
+from golf_import import GOLF, onnx_from_golf  # noqa: E402
 from train_gpt import TOKENIZER_SOURCE  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,13 +35,12 @@ def main() -> None:
     summary = json.loads((a.run / "summary.json").read_text())
     ptz = a.out / "final_model.int8.ptz"
     shutil.copyfile(a.run / "final_model.int8.ptz", ptz)
-    model, info = export_onnx.build(export_onnx.load_artifact(ptz), 10000.0, 30.0)
-    onnx_path = a.out / "model.onnx"
-    export_onnx.onnx.save(model, onnx_path)
     s = summary["settings"]
     # The run's tokenizer (recorded relative to the repository), copied in: a model folder carries its tokenizer.
     tokenizer = a.out / Path(s["tokenizer"]).name
     shutil.copyfile(ROOT / s["tokenizer"], tokenizer)
+    onnx_path = a.out / "model.onnx"
+    info = onnx_from_golf(ptz, tokenizer, s["train_seq_len"], onnx_path, a.golf or GOLF)
     manifest = {
         "id": "ar",
         "kind": "autoregressive",
@@ -67,8 +66,9 @@ def main() -> None:
         "head_dim": info["head_dim"],
         "vocab": info["vocab"],
         "bos_id": 1,
-        "rebuild": "python scripts/ar/export_onnx.py models/ar/final_model.int8.ptz models/ar/model.onnx "
-        "(the artifact itself: scripts/ar/train_gpt.py then scripts/ar/package.py)",
+        "rebuild": f"golf import models/ar/final_model.int8.ptz --tokenizer models/ar/{tokenizer.name} --context "
+        f"{s['train_seq_len']} --out DIR, then copy DIR/model.onnx to models/ar/ (the artifact itself: "
+        "scripts/ar/train_gpt.py then scripts/ar/package.py)",
         "training": {
             "script": "scripts/ar/train_gpt.py",
             "data": "train-legalfilter.jsonl (FineWeb sample-10BT, legal-keyword prefiltered), held-out overlap removed",

@@ -3,8 +3,8 @@
 1. final_model.fp8.ptz: every 2-D weight matrix (the embedding with its [MASK] row, and the blocks' matrices) as
    fp8 e4m3 with no scale (`t.to(torch.float8_e4m3fn)`), the small and control tensors as fp16; torch.save, then the
    smaller of zlib level 9 and lzma preset 6 (Parameter Golf's rule). Its size must stay within 16,000,000 bytes.
-2. model.onnx: scripts/ar/export_onnx.py's graph with causal=False; the fp8 codes are decoded in the graph by a
-   256-entry table, exactly as PyTorch converts float8_e4m3fn to float32.
+2. model.onnx: `golf import`'s graph (bidirectional; the fp8 codes are decoded in the graph by a 256-entry table,
+   exactly as PyTorch converts float8_e4m3fn to float32), so build the golf CLI first.
 3. golfer.json: the manifest, with the three estimators' bits per byte on the held-out texts (Python, this script:
    scripts/mdlm/estimators.py), before and after the fp8 round trip.
 
@@ -24,7 +24,6 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-import onnx
 import sentencepiece as spm
 import torch
 
@@ -32,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "ar"))
 import estimators  # noqa: E402
-import export_onnx  # noqa: E402
+from golf_import import onnx_from_golf  # noqa: E402
 from train_gpt import CONTROL_TENSOR_PATTERNS, ROOT, TOKENIZER_SOURCE, byte_tables, load_shard  # noqa: E402
 from train_mdlm import MdlmSettings, make_model  # noqa: E402
 
@@ -69,7 +68,8 @@ def load_artifact(path: Path) -> dict[str, torch.Tensor]:
 
 
 def onnx_obj(stored: dict[str, torch.Tensor]) -> dict:
-    """The artifact in export_onnx's form: fp8 tensors as uint8 codes, the rest passed through."""
+    """The artifact in export_onnx's form (the tests' Python reference graph): fp8 tensors as uint8 codes, the rest
+    passed through."""
     fp8 = {k: v.view(torch.uint8) for k, v in stored.items() if v.dtype == torch.float8_e4m3fn}
     passthrough = {k: v for k, v in stored.items() if v.dtype != torch.float8_e4m3fn}
     return {"quantized": {}, "scales": {}, "dtypes": {}, "passthrough": passthrough, "fp8": fp8, "mask_row": True}
@@ -109,14 +109,14 @@ def main() -> None:
     rt.load_state_dict({k: v.float() for k, v in stored.items()})
     rt.eval()
 
-    onnx_model, info = export_onnx.build(onnx_obj(stored), s.rope_base, s.logit_softcap, causal=False)
-    onnx_path = a.out / "model.onnx"
-    onnx.save(onnx_model, onnx_path)
-    print(f"artifact {n_bytes} bytes; model.onnx {onnx_path.stat().st_size} bytes", flush=True)
-
     sp = spm.SentencePieceProcessor(model_file=s.tokenizer)
     tokenizer = a.out / Path(s.tokenizer).name  # a model folder carries its tokenizer
     tokenizer.write_bytes(Path(s.tokenizer).read_bytes())
+    # The graph: golf import's (bidirectional, the fp8 codes decoded in the graph, the head without [MASK]).
+    assert (s.rope_base, s.logit_softcap) == (10000.0, 30.0), "golf import assumes the baseline's RoPE base and softcap"
+    onnx_path = a.out / "model.onnx"
+    onnx_from_golf(artifact, tokenizer, s.train_seq_len, onnx_path)
+    print(f"artifact {n_bytes} bytes; model.onnx {onnx_path.stat().st_size} bytes", flush=True)
     tables = byte_tables(sp, s.vocab_size)
     data_dir = Path(s.data_dir)
     held = {"val_first_docs": load_shard(data_dir / "val_first_docs.bin"),

@@ -4,15 +4,18 @@ train_gpt.py, run here from the shared folder, never copied), and the entries it
 with the names of what it does not know. On the committed golfers, the Rust importer's graph scores what the Python
 exporter's does."""
 
+import hashlib
 import importlib.util
 import io
 import json
 import math
+import shutil
 import subprocess
+import sys
 import zlib
 
 import pytest
-from places import GOLF, MODELS, VAL_DOCS, shared
+from places import GOLF, MODELS, ROOT, VAL_DOCS, shared
 
 torch = pytest.importorskip("torch")
 spm = pytest.importorskip("sentencepiece")
@@ -102,20 +105,47 @@ def spans_of(*args):
     return json.loads(r.stdout)
 
 
-@pytest.mark.parametrize("golfer,artifact,extra", [
-    ("ar", "final_model.int8.ptz", ["--context", "512"]),
-    ("mdlm", "final_model.fp8.ptz", []),
+def module(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    m = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parent))
+    spec.loader.exec_module(m)
+    return m
+
+
+def python_graph(golfer: str, artifact):
+    """The Python reference exporter's graph (scripts/ar/export_onnx.py) for a committed artifact."""
+    export_onnx = module(ROOT / "scripts" / "ar" / "export_onnx.py", "export_onnx")
+    if golfer == "ar":
+        model, _ = export_onnx.build(export_onnx.load_artifact(artifact), 10000.0, 30.0)
+    else:
+        mdlm = module(ROOT / "scripts" / "mdlm" / "package.py", "mdlm_package")
+        model, _ = export_onnx.build(mdlm.onnx_obj(mdlm.load_artifact(artifact)), 10000.0, 30.0, causal=False)
+    return model.SerializeToString()
+
+
+@pytest.mark.parametrize("golfer,artifact,context", [
+    ("ar", "final_model.int8.ptz", 512),
+    ("mdlm", "final_model.fp8.ptz", 256),
 ])
-def test_the_rust_graph_scores_what_the_python_exporters_does(tmp_path, golfer, artifact, extra):
-    """The committed model.onnx files were built by scripts/ar/export_onnx.py (the MDLM's through package.py)."""
+def test_the_rust_graph_scores_what_the_python_exporters_does(tmp_path, golfer, artifact, context):
     folder = MODELS / golfer
-    out, _ = imported(tmp_path, folder / artifact, "--tokenizer", folder / "fineweb_1024_bpe.model", *extra)
+    ours, _ = imported(tmp_path, folder / artifact, "--tokenizer", folder / "fineweb_1024_bpe.model",
+                       "--context", context)
+    # The reference: the same folder with the Python exporter's graph.
+    theirs = tmp_path / "python"
+    shutil.copytree(folder, theirs)
+    graph = python_graph(golfer, folder / artifact)
+    (theirs / "model.onnx").write_bytes(graph)
+    manifest = json.loads((theirs / "golfer.json").read_text())
+    manifest["onnx"].update(sha256=hashlib.sha256(graph).hexdigest(), bytes=len(graph))
+    (theirs / "golfer.json").write_text(json.dumps(manifest))
     estimator = ["--estimator", "l2r", "--max-tokens", "300"] if golfer == "mdlm" else []
-    ours, theirs = spans_of("--model", out, *estimator), spans_of("--golfer", golfer, *estimator)
-    assert len(ours["spans"]) == len(theirs["spans"]) > 0
-    worst = max(abs(a["bits"] - b["bits"]) for a, b in zip(ours["spans"], theirs["spans"]))
+    a, b = spans_of("--model", ours, *estimator), spans_of("--model", theirs, *estimator)
+    assert len(a["spans"]) == len(b["spans"]) > 0
+    worst = max(abs(x["bits"] - y["bits"]) for x, y in zip(a["spans"], b["spans"]))
     assert worst <= 1e-6, worst
-    assert (ours["tokens"], ours["bytes"]) == (theirs["tokens"], theirs["bytes"])
+    assert (a["tokens"], a["bytes"]) == (b["tokens"], b["bytes"])
 
 
 def test_a_damaged_or_foreign_file_is_refused(tmp_path):
