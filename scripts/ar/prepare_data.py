@@ -41,10 +41,12 @@ def main() -> None:
     root = Path(__file__).resolve().parents[2]
     p.add_argument("--data", type=Path, default=root.parent / "shared" / "data")
     p.add_argument("--out", type=Path, default=root / ".cache" / "ar-data")
+    # The official Parameter Golf sp1024 (byte fallback on), as participants' entries use.
+    p.add_argument("--tokenizer", type=Path, default=root / "crates" / "golf-import" / "tokenizer" / "fineweb_1024_bpe.model")
     a = p.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    sp = spm.SentencePieceProcessor(model_file=str(a.data / "tokenizers" / "fineweb_1024_bpe.model"))
+    sp = spm.SentencePieceProcessor(model_file=str(a.tokenizer))
     bos = sp.bos_id()
 
     val_docs = (a.data / "fineweb" / "val-first-docs.txt").read_text(encoding="utf-8").splitlines()
@@ -79,6 +81,7 @@ def main() -> None:
         "train_docs_dropped_for_overlap": len(dropped),
         "dropped_ids": dropped,
         "overlap_rule": f"a shared run of {OVERLAP_CHARS} characters (training windows at stride 32)",
+        "tokenizer": str(a.tokenizer.resolve().relative_to(root)) if a.tokenizer.resolve().is_relative_to(root) else a.tokenizer.name,
         "train_tokens": int(len(train)),
         "train_bytes": sum(len(t.encode()) for t in kept),
         "seconds": round(time.time() - t0, 1),

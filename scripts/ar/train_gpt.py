@@ -37,7 +37,8 @@ from torch import Tensor, nn
 
 ROOT = Path(__file__).resolve().parents[2]
 # What a model folder's manifest says of its tokenizer; models/NOTICE.md has the provenance and license text.
-TOKENIZER_SOURCE = "SentencePiece BPE, vocab 1024, from a public fork of openai/parameter-golf (MIT; see models/NOTICE.md)"
+TOKENIZER_SOURCE = ("The official Parameter Golf sp1024: SentencePiece BPE, vocab 1024, byte fallback; openai/parameter-golf "
+                    "@ 38bc1c56 (MIT; see models/NOTICE.md)")
 
 
 def env(name, default, kind=str):
@@ -62,7 +63,8 @@ def recorded(settings) -> dict:
 @dataclass
 class Settings:
     data_dir: str = env("DATA_DIR", str(ROOT / ".cache" / "ar-data"))
-    tokenizer: str = env("TOKENIZER_PATH", str(ROOT.parent / "shared" / "data" / "tokenizers" / "fineweb_1024_bpe.model"))
+    # The official Parameter Golf sp1024 (byte fallback on), committed with the importer.
+    tokenizer: str = env("TOKENIZER_PATH", str(ROOT / "crates" / "golf-import" / "tokenizer" / "fineweb_1024_bpe.model"))
     out_dir: str = env("OUT_DIR", str(ROOT / ".cache" / "ar-run"))
     seed: int = env("SEED", 1337, int)
     resume: bool = env("RESUME", "0") == "1"

@@ -1,12 +1,12 @@
 """Our Rust SentencePiece (golf tokenize) against Python's sentencepiece: same ids and the same byte offsets,
-on every held-out document and on edge strings, under both tokenizers: the one the committed golfers were trained
-with (no byte fallback) and the official Parameter Golf sp1024 (byte fallback: ids 4..259 spell raw bytes)."""
+on every held-out document and on edge strings, under every tokenizer the golfers use: the official Parameter Golf sp1024 (byte fallback: ids 4..259 spell raw
+bytes) and, while a golfer still uses it, the older one without byte fallback."""
 
 import json
 import subprocess
 
 import pytest
-from places import GOLF, OFFICIAL_SP, SP_MODEL, VAL_DOCS, shared
+from places import GOLF, MODELS as MODELS_DIR, OFFICIAL_SP, SP_MODEL, VAL_DOCS, shared
 
 sentencepiece = pytest.importorskip("sentencepiece")
 
@@ -30,7 +30,12 @@ EDGE_STRINGS = [
 ]
 
 
-MODELS = {"trained-with": SP_MODEL, "official": OFFICIAL_SP}
+# Every SentencePiece model the golfers use (the AR's is the official one; the MDLM's, until it is retrained, the
+# older one), each once.
+MODELS = {"official": OFFICIAL_SP}
+for _path in (SP_MODEL, MODELS_DIR / "mdlm" / "fineweb_1024_bpe.model"):
+    if _path.read_bytes() not in (m.read_bytes() for m in MODELS.values()):
+        MODELS[f"{_path.parent.name} (older)"] = _path
 
 
 @pytest.fixture(scope="module", params=list(MODELS))
