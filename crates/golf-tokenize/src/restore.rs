@@ -447,7 +447,7 @@ impl SentencePiece {
 }
 
 /// The byte a byte-fallback piece (`<0x41>`) stands for.
-pub(crate) fn byte_of(piece: &str) -> Option<u8> {
+pub fn byte_of(piece: &str) -> Option<u8> {
     piece.strip_prefix("<0x").and_then(|h| h.strip_suffix('>')).and_then(|h| u8::from_str_radix(h, 16).ok())
 }
 

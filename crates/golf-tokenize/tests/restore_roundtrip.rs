@@ -19,6 +19,8 @@ fn decoder_view(sp: &SentencePiece, text: &str, tokens: &[Token]) -> Vec<u8> {
         let p = sp.piece(t.id);
         match p.kind {
             PieceKind::Unknown => out.extend_from_slice(&text.as_bytes()[t.orig.clone()]),
+            // Byte fallback (the official tokenizer): `<0xE3>` spells one raw byte.
+            PieceKind::Byte => out.extend(golf_tokenize::restore::byte_of(&p.text)),
             _ => out.extend(p.text.replace('\u{2581}', " ").bytes()),
         }
     }

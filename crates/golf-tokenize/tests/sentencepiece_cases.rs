@@ -4,10 +4,11 @@
 
 use golf_tokenize::SentencePiece;
 
-/// The AR golfer's tokenizer, committed in its model folder.
+/// The older tokenizer (no byte fallback) that these ids were copied for, committed in the MDLM's folder; the
+/// official one is checked by the pytest parity test.
 fn model() -> SentencePiece {
-    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/ar/fineweb_1024_bpe.model"))
-        .expect("models/ar/fineweb_1024_bpe.model");
+    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/mdlm/fineweb_1024_bpe.model"))
+        .expect("models/mdlm/fineweb_1024_bpe.model");
     SentencePiece::from_model_bytes(&bytes).expect("parses")
 }
 
