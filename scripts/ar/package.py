@@ -90,7 +90,7 @@ def main() -> None:
             r = subprocess.run([str(a.golf), "score", "--golfer", "ar", "--models", str(a.out.parent), "--json",
                                 str(a.data / "fineweb" / name)], capture_output=True, check=True)
             out = json.loads(r.stdout)
-            measured[name] = {k: out[k] for k in ("bpb", "golf_bpb", "tokens", "bytes", "golf_bytes", "unk_bytes", "restore_bits")}
+            measured[name] = {k: out[k] for k in ("bpb", "golf_bpb", "tokens", "bytes", "golf_bytes", "restore_bits")}
         manifest["results"]["golf_score"] = measured
         (a.out / "golfer.json").write_text(json.dumps(manifest, indent=2) + "\n")
     print(json.dumps({k: manifest[k] for k in ("params", "artifact_bytes", "context")} | {"onnx_bytes": manifest["onnx"]["bytes"]}))

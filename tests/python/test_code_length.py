@@ -40,7 +40,7 @@ def test_totals_add_up(golfer, tmp_path):
     text = VAL_DOCS.read_text(encoding="utf-8").splitlines()[1][:1500] + "\n\n  tabs\tand  runs   of spaces\r\n"
     out = score(golfer, text, tmp_path)
     assert out["restore_edits"] >= 4
-    assert math.isclose(out["bits"], out["model_bits"] + 8 * out["unk_bytes"] + out["restore_bits"], rel_tol=1e-12)
+    assert math.isclose(out["bits"], out["model_bits"] + out["restore_bits"], rel_tol=1e-12)
     spans = out["spans"]
     assert math.isclose(math.fsum(s["bits"] for s in spans), out["bits"], rel_tol=1e-9)
     restored = math.fsum(s.get("token", {}).get("restore_bits", 0.0) for s in spans)

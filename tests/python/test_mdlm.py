@@ -3,7 +3,7 @@
 - the ONNX graph equals the PyTorch model loaded from the fp8 artifact (log2 p at masked positions, to 1e-4);
 - the Rust per-token bits of each estimator (NELBO with fixed seeds, left-to-right, confidence order) equal
   scripts/mdlm/estimators.py run on the same graph, to 1e-4;
-- in generation neither this golfer nor the AR golfer samples `<unk>`."""
+- in generation neither this golfer nor the AR golfer prints `<unk>` (U+2047)."""
 
 import json
 import os
@@ -150,11 +150,12 @@ def test_generation_unmasks_to_a_full_canvas():
 
 @pytest.mark.parametrize("golfer", ["ar", "mdlm"])
 def test_generation_never_samples_unk(golfer):
-    """Hot sampling after a prompt of characters outside the vocabulary (each one `<unk>`, shown as U+2047) makes
-    `<unk>` a likely next token; generation rules it out, so none appears."""
+    """Hot sampling after a prompt of characters outside the vocabulary (byte fallback spells each as its UTF-8
+    bytes, so the model sees byte tokens, never `<unk>`): the output is the prompt as given, then sampled text with
+    no `<unk>` placeholder (U+2047). That the sampler rules `<unk>` out even where the model favours it is
+    golf-onnx's unit test `sampling_rules_out_unk_and_nothing_else`."""
     prompt = "\u6771\u4eac \u5927\u962a \u540d\u53e4\u5c4b \U0001f600 \u672d\u5e4c \u798f\u5ca1 \u6a2a\u6d5c "
     extra = ["--steps", "16"] if golfer == "mdlm" else ["--max-bytes", "600"]
-    # Without the rule, seeds 5 and 6 print it for the AR golfer and most seeds for the diffusion golfer.
     for seed in map(str, range(1, 7)):
         args = [str(GOLF), "generate", "--golfer", golfer, "--models", str(MODEL_DIR.parent), "--prompt", prompt,
                 "--max-tokens", "128", "--temperature", "1.5", "--top-p", "1", "--seed", seed, *extra]

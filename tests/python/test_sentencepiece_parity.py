@@ -1,12 +1,12 @@
 """Our Rust SentencePiece (golf tokenize) against Python's sentencepiece: same ids and the same byte offsets,
-on every held-out document and on edge strings, under every tokenizer the golfers use: the official Parameter Golf sp1024 (byte fallback: ids 4..259 spell raw
-bytes) and, while a golfer still uses it, the older one without byte fallback."""
+on every held-out document and on edge strings, with the tokenizer both golfers use: the official Parameter Golf
+sp1024 (byte fallback: ids 4..259 spell raw bytes). A model without byte fallback is refused."""
 
 import json
 import subprocess
 
 import pytest
-from places import GOLF, MODELS as MODELS_DIR, OFFICIAL_SP, SP_MODEL, VAL_DOCS, shared
+from places import GOLF, MODELS as MODELS_DIR, OFFICIAL_SP, VAL_DOCS, shared
 
 sentencepiece = pytest.importorskip("sentencepiece")
 
@@ -30,17 +30,21 @@ EDGE_STRINGS = [
 ]
 
 
-# Every SentencePiece model the golfers use (the AR's is the official one; the MDLM's, until it is retrained, the
-# older one), each once.
-MODELS = {"official": OFFICIAL_SP}
-for _path in (SP_MODEL, MODELS_DIR / "mdlm" / "fineweb_1024_bpe.model"):
-    if _path.read_bytes() not in (m.read_bytes() for m in MODELS.values()):
-        MODELS[f"{_path.parent.name} (older)"] = _path
+def test_both_golfers_carry_the_official_tokenizer():
+    for golfer in ("ar", "mdlm"):
+        assert (MODELS_DIR / golfer / "fineweb_1024_bpe.model").read_bytes() == OFFICIAL_SP.read_bytes(), golfer
 
 
-@pytest.fixture(scope="module", params=list(MODELS))
-def model(request):
-    return MODELS[request.param]
+def test_a_model_without_byte_fallback_is_refused():
+    older = shared("tokenizers/fineweb_1024_bpe.model")  # the older, non-official sp1024: no byte pieces
+    r = subprocess.run([str(GOLF), "tokenize", "--model", str(older), "-"], input=b"hello", capture_output=True)
+    assert r.returncode == 1 and r.stdout == b""
+    assert "no byte fallback" in r.stderr.decode(), r.stderr.decode()
+
+
+@pytest.fixture(scope="module")
+def model():
+    return OFFICIAL_SP
 
 
 def rust(model, texts):
@@ -67,10 +71,9 @@ def test_edge_strings(model, sp):
     results = rust(model, EDGE_STRINGS)
     for text, got in zip(EDGE_STRINGS, results):
         assert got == python(sp, text), repr(text)
-    if model == OFFICIAL_SP:
-        # The byte-fallback cases are exercised: raw-byte pieces appear, and <unk> never does.
-        ids = [i for r in results for i in r["ids"]]
-        assert sum(4 <= i <= 259 for i in ids) > 100 and sp.unk_id() not in ids
+    # The byte-fallback cases are exercised: raw-byte pieces appear, and <unk> never does.
+    ids = [i for r in results for i in r["ids"]]
+    assert sum(4 <= i <= 259 for i in ids) > 100 and sp.unk_id() not in ids
 
 
 def same_as_python(model, sp, texts):

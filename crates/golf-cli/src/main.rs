@@ -113,8 +113,9 @@ enum Command {
          Its per-byte bits are whole bytes' worth (mostly 0 or 8) and can be negative, because a longer prefix \
          can compress to fewer bytes. The exact method has neither problem.\n\n\
          Neural golfers report two bits-per-byte numbers: over the bytes of the text as given (the true code \
-         length: tokens the tokenizer can only call <unk> also pay 8 bits per byte), and under Parameter Golf's \
-         byte count (eval_val's piece-length rule), comparable with val_bpb.",
+         length: the model's bits plus what restores the whitespace and characters that SentencePiece's \
+         normalization changed), and under Parameter Golf's byte count (eval_val's piece-length rule), \
+         comparable with val_bpb.",
         MARGINAL_MAX_BYTES
     ))]
     Score {
@@ -470,6 +471,11 @@ fn import(
         rebuild: rebuild.join(" "),
     };
     let folder = golf_import::import(&ptz, &options).with_context(|| format!("{}", artifact.display()))?;
+    // A model folder (it has a golfer.json) is imported over; any other folder with files in it is left alone.
+    let occupied = std::fs::read_dir(out).is_ok_and(|mut d| d.next().is_some());
+    if occupied && !out.join("golfer.json").exists() {
+        bail!("{} has files in it and is not a model folder: give --out a new or empty folder", out.display());
+    }
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     for (name, data) in &folder.files {
         let path = out.join(name);
@@ -698,11 +704,10 @@ fn report_neural(
         println!("  estimator  {e}");
     }
     println!("  bytes      {}", r.bytes);
-    if tokenizer.unk_id().is_some() {
-        println!("  tokens     {} ({} <unk>, covering {} bytes)", r.tokens, r.unk_tokens, r.unk_bytes);
+    if has_golf_count {
+        println!("  tokens     {} (SentencePiece with byte fallback: every byte has a token)", r.tokens);
         println!(
-            "  bits       {:.1} (model {:.1} + 8 per <unk> byte + {:.0} to restore what normalization changed, in {} \
-             edits)",
+            "  bits       {:.1} (model {:.1} + {:.0} to restore what normalization changed, in {} edits)",
             r.bits, r.model_bits, r.restore_bits, r.restore_edits
         );
     } else {

@@ -8,9 +8,6 @@ use golf_tokenize::{SideChannel, TextTokenizer, Token};
 
 use crate::ar::Window;
 
-/// Cost charged per byte of text the tokenizer can only call `<unk>`: the bytes must be spelled out.
-const UNK_BYTE_BITS: f64 = 8.0;
-
 /// What one position of the stream got: its bits and the popover's contents.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Scored {
@@ -73,8 +70,6 @@ impl Predictions {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct TokenReport {
     pub tokens: usize,
-    pub unk_tokens: usize,
-    pub unk_bytes: usize,
     /// Sum of -log2 p over the tokens (what Parameter Golf counts).
     pub model_bits: f64,
     /// Parameter Golf's byte count (`eval_val`'s piece-length rule).
@@ -86,7 +81,8 @@ pub struct TokenReport {
     /// edits (`golf_tokenize::restore`); 0 for a lossless tokenizer.
     pub restore_bits: f64,
     pub restore_edits: usize,
-    /// The true code length: model bits, plus 8 bits per byte of text that became `<unk>`, plus `restore_bits`.
+    /// The true code length: model bits plus `restore_bits`. (The tokenizer has byte fallback, so every byte is
+    /// in some token the model priced: no `<unk>`.)
     pub bits: f64,
     pub bytes: u64,
     pub bpb: f64,
@@ -108,10 +104,6 @@ pub(crate) fn prepare(
     let mut stream = vec![bos_id];
     stream.extend(tokens.iter().map(|t| t.id));
     Ok((text, tokens, stream))
-}
-
-fn is_unk(tok: &TextTokenizer, id: u32) -> bool {
-    tok.unk_id() == Some(id)
 }
 
 /// A run's side channel (`golf_tokenize::restore`), computed once, when first asked for, over the run's text and
@@ -139,22 +131,15 @@ pub(crate) fn report(
 ) -> TokenReport {
     let mut model_bits = 0.0;
     let mut golf_bytes = 0u64;
-    let (mut unk_tokens, mut unk_bytes) = (0, 0);
     for (i, t) in tokens.iter().enumerate() {
         model_bits += scored[i].as_ref().map_or(0.0, |s| s.bits);
         golf_bytes += tok.golf_bytes(stream[i], t.id) as u64;
-        if is_unk(tok, t.id) {
-            unk_tokens += 1;
-            unk_bytes += t.orig.len();
-        }
     }
     let restore_bits = side.map_or(0.0, |s| s.bits() as f64);
-    let bits = model_bits + UNK_BYTE_BITS * unk_bytes as f64 + restore_bits;
+    let bits = model_bits + restore_bits;
     let bytes = text.len() as u64;
     TokenReport {
         tokens: tokens.len(),
-        unk_tokens,
-        unk_bytes,
         model_bits,
         golf_bytes,
         golf_bpb: model_bits / golf_bytes.max(1) as f64,
@@ -189,8 +174,7 @@ pub(crate) fn spans(
     let unscored = Scored::default();
     for (i, t) in tokens.iter().enumerate() {
         let s = scored[i].as_ref().unwrap_or(&unscored);
-        let unk = is_unk(tok, t.id);
-        let bits = s.bits + if unk { UNK_BYTE_BITS * t.orig.len() as f64 } else { 0.0 };
+        let bits = s.bits;
         if popovers {
             carry_bytes.extend(tok.token_bytes(t.id));
             carry_revealed = carry_revealed.max(s.revealed);
@@ -205,11 +189,7 @@ pub(crate) fn spans(
                 rank: Some(s.rank),
                 top_k: s.top.iter().map(|&(id, p)| Alternative { text: tok.token_text(id), prob: p }).collect(),
                 entropy: Some(s.entropy),
-                detail: unk
-                    .then(|| {
-                        format!("<unk>: {} bits + 8 bits for each of its {} bytes", fmt_bits(s.bits), t.orig.len())
-                    })
-                    .or(s.detail.clone()),
+                detail: s.detail.clone(),
                 revealed: carry_revealed.take(),
                 restore_bits: None,
             })
@@ -275,12 +255,8 @@ fn plural_bits(n: u32) -> String {
     }
 }
 
-fn fmt_bits(b: f64) -> String {
-    format!("{b:.2}")
-}
-
-/// Logits for sampling, with `<unk>` ruled out: it stands for a character the vocabulary lacks, so a sampled
-/// `<unk>` would print only a placeholder (⁇). Popovers keep the model's own distribution.
+/// Logits for sampling, with `<unk>` ruled out: byte fallback means no text encodes to it, so it stands for
+/// nothing and would print only a placeholder (⁇). Popovers keep the model's own distribution.
 pub(crate) fn sampleable<'a>(tok: &TextTokenizer, logits: &'a [f32]) -> std::borrow::Cow<'a, [f32]> {
     match tok.unk_id().map(|u| u as usize).filter(|&u| u < logits.len()) {
         Some(u) => {
@@ -289,5 +265,23 @@ pub(crate) fn sampleable<'a>(tok: &TextTokenizer, logits: &'a [f32]) -> std::bor
             owned.into()
         }
         None => logits.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sampling_rules_out_unk_and_nothing_else() {
+        let bytes = include_bytes!("../../golf-import/tokenizer/fineweb_1024_bpe.model");
+        let tok = TextTokenizer::load("sentencepiece", bytes).expect("the official tokenizer loads");
+        let unk = tok.unk_id().expect("SentencePiece has an <unk> piece") as usize;
+        // `<unk>` the most likely token: it must still never be drawn.
+        let mut logits = vec![0.0f32; tok.vocab_size()];
+        logits[unk] = 30.0;
+        let out = sampleable(&tok, &logits);
+        assert_eq!(out[unk], f32::NEG_INFINITY);
+        assert!(out.iter().enumerate().all(|(i, &l)| i == unk || l == 0.0));
     }
 }

@@ -17,7 +17,8 @@ pub enum TextTokenizer {
 }
 
 impl TextTokenizer {
-    /// `kind` as a manifest names it: `sentencepiece` (a `.model` file) or `byte-bpe` (a `tokenizer.json`).
+    /// `kind` as a manifest names it: `sentencepiece` (a `.model` file, with byte fallback) or `byte-bpe` (a
+    /// `tokenizer.json`).
     pub fn load(kind: &str, bytes: &[u8]) -> Result<TextTokenizer, TokenizeError> {
         match kind {
             "sentencepiece" => Ok(TextTokenizer::SentencePiece(Box::new(SentencePiece::from_model_bytes(bytes)?))),
@@ -78,7 +79,8 @@ impl TextTokenizer {
         }
     }
 
-    /// The id of text the tokenizer can only call unknown (SentencePiece's `<unk>`); byte-level BPE has none.
+    /// SentencePiece's `<unk>` id: in the vocabulary, though encoding never yields it (byte fallback), so only a
+    /// sampler can meet it; byte-level BPE has none.
     pub fn unk_id(&self) -> Option<u32> {
         match self {
             TextTokenizer::SentencePiece(t) => Some(t.unk_id()),

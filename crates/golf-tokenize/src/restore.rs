@@ -6,9 +6,8 @@
 //! to change to get the original bytes back. It is a prefix code, so its length in bits is exact and it decodes
 //! unambiguously; the golfers charge it on top of the model's bits, to the bytes each edit restores.
 //!
-//! The decoder's **view** is what the tokens spell: each piece with `▁` as a space (a byte token as its byte),
-//! and each `<unk>` as the original bytes it stands for (those are spelled out at 8 bits a byte and charged
-//! apart from this channel). The code, with every integer n >= 1 in Elias gamma:
+//! The decoder's **view** is what the tokens spell: each piece with `▁` as a space, a byte token as its byte
+//! (byte fallback: there is no `<unk>`). The code, with every integer n >= 1 in Elias gamma:
 //!
 //! ```text
 //! gamma(edits + 1), then for each edit, in text order, one of:
@@ -330,15 +329,14 @@ pub fn restore(view: &[u8], code: &[bool]) -> Result<Vec<u8>, RestoreError> {
 }
 
 impl SentencePiece {
-    /// What a decoder that has `tokens` (and the original bytes of each `<unk>`) reads: the module's view.
-    /// `text` is used for the `<unk>` tokens only.
-    pub fn view(&self, text: &str, tokens: &[Token]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(text.len());
+    /// What a decoder that has `tokens` reads: the module's view.
+    pub fn view(&self, tokens: &[Token]) -> Vec<u8> {
+        let mut out = Vec::new();
         for (i, t) in tokens.iter().enumerate() {
             let p = self.piece(t.id);
             match p.kind {
-                PieceKind::Unknown => out.extend_from_slice(&text.as_bytes()[t.orig.clone()]),
-                PieceKind::Control => {}
+                // Encoding yields neither (byte fallback spells what the vocabulary lacks).
+                PieceKind::Control | PieceKind::Unknown => {}
                 PieceKind::Byte => out.extend(byte_of(&p.text)),
                 _ => {
                     let mut s = p.text.as_str();
@@ -354,7 +352,7 @@ impl SentencePiece {
 
     /// The side channel that turns `tokens` (from `self.encode(text)`) back into `text`.
     pub fn side_channel(&self, text: &str, tokens: &[Token]) -> SideChannel {
-        let view = self.view(text, tokens);
+        let view = self.view(tokens);
         let changes = self.changes(text, tokens, &view);
         let sc = code(&view, text.as_bytes(), &changes);
         // The encoder checks itself: if the cheap edits do not restore the text (a normalization this code did
@@ -371,18 +369,12 @@ impl SentencePiece {
     fn changes(&self, text: &str, tokens: &[Token], view: &[u8]) -> Vec<Change> {
         let (norm, to_orig) = self.normalize(text);
         let space = self.space().as_bytes();
-        // View offset of each normalized byte (and one past the end); `<unk>` tokens are opaque.
+        // View offset of each normalized byte (and one past the end).
         let mut to_view = vec![0usize; norm.len() + 1];
-        let mut opaque: Vec<Range<usize>> = Vec::new(); // normalized ranges of the `<unk>` tokens
         let mut v = 0usize;
         for (i, t) in tokens.iter().enumerate() {
             let p = self.piece(t.id);
             match p.kind {
-                PieceKind::Unknown => {
-                    to_view[t.norm.clone()].fill(v);
-                    v += t.orig.len();
-                    opaque.push(t.norm.clone());
-                }
                 PieceKind::Byte => {
                     to_view[t.norm.clone()].fill(v);
                     v += 1;
@@ -418,24 +410,12 @@ impl SentencePiece {
         };
         // Before the first normalized byte: what the normalizer dropped at the start.
         check(0..0, 0..to_orig[0]);
-        // Then step by step, where a step is the normalized bytes from one original offset, joined with its
-        // neighbours where a `<unk>` overlaps them (an `<unk>` spells out whole original bytes, so it can only be
-        // compared together with the steps it touches).
-        let mut next_unk = opaque.into_iter().peekable();
+        // Then step by step, where a step is the normalized bytes from one original offset.
         let mut start = 0;
         while start < norm.len() {
             let mut end = start + 1;
-            loop {
-                while end < norm.len() && to_orig[end] == to_orig[end - 1] {
-                    end += 1;
-                }
-                while next_unk.peek().is_some_and(|u| u.end <= start) {
-                    next_unk.next();
-                }
-                match next_unk.peek() {
-                    Some(u) if u.start < end && u.end > end => end = u.end,
-                    _ => break,
-                }
+            while end < norm.len() && to_orig[end] == to_orig[end - 1] {
+                end += 1;
             }
             check(start..end, to_orig[start]..to_orig[end]);
             start = end;

@@ -6,7 +6,8 @@
 //!    spaces written as `▁`; every normalized byte remembers the original byte it came from;
 //! 2. BPE: start from characters and repeatedly merge the adjacent pair whose concatenation is the vocabulary
 //!    piece with the highest score (ties: leftmost);
-//! 3. characters outside the vocabulary become `<unk>`, a run of them one `<unk>` (or bytes, with byte fallback).
+//! 3. characters outside the vocabulary become their UTF-8 bytes, one byte piece (`<0xE3>`) each: byte
+//!    fallback, which the golfers require (a model without it is refused), so encoding never yields `<unk>`.
 //!
 //! Strings that look like control tokens (`<s>`) are plain text: control pieces are never merge targets.
 
@@ -26,6 +27,13 @@ pub enum TokenizeError {
     Unsupported(&'static str),
     #[error("not a usable byte-level BPE tokenizer.json: {0}")]
     BadTokenizerJson(String),
+    /// Without byte fallback, text outside the pieces becomes `<unk>`, which a language model cannot price: the
+    /// bytes it stands for would be lost or charged by a made-up rule.
+    #[error(
+        "this SentencePiece model has no byte fallback, so text outside its pieces would become <unk> and could not \
+         be scored; a golfer needs a tokenizer that can spell every byte, such as the official Parameter Golf sp1024"
+    )]
+    NoByteFallback,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,7 +113,8 @@ pub struct SentencePiece {
     reserved: HashMap<String, u32>,
     unk_id: u32,
     bos_id: Option<u32>,
-    byte_ids: Option<[u32; 256]>,
+    /// The piece of each byte (byte fallback).
+    byte_ids: [u32; 256],
     charsmap: Option<CharsMap>,
     add_dummy_prefix: bool,
     remove_extra_whitespaces: bool,
@@ -200,14 +209,16 @@ impl SentencePiece {
                 _ => {}
             }
         }
-        let has_bytes = byte_ids.iter().all(|&b| b != u32::MAX);
+        if byte_ids.contains(&u32::MAX) {
+            return Err(TokenizeError::NoByteFallback);
+        }
         Ok(SentencePiece {
             pieces,
             index,
             reserved,
             unk_id: unk_id.ok_or(TokenizeError::Malformed("no <unk> piece"))?,
             bos_id,
-            byte_ids: has_bytes.then_some(byte_ids),
+            byte_ids,
             charsmap,
             add_dummy_prefix,
             remove_extra_whitespaces: remove_extra,
@@ -324,34 +335,21 @@ impl SentencePiece {
         let (norm, to_orig) = self.normalize(text);
         let pieces = self.bpe(&norm);
         let mut tokens: Vec<Token> = Vec::with_capacity(pieces.len());
-        let mut prev_unk = false;
         for r in pieces {
             let id = self.piece_to_id(&norm[r.clone()]);
-            let is_unk = id == self.unk_id;
-            if is_unk {
-                if let Some(bytes) = &self.byte_ids {
-                    // Byte fallback: one token per UTF-8 byte of the unknown character.
-                    for (k, &b) in norm.as_bytes()[r.clone()].iter().enumerate() {
-                        let at = r.start + k;
-                        tokens.push(Token {
-                            id: bytes[b as usize],
-                            norm: at..at + 1,
-                            orig: to_orig[at]..to_orig[at + 1],
-                        });
-                    }
-                    prev_unk = false;
-                    continue;
+            if id == self.unk_id {
+                // Byte fallback: one token per UTF-8 byte of the character the vocabulary lacks.
+                for (k, &b) in norm.as_bytes()[r.clone()].iter().enumerate() {
+                    let at = r.start + k;
+                    tokens.push(Token {
+                        id: self.byte_ids[b as usize],
+                        norm: at..at + 1,
+                        orig: to_orig[at]..to_orig[at + 1],
+                    });
                 }
-                if prev_unk {
-                    // A run of unknown characters is one <unk>, as SentencePiece reports it.
-                    let last = tokens.last_mut().expect("previous unknown token");
-                    last.norm.end = r.end;
-                    last.orig.end = to_orig[r.end];
-                    continue;
-                }
+                continue;
             }
             tokens.push(Token { id, orig: to_orig[r.start]..to_orig[r.end], norm: r });
-            prev_unk = is_unk;
         }
         tokens
     }

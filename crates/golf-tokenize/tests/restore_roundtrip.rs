@@ -1,6 +1,6 @@
 //! The side channel with the AR golfer's real tokenizer: for texts that normalization changes in every way it
 //! does (whitespace runs, tabs, CRLF, NFKC, control characters, whitespace only, emoji, code), a decoder that has
-//! only the token ids (and each `<unk>`'s spelled-out bytes) and the side channel gets the exact bytes back, and
+//! only the token ids and the side channel gets the exact bytes back, and
 //! the channel's length is the sum of what its edits are charged.
 
 use golf_tokenize::restore::restore;
@@ -12,14 +12,14 @@ fn model() -> SentencePiece {
     SentencePiece::from_model_bytes(&bytes).expect("parses")
 }
 
-/// What the decoder reads, built here from the ids alone (and the bytes each `<unk>` spells out).
-fn decoder_view(sp: &SentencePiece, text: &str, tokens: &[Token]) -> Vec<u8> {
+/// What the decoder reads, built here from the ids alone.
+fn decoder_view(sp: &SentencePiece, tokens: &[Token]) -> Vec<u8> {
     let mut out = Vec::new();
     for t in tokens {
         let p = sp.piece(t.id);
         match p.kind {
-            PieceKind::Unknown => out.extend_from_slice(&text.as_bytes()[t.orig.clone()]),
-            // Byte fallback (the official tokenizer): `<0xE3>` spells one raw byte.
+            PieceKind::Unknown => panic!("byte fallback: encoding yields no <unk>"),
+            // Byte fallback: `<0xE3>` spells one raw byte.
             PieceKind::Byte => out.extend(golf_tokenize::restore::byte_of(&p.text)),
             _ => out.extend(p.text.replace('\u{2581}', " ").bytes()),
         }
@@ -74,7 +74,7 @@ fn decodes_back_to_the_exact_bytes() {
     for text in &texts {
         let tokens = sp.encode(text);
         let sc = sp.side_channel(text, &tokens);
-        let view = decoder_view(&sp, text, &tokens);
+        let view = decoder_view(&sp, &tokens);
         let back = restore(&view, &sc.code).expect("decodes");
         assert_eq!(String::from_utf8_lossy(&back), *text, "round trip of {:?}", &text[..text.len().min(60)]);
         assert!(!sc.replaced_all, "the cheap edits restore {:?}", &text[..text.len().min(60)]);

@@ -1,14 +1,13 @@
-//! Spot checks against what Python's `sentencepiece` returns for the Parameter Golf tokenizer (ids and byte
+//! Spot checks against what Python's `sentencepiece` returns for the official Parameter Golf tokenizer (ids and byte
 //! offsets copied from `sp.encode(text, return_type="proto")`). The full parity test over the held-out texts and
 //! 50+ edge strings runs in pytest against the live Python library.
 
 use golf_tokenize::SentencePiece;
 
-/// The older tokenizer (no byte fallback) that these ids were copied for, committed in the MDLM's folder; the
-/// official one is checked by the pytest parity test.
+/// The official Parameter Golf sp1024 (byte fallback), as committed with the importer.
 fn model() -> SentencePiece {
-    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/mdlm/fineweb_1024_bpe.model"))
-        .expect("models/mdlm/fineweb_1024_bpe.model");
+    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../golf-import/tokenizer/fineweb_1024_bpe.model"))
+        .expect("crates/golf-import/tokenizer/fineweb_1024_bpe.model");
     SentencePiece::from_model_bytes(&bytes).expect("parses")
 }
 
@@ -18,14 +17,27 @@ type Case = (&'static str, &'static [u32], &'static [(usize, usize)]);
 #[test]
 fn matches_python_on_tricky_strings() {
     let sp = model();
+    // A character the vocabulary lacks is its UTF-8 bytes (`<0xNN>` = id 4 + NN); all but the last are empty
+    // ranges at the character's start, as Python reports them.
     let cases: &[Case] = &[
-        ("日本語 text", &[3, 274, 493], &[(0, 9), (9, 12), (12, 14)]),
-        ("  hello   world  ", &[7, 308, 944, 706], &[(2, 4), (4, 6), (6, 7), (7, 15)]),
-        ("<s> <|endoftext|>", &[3, 947, 3, 940, 3, 1010, 941, 16, 944, 957, 213, 493, 1010, 3], &[]),
-        ("ﬁne ①②", &[957, 215, 940, 972, 977], &[(0, 0), (0, 5), (5, 6), (6, 9), (9, 12)]),
-        ("12345", &[972, 977, 993, 1000, 996], &[]),
-        ("é", &[3], &[(0, 2)]),
-        ("\t tab\nnl", &[942, 139, 56, 950], &[(2, 3), (3, 5), (5, 7), (7, 8)]),
+        (
+            "日本語 text",
+            &[234, 155, 169, 234, 160, 176, 236, 174, 162, 532, 757],
+            &[(0, 0), (0, 0), (0, 3), (3, 3), (3, 3), (3, 6), (6, 6), (6, 6), (6, 9), (9, 12), (12, 14)],
+        ),
+        ("  hello   world  ", &[263, 565, 943, 458, 401], &[(2, 4), (4, 6), (6, 7), (7, 13), (13, 15)]),
+        ("<s> <|endoftext|>", &[64, 946, 66, 939, 64, 1007, 940, 272, 943, 956, 468, 757, 1007, 66], &[]),
+        ("ﬁne ①②", &[956, 469, 939, 972, 976], &[(0, 0), (0, 5), (5, 6), (6, 9), (9, 12)]),
+        ("12345", &[972, 976, 994, 998, 995], &[]),
+        ("é", &[199, 173], &[(0, 0), (0, 2)]),
+        ("\t tab\nnl", &[941, 393, 312, 949], &[(2, 3), (3, 5), (5, 7), (7, 8)]),
+        (
+            "emoji 😀",
+            &[411, 943, 990, 944, 939, 244, 163, 156, 132],
+            &[(0, 2), (2, 3), (3, 4), (4, 5), (5, 6), (6, 6), (6, 6), (6, 6), (6, 10)],
+        ),
+        ("\u{0}\u{7} ctl", &[4, 274, 941, 949], &[(0, 2), (2, 4), (4, 5), (5, 6)]),
+        ("🇫🇷 flag", &[244, 163, 139, 175, 244, 163, 139, 187, 785, 472], &[]),
         ("", &[], &[]),
     ];
     for (text, ids, offsets) in cases {
