@@ -62,6 +62,16 @@ def test_fp8_decoding_is_exact_for_all_codes():
     assert len(tables) == 1 and np.array_equal(tables[0].view(np.uint32), want.view(np.uint32))
 
 
+@pytest.mark.parametrize("golfer", ["ar", "mdlm"])
+def test_the_shipped_graphs_have_no_unused_initializers(golfer):
+    """ONNX Runtime warns on the console about each one (and the page's tests fail on console output)."""
+    import onnx
+
+    g = onnx.load(str(MODEL_DIR.parent / golfer / "model.onnx")).graph
+    used = {i for n in g.node for i in n.input}
+    assert [i.name for i in g.initializer if i.name not in used] == []
+
+
 def test_graph_equals_pytorch_fp8_model(session):
     s = MdlmSettings()
     for k, v in MANIFEST["training"]["settings"].items():

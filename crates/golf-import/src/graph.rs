@@ -239,8 +239,8 @@ pub fn build(a: &Artifact, s: &Shapes, h: &Hyper) -> Result<Vec<u8>, ImportError
     let zero = b.g.i64s("i", &[0]);
     let one = b.g.i64s("i", &[1]);
     let two = b.g.i64s("i", &[2]);
-    let three = b.g.i64s("i", &[3]);
     let p0 = if causal {
+        let three = b.g.i64s("i", &[3]);
         let shape = b.g.op("Shape", &["past_key_0"], "", &[]);
         let past_len = b.g.op("Slice", &[&shape, &two, &three], "P", &[]);
         b.g.op("Squeeze", &[&past_len, &zero], "", &[])
