@@ -39,6 +39,8 @@ def one_line(r) -> str:
     ("context", 0, '"context" is 0; it must be at least 2'),
     ("stride", 0, '"stride" is 0'),
     ("bos_id", 5000, '"bos_id" has id 5000, outside the vocabulary'),
+    ("kind", "transformer", "unknown variant `transformer`, expected `autoregressive` or `diffusion`"),
+    ("mask_id", None, 'a diffusion model needs "mask_id"'),
 ])
 def test_a_manifest_that_makes_no_sense_is_refused(tmp_path, field, value, says):
     models = copy_of("mdlm", tmp_path)

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use golf_gzip::{score_blocking, GzipGolfer, Method};
+use golf_gzip::{score_blocking, Dry, GzipGolfer, GzipScoreOptions, Method};
 
 use crate::locate;
 
@@ -101,7 +101,7 @@ pub fn ar_generation(golfer: &golf_onnx::ArGolfer, tokens: usize) -> Result<()> 
     ids.extend(golfer.tokenizer.encode_ids(prompt));
     let mut full = Vec::new();
     for _ in 0..tokens {
-        let window = &ids[ids.len().saturating_sub(golfer.window.size)..];
+        let window = &ids[ids.len().saturating_sub(golfer.window().size)..];
         let logits = block_on(golfer.next_logits_uncached(window))?;
         let best = (0..logits.len()).fold(0, |b, i| if logits[i] > logits[b] { i } else { b }) as u32;
         full.push(golfer.piece_text(best));
@@ -109,7 +109,7 @@ pub fn ar_generation(golfer: &golf_onnx::ArGolfer, tokens: usize) -> Result<()> 
     }
     let t_full = t.elapsed().as_secs_f64();
     let n = cached.len();
-    println!("AR generation, {n} tokens after {prompt:?}, greedy, window {}:", golfer.window.size);
+    println!("AR generation, {n} tokens after {prompt:?}, greedy, window {}:", golfer.window().size);
     println!(
         "  with the KV cache                   {:>7.2} ms/token ({:.0} tokens/s)",
         t_cached * 1e3 / n as f64,
@@ -135,11 +135,11 @@ pub fn run(data: &Path) -> Result<()> {
         )
     })?;
     let mb = text.len() as f64 / 1e6;
-    let bits_only = GzipGolfer { token_info: false, ..GzipGolfer::new(Method::Exact) };
-    let with_info = GzipGolfer::new(Method::Exact);
-    let (t_bits, spans) = best_of(3, || score_blocking(&bits_only, &text));
+    let exact = GzipGolfer::new(Method::Exact, Dry::default());
+    let (bits_only, with_info) = (GzipScoreOptions { popovers: false }, GzipScoreOptions { popovers: true });
+    let (t_bits, spans) = best_of(3, || score_blocking(&exact, &text, bits_only));
     let bpb = golf_core::Summary::of(&spans?, text.len() as u64).bpb;
-    let (t_info, _) = best_of(3, || score_blocking(&with_info, &text));
+    let (t_info, _) = best_of(3, || score_blocking(&exact, &text, with_info));
     println!("gzip exact scoring, {} ({:.2} MB, {bpb:.4} bpb):", enwik.display(), mb);
     println!("  bits only              {:.1} MB/s ({:.0} ms)", mb / t_bits, t_bits * 1e3);
     println!("  with token details     {:.1} MB/s ({:.0} ms)", mb / t_info, t_info * 1e3);
@@ -147,9 +147,9 @@ pub fn run(data: &Path) -> Result<()> {
     let fineweb = locate::sample(SAMPLE)?;
     let small = std::fs::read(&fineweb).with_context(|| format!("cannot read '{}'", fineweb.display()))?;
     let small = &small[..small.len().min(16 * 1024)];
-    let (t_exact, _) = best_of(5, || score_blocking(&bits_only, small));
-    let marginal = GzipGolfer { token_info: false, ..GzipGolfer::new(Method::Marginal) };
-    let (t_marginal, _) = best_of(1, || score_blocking(&marginal, small));
+    let (t_exact, _) = best_of(5, || score_blocking(&exact, small, bits_only));
+    let marginal = GzipGolfer::new(Method::Marginal, Dry::default());
+    let (t_marginal, _) = best_of(1, || score_blocking(&marginal, small, bits_only));
     println!("marginal vs exact on the first {} bytes of {}:", small.len(), fineweb.display());
     println!("  exact    {:.2} ms", t_exact * 1e3);
     println!("  marginal {:.0} ms", t_marginal * 1e3);

@@ -10,9 +10,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use golf_core::{block_on, GenerateSettings, GolfError, Golfer, SamplerSettings, Span, Summary};
+use golf_core::{block_on, GenerateSettings, GolfError, Golfer, GolferInfo, SamplerSettings, Span, TokenReport};
+use golf_engine::{AnyGolfer, Command as EngineCommand, Engine, Event, Limits, Outcome, ScoreOptions, ScoreSummary};
 use golf_gzip::{Dry, GzipGolfer, Method, GZIP_CONTAINER_BYTES, MARGINAL_MAX_BYTES};
-use golf_onnx::{ArGolfer, Estimator, MdlmGolfer, Window};
+use golf_onnx::Estimator;
 use progress::Meter;
 
 #[derive(Parser)]
@@ -48,17 +49,6 @@ enum EstimatorArg {
     Confidence,
 }
 
-impl GolferId {
-    fn folder(self) -> &'static str {
-        match self {
-            GolferId::Gzip => "gzip",
-            GolferId::Ar => "ar",
-            GolferId::Smollm2 => "smollm2",
-            GolferId::Mdlm => "mdlm",
-        }
-    }
-}
-
 #[derive(Clone, Copy, ValueEnum)]
 enum MethodArg {
     /// Decode the stream and charge every bit to the bytes it encodes (adds up to the stream exactly)
@@ -83,25 +73,18 @@ struct Places {
 }
 
 impl Places {
-    /// The golfer to run: --golfer, or the kind of model in --model's folder.
-    fn golfer(&self, golfer: GolferId) -> Result<GolferId> {
-        let Some(dir) = &self.model else { return Ok(golfer) };
-        let path = dir.join("golfer.json");
-        let json = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let manifest = golf_onnx::Manifest::parse(&json, &path.display().to_string())?;
-        match manifest.kind.as_str() {
-            "autoregressive" => Ok(GolferId::Ar),
-            "diffusion" => Ok(GolferId::Mdlm),
-            other => bail!("{}: unknown kind \"{other}\" (autoregressive or diffusion)", path.display()),
-        }
-    }
-
-    /// The folder a neural golfer loads from.
-    fn folder(&self, golfer: GolferId) -> Result<PathBuf> {
-        match &self.model {
-            Some(dir) => Ok(dir.clone()),
-            None => Ok(locate::models_dir(self.models.as_deref())?.join(golfer.folder())),
-        }
+    /// The golfer to run: --model's folder, else --golfer (gzip as given, the others from their folder under
+    /// the models folder, named as on the command line).
+    fn load(&self, golfer: GolferId, gzip: GzipGolfer) -> Result<AnyGolfer> {
+        let dir = match &self.model {
+            Some(dir) => dir.clone(),
+            None if golfer == GolferId::Gzip => return Ok(AnyGolfer::Gzip(std::rc::Rc::new(gzip))),
+            None => {
+                let name = golfer.to_possible_value().expect("every golfer has a name");
+                locate::models_dir(self.models.as_deref())?.join(name.get_name())
+            }
+        };
+        Ok(block_on(golf_engine::load_folder(&dir))?)
     }
 }
 
@@ -290,84 +273,61 @@ fn run(cli: Cli) -> Result<()> {
             places,
             file,
         } => {
-            let golfer = places.golfer(golfer)?;
             let meter = Meter::new(quiet);
             meter.phase("reading the text");
             let text = read_input(file.as_ref())?;
-            if !(bytes && golfer == GolferId::Gzip) {
+            meter.phase("loading the model");
+            let method = match method {
+                MethodArg::Exact => Method::Exact,
+                MethodArg::Marginal => Method::Marginal,
+            };
+            let golfer = places.load(golfer, GzipGolfer::new(method, Dry::default()))?;
+            if !(bytes && golfer.scores_raw_bytes()) {
                 if let Err(e) = std::str::from_utf8(&text) {
                     bail!(GolfError::NotUtf8 { offset: e.valid_up_to() });
                 }
             }
+            let options = ScoreOptions {
+                popovers: json && tokens,
+                stride,
+                estimator: Some(match estimator {
+                    EstimatorArg::Nelbo => Estimator::Nelbo { steps, seed: mask_seed },
+                    EstimatorArg::L2r => Estimator::LeftToRight,
+                    EstimatorArg::Confidence => Estimator::Confidence,
+                }),
+                max_tokens,
+            };
             let out = Output { json, tokens, per_byte, file: file.clone() };
-            match golfer {
-                GolferId::Gzip => {
-                    let method = match method {
-                        MethodArg::Exact => Method::Exact,
-                        MethodArg::Marginal => Method::Marginal,
-                    };
-                    let golfer = GzipGolfer { method, token_info: json && tokens, dry: Dry::default() };
-                    let start = Instant::now();
-                    let mut run = golfer.start_score(&text)?;
-                    let spans = meter.score(&golfer, &mut run, "bytes")?;
-                    let seconds = start.elapsed().as_secs_f64();
-                    meter.finish();
-                    report_gzip(method, &text, &spans, seconds, &out)
+            let info = golfer.info();
+            let gzip = golfer.manifest().is_none().then_some(method);
+            let start = Instant::now();
+            meter.phase("tokenizing");
+            let mut engine = engine_of(golfer);
+            engine.command(EngineCommand::Score {
+                golfer: info.id.clone(),
+                text: text.clone(),
+                options,
+                limits: Limits::default(),
+            });
+            let mut spans = Vec::new();
+            let mut summary = None;
+            drive(&mut engine, |event| {
+                match event {
+                    Event::Progress { done, total, unit, .. } => meter.progress(done, total, unit),
+                    Event::Spans { spans: s, .. } => spans.extend(s),
+                    Event::Finished { outcome: Outcome::Scored(s), .. } => summary = Some(s),
+                    _ => {}
                 }
-                GolferId::Ar | GolferId::Smollm2 => {
-                    meter.phase("loading the model");
-                    let mut golfer = load_ar(&places, golfer)?;
-                    golfer.popovers = json && tokens;
-                    if let Some(s) = stride {
-                        if s == 0 || s > golfer.window.size {
-                            bail!("--stride must be between 1 and the window size ({})", golfer.window.size);
-                        }
-                        golfer.window = Window { stride: s, ..golfer.window };
-                    }
-                    let start = Instant::now();
-                    meter.phase("tokenizing");
-                    let mut run = golfer.start_score(&text)?;
-                    let spans = meter.score(&golfer, &mut run, "tokens")?;
-                    let report = golfer.report(&run);
-                    let seconds = start.elapsed().as_secs_f64();
-                    meter.finish();
-                    report_neural(&golfer.manifest, &golfer.tokenizer, None, &report, &text, &spans, seconds, &out)
-                }
-                GolferId::Mdlm => {
-                    meter.phase("loading the model");
-                    let mut golfer = load_mdlm(&places)?;
-                    golfer.popovers = json && tokens;
-                    if steps == 0 {
-                        bail!("--steps must be at least 1");
-                    }
-                    golfer.estimator = match estimator {
-                        EstimatorArg::Nelbo => Estimator::Nelbo { steps, seed: mask_seed },
-                        EstimatorArg::L2r => Estimator::LeftToRight,
-                        EstimatorArg::Confidence => Estimator::Confidence,
-                    };
-                    let start = Instant::now();
-                    meter.phase("tokenizing");
-                    let mut run = golfer.start_score(&text)?;
-                    let mut est = golfer.estimator.describe();
-                    if let Some(n) = max_tokens {
-                        let all = run.tokens();
-                        golfer.truncate(&mut run, n);
-                        if run.tokens() < all {
-                            est += &format!(
-                                "; the first {} of {all} tokens ({} of {} bytes)",
-                                run.tokens(),
-                                run.text().len(),
-                                text.len()
-                            );
-                        }
-                    }
-                    let spans = meter.score(&golfer, &mut run, "model calls")?;
-                    let report = golfer.report(&run);
-                    let seconds = start.elapsed().as_secs_f64();
-                    meter.finish();
-                    let text = run.text().as_bytes();
-                    report_neural(&golfer.manifest, &golfer.tokenizer, Some(est), &report, text, &spans, seconds, &out)
-                }
+                Ok(())
+            })?;
+            let summary = summary.context("the score ended without totals")?;
+            let seconds = start.elapsed().as_secs_f64();
+            meter.phase("writing the report");
+            meter.finish();
+            match (gzip, &summary.report) {
+                (Some(method), _) => report_gzip(method, &summary, &spans, seconds, &out),
+                (None, Some(report)) => report_neural(&info, &summary, report, &spans, seconds, &out),
+                (None, None) => bail!("{} gave no token report", info.label),
             }
         }
         Command::Generate {
@@ -387,7 +347,6 @@ fn run(cli: Cli) -> Result<()> {
             dry_multiplier,
             places,
         } => {
-            let golfer = places.golfer(golfer)?;
             let mut settings = GenerateSettings {
                 sampler: SamplerSettings { temperature, top_k, top_p, repetition_penalty, seed },
                 max_bytes,
@@ -400,30 +359,25 @@ fn run(cli: Cli) -> Result<()> {
             if !(dry_multiplier.is_finite() && dry_multiplier >= 0.0) {
                 bail!("the repeat penalty's strength (--dry-multiplier) must be a number from 0 (off) up, not {dry_multiplier}");
             }
-            let mut out = std::io::stdout().lock();
-            match golfer {
-                GolferId::Gzip => {
-                    settings.max_steps = max_bytes;
-                    let dry = Dry { multiplier: dry_multiplier, ..Dry::default() };
-                    let golfer = GzipGolfer { dry, ..GzipGolfer::default() };
-                    stream(&golfer, &prompt, &settings, &mut out)
-                }
-                GolferId::Ar | GolferId::Smollm2 => stream(&load_ar(&places, golfer)?, &prompt, &settings, &mut out),
-                GolferId::Mdlm => unmask(&load_mdlm(&places)?, &prompt, &settings, show_steps, &mut out),
+            let dry = Dry { multiplier: dry_multiplier, ..Dry::default() };
+            let golfer = places.load(golfer, GzipGolfer::new(Method::Exact, dry))?;
+            if golfer.manifest().is_none() {
+                // gzip has no tokens (--max-tokens is the neural golfers'): its pieces stop at --max-bytes.
+                settings.max_steps = max_bytes;
             }
+            generate(golfer, &prompt, settings, show_steps, &mut std::io::stdout().lock())
         }
         Command::Bench { golfer, tokens, threads, places } => {
-            let golfer = places.golfer(golfer)?;
             if let Some(n) = threads {
                 golf_onnx::runtime::native::set_threads(n);
             }
-            match golfer {
-                GolferId::Gzip => bench::run(&locate::data_dir(places.data.as_deref())),
-                GolferId::Mdlm => bench::mdlm_speed(&load_mdlm(&places)?),
-                GolferId::Ar | GolferId::Smollm2 => {
-                    let g = load_ar(&places, golfer)?;
+            match places.load(golfer, GzipGolfer::default())? {
+                AnyGolfer::Gzip(_) => bench::run(&locate::data_dir(places.data.as_deref())),
+                AnyGolfer::Mdlm(g) => bench::mdlm_speed(&g),
+                AnyGolfer::Ar(g) => {
                     bench::onnx_speed(&g)?;
-                    if golfer == GolferId::Ar {
+                    // The cache-vs-full comparison is the small AR golfers'; SmolLM2's full passes would take minutes.
+                    if golfer == GolferId::Ar || places.model.is_some() {
                         bench::ar_generation(&g, tokens)?;
                     }
                     Ok(())
@@ -496,59 +450,68 @@ fn import(
     Ok(())
 }
 
-fn load_ar(places: &Places, golfer: GolferId) -> Result<ArGolfer> {
-    Ok(block_on(golf_onnx::files::load_ar(&places.folder(golfer)?))?)
+/// An engine with one golfer, on the wall clock.
+fn engine_of(golfer: AnyGolfer) -> Engine<AnyGolfer> {
+    let t0 = Instant::now();
+    let mut engine = Engine::new(move || t0.elapsed().as_secs_f64() * 1e3);
+    engine.insert(golfer.id(), golfer);
+    engine
 }
 
-fn load_mdlm(places: &Places) -> Result<MdlmGolfer> {
-    Ok(block_on(golf_onnx::files::load_mdlm(&places.folder(GolferId::Mdlm)?))?)
+/// Runs the engine until it is idle, handing every event to `on`; an error event ends it.
+fn drive(engine: &mut Engine<AnyGolfer>, mut on: impl FnMut(Event) -> Result<()>) -> Result<()> {
+    while engine.busy() {
+        for event in block_on(engine.step()) {
+            if let Event::Error { error, .. } = event {
+                return Err(error.into());
+            }
+            on(event)?;
+        }
+    }
+    Ok(())
 }
 
-/// Diffusion generation: the canvas after each step (with --show-steps) or once at the end.
-fn unmask(
-    golfer: &MdlmGolfer,
+/// Streams a generation: the text as it is sampled; a diffusion canvas after every step (with `show_steps`) or
+/// once at the end, masked slots as ░.
+fn generate(
+    golfer: AnyGolfer,
     prompt: &str,
-    settings: &GenerateSettings,
+    settings: GenerateSettings,
     show_steps: bool,
     out: &mut impl Write,
 ) -> Result<()> {
-    let mut run = golfer.start_generate(prompt, settings)?;
+    let diffusion = golfer.is_diffusion();
+    let chat = settings.chat;
+    let mut engine = engine_of(golfer.clone());
+    engine.command(EngineCommand::Generate { golfer: golfer.id(), prompt: prompt.to_string(), settings });
+    if !diffusion {
+        if chat {
+            writeln!(out, "> {prompt}")?;
+        } else {
+            write!(out, "{prompt}")?;
+        }
+    }
     let render = |canvas: &[Option<String>]| -> String {
         canvas.iter().map(|s| s.clone().unwrap_or_else(|| "\u{2591}".into())).collect()
     };
-    let mut step = 0;
-    loop {
-        let s = block_on(golfer.generate_step(&mut run))?;
-        step += 1;
-        if show_steps || s.finished {
-            if let Some(canvas) = &s.canvas {
-                let label = if show_steps { format!("[{step:>3}] ") } else { String::new() };
-                writeln!(out, "{label}{prompt}{}", render(canvas))?;
-                out.flush()?;
+    let (mut step, mut last) = (0, Vec::new());
+    drive(&mut engine, |event| {
+        match event {
+            Event::Token { text, .. } => write!(out, "{text}")?,
+            Event::Canvas { canvas, .. } => {
+                step += 1;
+                if show_steps {
+                    writeln!(out, "[{step:>3}] {prompt}{}", render(&canvas))?;
+                }
+                last = canvas;
             }
+            Event::Finished { .. } if diffusion && !show_steps => writeln!(out, "{prompt}{}", render(&last))?,
+            Event::Finished { .. } if !diffusion => writeln!(out)?,
+            _ => {}
         }
-        if s.finished {
-            return Ok(());
-        }
-    }
-}
-
-fn stream<G: Golfer>(golfer: &G, prompt: &str, settings: &GenerateSettings, out: &mut impl Write) -> Result<()> {
-    let mut run = golfer.start_generate(prompt, settings)?;
-    if settings.chat {
-        writeln!(out, "> {prompt}")?;
-    } else {
-        write!(out, "{prompt}")?;
-    }
-    loop {
-        let step = block_on(golfer.generate_step(&mut run))?;
-        write!(out, "{}", step.text)?;
         out.flush()?;
-        if step.finished {
-            writeln!(out)?;
-            return Ok(());
-        }
-    }
+        Ok(())
+    })
 }
 
 fn tokenize(model: &PathBuf, json_array: bool, file: Option<&PathBuf>) -> Result<()> {
@@ -650,8 +613,7 @@ impl Output {
     }
 }
 
-fn report_gzip(method: Method, text: &[u8], spans: &[Span], seconds: f64, out: &Output) -> Result<()> {
-    let summary = Summary::of(spans, text.len() as u64);
+fn report_gzip(method: Method, summary: &ScoreSummary, spans: &[Span], seconds: f64, out: &Output) -> Result<()> {
     let method_name = match method {
         Method::Exact => "exact",
         Method::Marginal => "marginal",
@@ -664,7 +626,7 @@ fn report_gzip(method: Method, text: &[u8], spans: &[Span], seconds: f64, out: &
         }) else {
             unreachable!()
         };
-        return out.json(fields, spans, text.len());
+        return out.json(fields, spans, summary.bytes as usize);
     }
     println!("gzip -9 ({method_name}) on {}", out.name());
     println!("  bytes  {}", summary.bytes);
@@ -678,33 +640,30 @@ fn report_gzip(method: Method, text: &[u8], spans: &[Span], seconds: f64, out: &
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
 fn report_neural(
-    manifest: &golf_onnx::Manifest,
-    tokenizer: &golf_tokenize::TextTokenizer,
-    estimator: Option<String>,
-    r: &golf_onnx::TokenReport,
-    text: &[u8],
+    info: &GolferInfo,
+    summary: &ScoreSummary,
+    r: &TokenReport,
     spans: &[Span],
     seconds: f64,
     out: &Output,
 ) -> Result<()> {
-    let has_golf_count = matches!(tokenizer, golf_tokenize::TextTokenizer::SentencePiece(_));
+    let estimator = &summary.method;
     if out.json {
         let serde_json::Value::Object(mut fields) = serde_json::to_value(r)? else { unreachable!() };
-        fields.insert("golfer".into(), manifest.id.clone().into());
-        if let Some(e) = &estimator {
+        fields.insert("golfer".into(), info.id.clone().into());
+        if let Some(e) = estimator {
             fields.insert("estimator".into(), e.clone().into());
         }
         fields.insert("seconds".into(), seconds.into());
-        return out.json(fields, spans, text.len());
+        return out.json(fields, spans, summary.bytes as usize);
     }
-    println!("{} on {}", manifest.label, out.name());
-    if let Some(e) = &estimator {
+    println!("{} on {}", info.label, out.name());
+    if let Some(e) = estimator {
         println!("  estimator  {e}");
     }
     println!("  bytes      {}", r.bytes);
-    if has_golf_count {
+    if r.golf_count {
         println!("  tokens     {} (SentencePiece with byte fallback: every byte has a token)", r.tokens);
         println!(
             "  bits       {:.1} (model {:.1} + {:.0} to restore what normalization changed, in {} edits)",
@@ -715,7 +674,7 @@ fn report_neural(
         println!("  bits       {:.1}", r.bits);
     }
     println!("  bpb        {:.4} over the bytes as given", r.bpb);
-    if has_golf_count {
+    if r.golf_count {
         println!(
             "  golf bpb   {:.4} under Parameter Golf's byte count ({} bytes; model bits only, over the normalized text)",
             r.golf_bpb, r.golf_bytes

@@ -4,8 +4,6 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use anyhow::Result;
-use golf_core::{block_on, Golfer, Span};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 /// How long work runs before its progress appears: quick commands print nothing extra.
@@ -13,6 +11,8 @@ const SHOW_AFTER: Duration = Duration::from_secs(1);
 
 pub struct Meter {
     bar: ProgressBar,
+    /// The units the bar counts to, once counting.
+    total: std::cell::Cell<Option<u64>>,
 }
 
 impl Meter {
@@ -31,7 +31,7 @@ impl Meter {
                 }
             });
         }
-        Meter { bar }
+        Meter { bar, total: std::cell::Cell::new(None) }
     }
 
     /// Work whose size is not known: a spinner and `what`.
@@ -57,25 +57,15 @@ impl Meter {
         self.bar.reset_eta();
     }
 
-    /// Runs a score to its end, counting `unit`s (the golfer's own progress: bytes, tokens or model calls).
-    pub fn score<G: Golfer>(&self, golfer: &G, run: &mut G::ScoreRun, unit: &str) -> Result<Vec<Span>> {
-        let mut spans = Vec::new();
-        let mut total = None;
-        loop {
-            let step = block_on(golfer.score_step(run))?;
-            spans.extend(step.spans);
-            if step.finished {
-                self.phase("writing the report");
-                return Ok(spans);
-            }
-            if total != Some(step.progress.total) {
-                total = Some(step.progress.total);
-                self.count("scoring", unit, step.progress.total);
-            }
-            self.bar.set_position(step.progress.done);
-            if step.progress.done == step.progress.total {
-                self.phase("building the spans");
-            }
+    /// A score's progress, in the golfer's own unit (bytes, tokens or model calls): a bar once the total is
+    /// known, and the next phase's name once every unit is done.
+    pub fn progress(&self, done: u64, total: u64, unit: &str) {
+        if self.total.replace(Some(total)) != Some(total) {
+            self.count("scoring", unit, total);
+        }
+        self.bar.set_position(done);
+        if done == total {
+            self.phase("building the spans");
         }
     }
 

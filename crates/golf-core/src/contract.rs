@@ -152,24 +152,95 @@ pub enum GolfError {
     #[error("{golfer} has no chat template: only instruct models (SmolLM2) can chat")]
     NoChat { golfer: String },
     #[error("{0}")]
+    BadSetting(String),
+    #[error("{0}")]
     Model(String),
 }
 
-/// A golfer. Implementations are immutable; per-run state lives in `ScoreRun` / `GenerateRun`.
+/// A token golfer's totals under both byte counts (AR and diffusion alike), for the CLI and the page's table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TokenReport {
+    pub tokens: usize,
+    /// Sum of -log2 p over the tokens (what Parameter Golf counts).
+    pub model_bits: f64,
+    /// Parameter Golf's byte count (`eval_val`'s piece-length rule).
+    pub golf_bytes: u64,
+    /// Model bits over the Parameter Golf byte count: over the normalized text, as `eval_val` counts it, so it
+    /// excludes `restore_bits`.
+    pub golf_bpb: f64,
+    /// Length of the side channel that restores what normalization changed (whitespace runs, NFKC), and its
+    /// edits; 0 for a lossless tokenizer.
+    pub restore_bits: f64,
+    pub restore_edits: usize,
+    /// The true code length: model bits plus `restore_bits`. (The tokenizer has byte fallback, so every byte is
+    /// in some token the model priced: no `<unk>`.)
+    pub bits: f64,
+    pub bytes: u64,
+    pub bpb: f64,
+    pub window: usize,
+    pub stride: usize,
+    /// Whether Parameter Golf's byte count can differ from the text's (SentencePiece's piece-length rule); for
+    /// byte-level BPE the two are the same number and only one is shown.
+    #[serde(skip)]
+    pub golf_count: bool,
+}
+
+/// A golfer. Implementations are immutable; per-run state lives in `ScoreRun` / `GenerateRun`, and how one
+/// score is run (an estimator, popovers, a stride) is its typed `ScoreOptions`, not a field of the golfer.
+///
+/// What only some golfers have are methods with defaults: a token report, a progress unit, pacing of the
+/// model calls, a time limit that shortens the text.
 pub trait Golfer {
     type ScoreRun;
     type GenerateRun;
+    /// `Default` is how the golfer scores when nothing is asked for (the manifest's settings).
+    type ScoreOptions: Clone + Default;
 
     fn info(&self) -> GolferInfo;
 
     /// Prepares to score `text`; cheap. Fails on input the golfer cannot score.
-    fn start_score(&self, text: &[u8]) -> Result<Self::ScoreRun, GolfError>;
+    fn start_score(&self, text: &[u8], options: &Self::ScoreOptions) -> Result<Self::ScoreRun, GolfError>;
 
     /// Advances scoring by one bounded step.
     fn score_step(&self, run: &mut Self::ScoreRun) -> impl Future<Output = Result<ScoreStep, GolfError>>;
+
+    /// What [`Progress`] counts: bytes, tokens or model calls.
+    fn progress_unit(&self) -> &'static str {
+        "tokens"
+    }
+
+    /// The bytes a run scores: all of the text, unless a limit cut it to a prefix ([`Golfer::fit_time`]).
+    fn scored_bytes(&self, _run: &Self::ScoreRun) -> Option<usize> {
+        None
+    }
+
+    /// Totals under the token counts, for token golfers.
+    fn report(&self, _run: &Self::ScoreRun) -> Option<TokenReport> {
+        None
+    }
+
+    /// How the bits were estimated, where a golfer has more than one way (the diffusion golfer's estimators).
+    fn scoring_method(&self, _run: &Self::ScoreRun) -> Option<String> {
+        None
+    }
+
+    /// Called before each step by a caller that wants steps of about `target_ms`: sizes the next model call from
+    /// the last step's `last_ms` (0 before the first). A page whose model runs on its thread stays responsive so.
+    fn pace(&self, _run: &mut Self::ScoreRun, _last_ms: f64, _target_ms: f64) {}
+
+    /// A run that would take more than `budget_s` of its own time at the rate measured after `spent_s` is cut to
+    /// what fits; returns the tokens kept and the tokens of the whole text when it cut.
+    fn fit_time(&self, _run: &mut Self::ScoreRun, _spent_s: f64, _budget_s: f64) -> Option<(usize, usize)> {
+        None
+    }
 
     fn start_generate(&self, prompt: &str, settings: &GenerateSettings) -> Result<Self::GenerateRun, GolfError>;
 
     /// Samples the next token (or chunk).
     fn generate_step(&self, run: &mut Self::GenerateRun) -> impl Future<Output = Result<GenerateStep, GolfError>>;
+
+    /// A diffusion canvas slot's popover: the prediction at the step that committed it.
+    fn slot_info<'a>(&self, _run: &'a Self::GenerateRun, _slot: usize) -> Option<&'a TokenInfo> {
+        None
+    }
 }

@@ -38,20 +38,35 @@ pub enum Method {
 
 #[derive(Clone, Debug, Default)]
 pub struct GzipGolfer {
-    pub method: Method,
-    /// Attach token text and a description of each symbol to the spans (the page's popovers).
-    pub token_info: bool,
-    pub dry: Dry,
+    method: Method,
+    /// Generation's penalty on verbatim repeats.
+    dry: Dry,
 }
 
 impl GzipGolfer {
-    pub fn new(method: Method) -> GzipGolfer {
-        GzipGolfer { method, token_info: true, dry: Dry::default() }
+    pub fn new(method: Method, dry: Dry) -> GzipGolfer {
+        GzipGolfer { method, dry }
+    }
+
+    pub fn method(&self) -> Method {
+        self.method
     }
 }
 
+/// How one text is scored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GzipScoreOptions {
+    /// Attach token text and a description of each symbol to the spans (the page's popovers).
+    pub popovers: bool,
+}
+
 /// Per-run scoring state.
-pub enum GzipScore {
+pub struct GzipScore {
+    popovers: bool,
+    state: ScoreState,
+}
+
+enum ScoreState {
     Exact(Box<Deflater>),
     Marginal { text: Vec<u8>, next: usize, prev_len: usize },
     Done,
@@ -60,6 +75,7 @@ pub enum GzipScore {
 impl Golfer for GzipGolfer {
     type ScoreRun = GzipScore;
     type GenerateRun = GzipGeneration;
+    type ScoreOptions = GzipScoreOptions;
 
     fn info(&self) -> GolferInfo {
         GolferInfo {
@@ -73,12 +89,12 @@ impl Golfer for GzipGolfer {
         }
     }
 
-    fn start_score(&self, text: &[u8]) -> Result<GzipScore, GolfError> {
+    fn start_score(&self, text: &[u8], options: &GzipScoreOptions) -> Result<GzipScore, GolfError> {
         if text.is_empty() {
             return Err(GolfError::EmptyInput);
         }
-        Ok(match self.method {
-            Method::Exact => GzipScore::Exact(Box::new(Deflater::new(text.to_vec()))),
+        let state = match self.method {
+            Method::Exact => ScoreState::Exact(Box::new(Deflater::new(text.to_vec()))),
             Method::Marginal => {
                 if text.len() > MARGINAL_MAX_BYTES {
                     return Err(GolfError::TooLong {
@@ -87,14 +103,20 @@ impl Golfer for GzipGolfer {
                         why: "the marginal method recompresses every prefix (quadratic time); use the exact method",
                     });
                 }
-                GzipScore::Marginal { text: text.to_vec(), next: 0, prev_len: 0 }
+                ScoreState::Marginal { text: text.to_vec(), next: 0, prev_len: 0 }
             }
-        })
+        };
+        Ok(GzipScore { popovers: options.popovers, state })
+    }
+
+    fn progress_unit(&self) -> &'static str {
+        "bytes"
     }
 
     async fn score_step(&self, run: &mut GzipScore) -> Result<ScoreStep, GolfError> {
-        Ok(match run {
-            GzipScore::Exact(d) => {
+        let popovers = run.popovers;
+        Ok(match &mut run.state {
+            ScoreState::Exact(d) => {
                 let total = d.input_len() as u64;
                 if !d.advance(SCORE_STEP_BYTES) {
                     return Ok(ScoreStep {
@@ -102,18 +124,18 @@ impl Golfer for GzipGolfer {
                         ..Default::default()
                     });
                 }
-                let spans = self.exact_spans(d)?;
-                *run = GzipScore::Done;
+                let spans = exact_spans(d, popovers)?;
+                run.state = ScoreState::Done;
                 ScoreStep { spans, progress: Progress { done: total, total }, finished: true }
             }
-            GzipScore::Marginal { text, next, prev_len } => {
+            ScoreState::Marginal { text, next, prev_len } => {
                 let mut spans = Vec::new();
                 let mut work = 0;
                 while *next < text.len() && work < MARGINAL_STEP_WORK {
                     let i = *next;
                     let len = Deflater::new(text[..=i].to_vec()).finish().len();
                     let bits = 8.0 * (len as f64 - *prev_len as f64);
-                    let token = self.token_info.then(|| {
+                    let token = popovers.then(|| {
                         Box::new(TokenInfo {
                             text: String::from_utf8_lossy(&text[i..=i]).into_owned(),
                             detail: Some(format!("prefix compresses to {len} bytes (was {prev_len})")),
@@ -128,11 +150,11 @@ impl Golfer for GzipGolfer {
                 let progress = Progress { done: *next as u64, total: text.len() as u64 };
                 let finished = *next == text.len();
                 if finished {
-                    *run = GzipScore::Done;
+                    run.state = ScoreState::Done;
                 }
                 ScoreStep { spans, progress, finished }
             }
-            GzipScore::Done => ScoreStep { finished: true, ..Default::default() },
+            ScoreState::Done => ScoreStep { finished: true, ..Default::default() },
         })
     }
 
@@ -148,37 +170,36 @@ impl Golfer for GzipGolfer {
     }
 }
 
-impl GzipGolfer {
-    fn exact_spans(&self, d: &Deflater) -> Result<Vec<Span>, GolfError> {
-        let text = d.input();
-        let a = attribute(d.output(), text).map_err(|e| GolfError::Model(format!("gzip attribution failed: {e}")))?;
-        Ok(a.charges
-            .iter()
-            .map(|c| {
-                let token = self.token_info.then(|| {
-                    let bytes = &text[c.start as usize..c.end as usize];
-                    let detail = match c.coding {
-                        Coding::Literal => format!("literal, {} code bits", c.code_bits),
-                        Coding::Stored => "stored byte (uncompressed block), 8 bits".to_string(),
-                        Coding::Match { length, distance } => {
-                            format!("copy {length} bytes from {distance} back, {} code bits", c.code_bits)
-                        }
-                    };
-                    Box::new(TokenInfo {
-                        text: String::from_utf8_lossy(bytes).into_owned(),
-                        detail: Some(detail),
-                        ..Default::default()
-                    })
-                });
-                Span { start: c.start, end: c.end, bits: to_bits(c.units), token }
-            })
-            .collect())
-    }
+/// The exact method's spans: every bit of the stream charged to the bytes it encodes.
+fn exact_spans(d: &Deflater, popovers: bool) -> Result<Vec<Span>, GolfError> {
+    let text = d.input();
+    let a = attribute(d.output(), text).map_err(|e| GolfError::Model(format!("gzip attribution failed: {e}")))?;
+    Ok(a.charges
+        .iter()
+        .map(|c| {
+            let token = popovers.then(|| {
+                let bytes = &text[c.start as usize..c.end as usize];
+                let detail = match c.coding {
+                    Coding::Literal => format!("literal, {} code bits", c.code_bits),
+                    Coding::Stored => "stored byte (uncompressed block), 8 bits".to_string(),
+                    Coding::Match { length, distance } => {
+                        format!("copy {length} bytes from {distance} back, {} code bits", c.code_bits)
+                    }
+                };
+                Box::new(TokenInfo {
+                    text: String::from_utf8_lossy(bytes).into_owned(),
+                    detail: Some(detail),
+                    ..Default::default()
+                })
+            });
+            Span { start: c.start, end: c.end, bits: to_bits(c.units), token }
+        })
+        .collect())
 }
 
 /// Scores a whole text synchronously (CLI, tests): drives the steps to the end.
-pub fn score_blocking(golfer: &GzipGolfer, text: &[u8]) -> Result<Vec<Span>, GolfError> {
-    let mut run = golfer.start_score(text)?;
+pub fn score_blocking(golfer: &GzipGolfer, text: &[u8], options: GzipScoreOptions) -> Result<Vec<Span>, GolfError> {
+    let mut run = golfer.start_score(text, &options)?;
     golf_core::block_on(golf_core::score_to_end(golfer, &mut run))
 }
 
@@ -190,7 +211,12 @@ mod tests {
     #[test]
     fn exact_total_is_the_stream() {
         let text = "It was the best of times, it was the worst of times, it was the age of wisdom.".repeat(30);
-        let spans = score_blocking(&GzipGolfer::new(Method::Exact), text.as_bytes()).unwrap();
+        let spans = score_blocking(
+            &GzipGolfer::new(Method::Exact, Dry::default()),
+            text.as_bytes(),
+            GzipScoreOptions::default(),
+        )
+        .unwrap();
         let stream = Deflater::new(text.as_bytes().to_vec()).finish();
         assert_eq!(Summary::of(&spans, text.len() as u64).bits, stream.len() as f64 * 8.0);
     }
@@ -198,12 +224,17 @@ mod tests {
     #[test]
     fn marginal_telescopes_to_the_stream_and_is_capped() {
         let text = b"abracadabra abracadabra abracadabra";
-        let spans = score_blocking(&GzipGolfer::new(Method::Marginal), text).unwrap();
+        let spans =
+            score_blocking(&GzipGolfer::new(Method::Marginal, Dry::default()), text, GzipScoreOptions::default())
+                .unwrap();
         assert_eq!(spans.len(), text.len());
         let total: f64 = spans.iter().map(|s| s.bits).sum();
         assert_eq!(total, Deflater::new(text.to_vec()).finish().len() as f64 * 8.0);
         let big = vec![b'x'; MARGINAL_MAX_BYTES + 1];
-        assert!(matches!(GzipGolfer::new(Method::Marginal).start_score(&big), Err(GolfError::TooLong { .. })));
+        assert!(matches!(
+            GzipGolfer::new(Method::Marginal, Dry::default()).start_score(&big, &GzipScoreOptions::default()),
+            Err(GolfError::TooLong { .. })
+        ));
     }
 
     #[test]
@@ -228,6 +259,9 @@ mod tests {
 
     #[test]
     fn empty_input_is_refused() {
-        assert_eq!(GzipGolfer::default().start_score(b"").err(), Some(GolfError::EmptyInput));
+        assert_eq!(
+            GzipGolfer::default().start_score(b"", &GzipScoreOptions::default()).err(),
+            Some(GolfError::EmptyInput)
+        );
     }
 }

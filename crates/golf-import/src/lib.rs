@@ -13,7 +13,7 @@ mod graph;
 mod onnx;
 mod pickle;
 
-use golf_onnx::manifest::{FileEntry, Manifest, TokenizerEntry};
+use golf_onnx::manifest::{FileEntry, Manifest, ModelKind, TokenizerEntry};
 use golf_tokenize::SentencePiece;
 use sha2::{Digest, Sha256};
 
@@ -169,7 +169,7 @@ pub fn import(ptz: &[u8], o: &Options) -> Result<Folder, ImportError> {
         |path: &str, data: &[u8]| FileEntry { path: path.into(), sha256: sha256(data), bytes: data.len() as u64 };
     let manifest = Manifest {
         id: slug(&name),
-        kind: if diffusion { "diffusion" } else { "autoregressive" }.into(),
+        kind: if diffusion { ModelKind::Diffusion } else { ModelKind::Autoregressive },
         label: format!("{name} ({format}, imported)"),
         about,
         onnx: file("model.onnx", &model),

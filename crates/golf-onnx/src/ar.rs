@@ -14,8 +14,9 @@ use golf_tokenize::{TextTokenizer, Token};
 
 use crate::manifest::Manifest;
 use crate::runtime::{Input, Model, Value};
-use crate::tokens::{self, Predictions, Scored, TokenReport};
+use crate::tokens::{self, Predictions, Scored};
 use crate::OnnxError;
+use golf_core::TokenReport;
 
 /// Tokens prefilled per model call while scoring.
 const SCORE_CHUNK: usize = 128;
@@ -30,13 +31,23 @@ pub struct ArGolfer {
     model: Model,
     pub tokenizer: TextTokenizer,
     pub manifest: Manifest,
-    pub window: Window,
+    /// The manifest's window: its context, and its stride for scoring.
+    window: Window,
+}
+
+/// How one text is scored.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ArScoreOptions {
+    /// Start a new window every this many tokens, from 1 to the window size (default: the manifest's stride).
+    pub stride: Option<usize>,
     /// Keep each token's popover (top-k, rank, entropy) in the spans; off, a score keeps bits only, as a big
     /// text needs.
     pub popovers: bool,
 }
 
 pub struct ArScore {
+    window: Window,
+    popovers: bool,
     text: String,
     tokens: Vec<Token>,
     /// `<s>` then the token ids: position i predicts `stream[i + 1]`.
@@ -62,13 +73,13 @@ impl ArScore {
     /// Sizes the next calls to take about `target_ms` each, from the last call's time: the page keeps its main
     /// thread free this way (ONNX Runtime Web computes on it). A model too slow to meet the target even at the
     /// smallest chunk keeps full chunks, since smaller calls would only cost it more time in all.
-    /// Starts with a small call, for a caller that will [`ArScore::pace`] the rest.
-    pub fn start_small(&mut self) {
-        self.chunk = FIRST_CHUNK;
-    }
-
-    pub fn pace(&mut self, last_ms: f64, target_ms: f64) {
-        if self.last_len == 0 || last_ms <= 0.0 {
+    fn pace(&mut self, last_ms: f64, target_ms: f64) {
+        if self.last_len == 0 {
+            // Before the first call: a small one, to measure by.
+            self.chunk = FIRST_CHUNK;
+            return;
+        }
+        if last_ms <= 0.0 {
             return;
         }
         let per_token = last_ms / self.last_len as f64;
@@ -85,7 +96,7 @@ impl ArGolfer {
         let tokenizer = manifest.load_tokenizer(tokenizer)?;
         let model = Model::from_bytes(onnx).await?;
         let window = Window { size: manifest.context, stride: manifest.stride.unwrap_or(manifest.context) };
-        Ok(ArGolfer { model, tokenizer, manifest, window, popovers: true })
+        Ok(ArGolfer { model, tokenizer, manifest, window })
     }
 
     fn empty_cache(&self) -> Vec<Input> {
@@ -159,36 +170,39 @@ impl ArGolfer {
         Ok(ids)
     }
 
-    /// Whether Parameter Golf's byte count can differ from the text's bytes (SentencePiece's piece-length rule);
-    /// for byte-level BPE the two are the same number.
-    pub fn has_golf_count(&self) -> bool {
-        matches!(self.tokenizer, golf_tokenize::TextTokenizer::SentencePiece(_))
-    }
-
-    /// Totals of a finished run.
-    pub fn report(&self, run: &ArScore) -> TokenReport {
-        let side = tokens::side(&self.tokenizer, &run.text, &run.tokens, &run.side);
-        tokens::report(&self.tokenizer, &run.text, &run.tokens, &run.stream, &run.scored, side, self.window)
+    /// The manifest's window: the context, and the stride scoring uses unless told otherwise.
+    pub fn window(&self) -> Window {
+        self.window
     }
 
     fn spans(&self, run: &ArScore) -> Vec<Span> {
         let side = tokens::side(&self.tokenizer, &run.text, &run.tokens, &run.side);
-        tokens::spans(&self.tokenizer, &run.text, &run.tokens, &run.scored, side, self.popovers)
+        tokens::spans(&self.tokenizer, &run.text, &run.tokens, &run.scored, side, run.popovers)
     }
 }
 
 impl Golfer for ArGolfer {
     type ScoreRun = ArScore;
     type GenerateRun = ArGeneration;
+    type ScoreOptions = ArScoreOptions;
 
     fn info(&self) -> GolferInfo {
         self.manifest.info()
     }
 
-    fn start_score(&self, text: &[u8]) -> Result<ArScore, GolfError> {
+    fn start_score(&self, text: &[u8], options: &ArScoreOptions) -> Result<ArScore, GolfError> {
+        let size = self.window.size;
+        let stride = options.stride.unwrap_or(self.window.stride);
+        if stride == 0 || stride > size {
+            return Err(GolfError::BadSetting(format!(
+                "the stride must be from 1 to the window size ({size} tokens), not {stride}"
+            )));
+        }
         let (text, tokens, stream) = tokens::prepare(&self.tokenizer, self.manifest.bos_id, text)?;
         let n = tokens.len();
         Ok(ArScore {
+            window: Window { size, stride },
+            popovers: options.popovers,
             text,
             tokens,
             stream,
@@ -204,17 +218,26 @@ impl Golfer for ArGolfer {
         })
     }
 
+    fn report(&self, run: &ArScore) -> Option<TokenReport> {
+        let side = tokens::side(&self.tokenizer, &run.text, &run.tokens, &run.side);
+        Some(tokens::report(&self.tokenizer, &run.text, &run.tokens, &run.stream, &run.scored, side, run.window))
+    }
+
+    fn pace(&self, run: &mut ArScore, last_ms: f64, target_ms: f64) {
+        run.pace(last_ms, target_ms);
+    }
+
     async fn score_step(&self, run: &mut ArScore) -> Result<ScoreStep, GolfError> {
         let n = run.tokens.len();
         let progress = |run: &ArScore| Progress { done: run.done as u64, total: n as u64 };
         if !run.finished {
-            let Window { size, stride } = self.window;
+            let Window { size, stride } = run.window;
             let window_end = (run.window_start + size).min(n);
             let end = (run.pos + run.chunk).min(window_end);
             run.last_len = end - run.pos;
             let (ids, targets) = (&run.stream[run.pos..end], &run.stream[run.pos + 1..end + 1]);
             let (out, cache) = self.call(ids, targets, run.cache.take()).await?;
-            let pred = Predictions::read(&out, self.popovers)?;
+            let pred = Predictions::read(&out, run.popovers)?;
             for j in 0..ids.len() {
                 let at = run.pos + j;
                 if run.scored[at].is_none() {

@@ -10,7 +10,7 @@ pub mod runtime;
 pub mod speed;
 mod tokens;
 
-pub use manifest::Manifest;
+pub use manifest::{Manifest, ModelKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OnnxError {
@@ -43,6 +43,6 @@ impl From<OnnxError> for golf_core::GolfError {
         golf_core::GolfError::Model(e.to_string())
     }
 }
-pub use ar::{ArGeneration, ArGolfer, ArScore, Window};
-pub use mdlm::{Estimator, MdlmGeneration, MdlmGolfer, MdlmScore};
-pub use tokens::TokenReport;
+pub use ar::{ArGeneration, ArGolfer, ArScore, ArScoreOptions, Window};
+pub use golf_core::TokenReport;
+pub use mdlm::{Estimator, MdlmGeneration, MdlmGolfer, MdlmScore, MdlmScoreOptions};

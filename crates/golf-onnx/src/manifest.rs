@@ -33,10 +33,20 @@ pub struct ChatTemplate {
     pub system: String,
 }
 
+/// What kind of model a folder holds, which decides the golfer that runs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// Predicts each token from the ones before it, over a KV cache (the AR golfer, SmolLM2, imported entries).
+    Autoregressive,
+    /// A masked diffusion LM: predicts masked tokens from the whole window.
+    Diffusion,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Manifest {
     pub id: String,
-    pub kind: String,
+    pub kind: ModelKind,
     pub label: String,
     pub about: String,
     pub onnx: FileEntry,
@@ -96,6 +106,9 @@ impl Manifest {
         at_least("kv_heads", m.kv_heads, 1)?;
         at_least("head_dim", m.head_dim, 1)?;
         at_least("vocab", m.vocab, 2)?;
+        if m.kind == ModelKind::Diffusion && m.mask_id.is_none() {
+            return Err(bad("a diffusion model needs \"mask_id\", its [MASK] token".into()));
+        }
         if let Some(stride) = m.stride {
             if stride == 0 || stride > m.context {
                 return Err(bad(format!("\"stride\" is {stride}; it must be from 1 to the context ({})", m.context)));

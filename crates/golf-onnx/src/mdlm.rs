@@ -19,8 +19,9 @@ use golf_tokenize::{TextTokenizer, Token};
 use crate::ar::Window;
 use crate::manifest::Manifest;
 use crate::runtime::{Input, Model, Outputs};
-use crate::tokens::{self, Predictions, Scored, TokenReport};
+use crate::tokens::{self, Predictions, Scored};
 use crate::OnnxError;
+use golf_core::TokenReport;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Estimator {
@@ -45,15 +46,32 @@ pub struct MdlmGolfer {
     model: Model,
     pub tokenizer: TextTokenizer,
     pub manifest: Manifest,
-    pub estimator: Estimator,
-    /// Keep each token's popover in the spans (see `ArGolfer::popovers`).
-    pub popovers: bool,
     mask_id: u32,
     t_eps: f64,
 }
 
+/// How one text is scored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MdlmScoreOptions {
+    pub estimator: Estimator,
+    /// Keep each token's popover in the spans (see `ArScoreOptions::popovers`).
+    pub popovers: bool,
+    /// Score only the first this many tokens (and the text up to the end of the last one).
+    pub max_tokens: Option<usize>,
+}
+
+impl Default for MdlmScoreOptions {
+    fn default() -> Self {
+        MdlmScoreOptions { estimator: Estimator::Confidence, popovers: false, max_tokens: None }
+    }
+}
+
 pub struct MdlmScore {
     estimator: Estimator,
+    popovers: bool,
+    /// The tokens and bytes of the whole text, before a limit cut it.
+    all_tokens: usize,
+    all_bytes: usize,
     text: String,
     tokens: Vec<Token>,
     stream: Vec<u32>,
@@ -92,7 +110,7 @@ impl MdlmGolfer {
         let mask_id = manifest.mask_id.ok_or_else(|| OnnxError::Manifest("golfer.json: no mask_id".into()))?;
         let t_eps = manifest.t_eps.unwrap_or(1e-3);
         let model = Model::from_bytes(onnx).await?;
-        Ok(MdlmGolfer { model, tokenizer, manifest, estimator: Estimator::Confidence, popovers: true, mask_id, t_eps })
+        Ok(MdlmGolfer { model, tokenizer, manifest, mask_id, t_eps })
     }
 
     fn window_len(&self) -> usize {
@@ -122,20 +140,6 @@ impl MdlmGolfer {
             .await
     }
 
-    pub fn report(&self, run: &MdlmScore) -> TokenReport {
-        let size = self.window_len();
-        let side = tokens::side(&self.tokenizer, &run.text, &run.tokens, &run.side);
-        tokens::report(
-            &self.tokenizer,
-            &run.text,
-            &run.tokens,
-            &run.stream,
-            &run.scored,
-            side,
-            Window { size, stride: size - 1 },
-        )
-    }
-
     fn window_count(&self, stream_len: usize) -> usize {
         let step = self.window_len() - 1;
         (stream_len.saturating_sub(1)).div_ceil(step)
@@ -156,14 +160,20 @@ impl MdlmGolfer {
         self.window_len() - 1
     }
 
-    /// Starts scoring `text` with `estimator` (the page switches estimators without reloading the model).
-    pub fn start_score_with(&self, text: &[u8], estimator: Estimator) -> Result<MdlmScore, GolfError> {
+    fn start(&self, text: &[u8], options: &MdlmScoreOptions) -> Result<MdlmScore, GolfError> {
+        let estimator = options.estimator;
+        if let Estimator::Nelbo { steps: 0, .. } = estimator {
+            return Err(GolfError::BadSetting("the NELBO needs at least 1 masking rate (steps)".into()));
+        }
         let (text, tokens, stream) = tokens::prepare(&self.tokenizer, self.manifest.bos_id, text)?;
         let windows = self.window_count(stream.len());
         let total_calls = self.calls_needed(estimator, &stream, windows);
         let n = tokens.len();
-        Ok(MdlmScore {
+        let mut run = MdlmScore {
             estimator,
+            popovers: options.popovers,
+            all_tokens: n,
+            all_bytes: text.len(),
             text,
             tokens,
             stream,
@@ -178,13 +188,17 @@ impl MdlmGolfer {
             calls: 0,
             total_calls,
             finished: n == 0,
-        })
+        };
+        if let Some(max) = options.max_tokens {
+            self.truncate(&mut run, max);
+        }
+        Ok(run)
     }
 
     /// Keeps only the first `max_tokens` tokens of a run (and the text up to the end of the last one), so a slow
     /// chain rule can stop at a length it finishes in time. Windows are independent, so the kept tokens get exactly
     /// the bits a run over that prefix alone gives; a window already started is kept whole.
-    pub fn truncate(&self, run: &mut MdlmScore, max_tokens: usize) {
+    fn truncate(&self, run: &mut MdlmScore, max_tokens: usize) {
         let started = if run.calls > 0 { ((run.w + 1) * self.window_tokens()).min(run.tokens.len()) } else { 0 };
         let n = max_tokens.max(started).max(1);
         if n >= run.tokens.len() {
@@ -205,24 +219,20 @@ impl MdlmGolfer {
     }
 }
 
-impl MdlmScore {
-    /// The text being scored (shorter than the input after [`MdlmGolfer::truncate`]).
-    pub fn text(&self) -> &str {
-        &self.text
+/// A chain rule makes one model call per token, window after window. From `done` of `total` calls taking
+/// `spent_s` seconds, the tokens to keep so that the run ends within `budget_s` (whole windows of `window` tokens,
+/// at least one); None while it fits, or before `MIN_CALLS` calls give a rate to go by.
+pub fn tokens_within(done: u64, total: u64, spent_s: f64, budget_s: f64, window: usize) -> Option<usize> {
+    const MIN_CALLS: u64 = 8;
+    if done < MIN_CALLS || spent_s <= 0.0 {
+        return None;
     }
-
-    pub fn tokens(&self) -> usize {
-        self.tokens.len()
+    let rate = done as f64 / spent_s;
+    if total as f64 / rate <= budget_s {
+        return None;
     }
-
-    pub fn estimator(&self) -> Estimator {
-        self.estimator
-    }
-
-    /// Model calls made so far and in all.
-    pub fn calls(&self) -> (u64, u64) {
-        (self.calls, self.total_calls)
-    }
+    let windows = ((rate * budget_s) / window as f64).floor().max(1.0) as usize;
+    Some(windows * window)
 }
 
 impl Golfer for MdlmGolfer {
@@ -233,8 +243,55 @@ impl Golfer for MdlmGolfer {
         self.manifest.info()
     }
 
-    fn start_score(&self, text: &[u8]) -> Result<MdlmScore, GolfError> {
-        self.start_score_with(text, self.estimator)
+    type ScoreOptions = MdlmScoreOptions;
+
+    fn start_score(&self, text: &[u8], options: &MdlmScoreOptions) -> Result<MdlmScore, GolfError> {
+        self.start(text, options)
+    }
+
+    fn progress_unit(&self) -> &'static str {
+        "model calls"
+    }
+
+    fn scored_bytes(&self, run: &MdlmScore) -> Option<usize> {
+        Some(run.text.len())
+    }
+
+    fn report(&self, run: &MdlmScore) -> Option<TokenReport> {
+        let size = self.window_len();
+        let side = tokens::side(&self.tokenizer, &run.text, &run.tokens, &run.side);
+        let window = Window { size, stride: size - 1 };
+        Some(tokens::report(&self.tokenizer, &run.text, &run.tokens, &run.stream, &run.scored, side, window))
+    }
+
+    fn scoring_method(&self, run: &MdlmScore) -> Option<String> {
+        let mut method = run.estimator.describe();
+        if run.tokens.len() < run.all_tokens {
+            method += &format!(
+                "; the first {} of {} tokens ({} of {} bytes)",
+                run.tokens.len(),
+                run.all_tokens,
+                run.text.len(),
+                run.all_bytes
+            );
+        }
+        Some(method)
+    }
+
+    /// The chain rules make one call per token: a long text is cut to the whole windows that fit in the budget.
+    /// The NELBO is never cut (it makes a fixed number of calls per window).
+    fn fit_time(&self, run: &mut MdlmScore, spent_s: f64, budget_s: f64) -> Option<(usize, usize)> {
+        if matches!(run.estimator, Estimator::Nelbo { .. }) {
+            return None;
+        }
+        let keep = tokens_within(run.calls, run.total_calls, spent_s, budget_s, self.window_tokens())?;
+        let before = run.tokens.len();
+        self.truncate(run, keep);
+        (run.tokens.len() < before).then_some((run.tokens.len(), run.all_tokens))
+    }
+
+    fn slot_info<'a>(&self, run: &'a MdlmGeneration, slot: usize) -> Option<&'a TokenInfo> {
+        run.info.get(slot).and_then(Option::as_ref)
     }
 
     async fn score_step(&self, run: &mut MdlmScore) -> Result<ScoreStep, GolfError> {
@@ -250,7 +307,7 @@ impl Golfer for MdlmGolfer {
                         .collect();
                     let called = masked.iter().any(|&m| m);
                     if called {
-                        let pred = Predictions::read(&self.call(win, &masked, win).await?, self.popovers)?;
+                        let pred = Predictions::read(&self.call(win, &masked, win).await?, run.popovers)?;
                         for i in (0..win.len()).filter(|&i| masked[i]) {
                             run.acc[a + i - 1] += -(pred.logprob2[i] as f64) / t / steps as f64;
                             // The popover shows the prediction from the lowest masking rate that hid the token;
@@ -279,7 +336,7 @@ impl Golfer for MdlmGolfer {
                     }
                     let to_reveal = run.masked.iter().filter(|&&m| m).count() + run.revealed;
                     if to_reveal > 0 && run.revealed < to_reveal {
-                        let pred = Predictions::read(&self.call(win, &run.masked, win).await?, self.popovers)?;
+                        let pred = Predictions::read(&self.call(win, &run.masked, win).await?, run.popovers)?;
                         let i = if run.estimator == Estimator::LeftToRight {
                             run.masked.iter().position(|&m| m).expect("a masked position")
                         } else {
@@ -335,7 +392,7 @@ impl Golfer for MdlmGolfer {
             }
         }
         let side = tokens::side(&self.tokenizer, &run.text, &run.tokens, &run.side);
-        let spans: Vec<Span> = tokens::spans(&self.tokenizer, &run.text, &run.tokens, &run.scored, side, self.popovers);
+        let spans: Vec<Span> = tokens::spans(&self.tokenizer, &run.text, &run.tokens, &run.scored, side, run.popovers);
         Ok(ScoreStep { spans, progress: progress(run), finished: true })
     }
 
@@ -422,5 +479,19 @@ pub struct MdlmGeneration {
     force_leftmost: bool,
     step: usize,
     /// Each slot's popover, from the step that committed it.
-    pub info: Vec<Option<TokenInfo>>,
+    info: Vec<Option<TokenInfo>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tokens_within;
+
+    #[test]
+    fn chain_rules_are_cut_to_whole_windows_that_fit() {
+        // 10 calls in 1 s: 10 tokens/s; 1,000 calls would take 100 s.
+        assert_eq!(tokens_within(10, 1000, 1.0, 30.0, 100), Some(300));
+        assert_eq!(tokens_within(10, 250, 1.0, 30.0, 100), None, "fits in 25 s");
+        assert_eq!(tokens_within(4, 1000, 1.0, 30.0, 100), None, "too early to tell");
+        assert_eq!(tokens_within(10, 1000, 10.0, 30.0, 100), Some(100), "at least one window");
+    }
 }

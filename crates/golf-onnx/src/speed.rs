@@ -4,7 +4,7 @@
 
 use golf_core::{score_to_end, GenerateSettings, GolfError, Golfer, SamplerSettings};
 
-use crate::{ArGolfer, Estimator, MdlmGolfer};
+use crate::{ArGolfer, ArScoreOptions, Estimator, MdlmGolfer, MdlmScoreOptions};
 
 pub const PREFILL: usize = 512;
 pub const DECODE: usize = 64;
@@ -51,12 +51,14 @@ pub async fn measure(golfer: &ArGolfer, text: &str, runs: usize, now: impl Fn() 
         Speed { prefill_tokens: 0, prefill_seconds: f64::INFINITY, decode_tokens: 0, decode_seconds: f64::INFINITY };
     for _ in 0..runs.max(1) {
         let t = now();
-        let mut run = golfer.start_score(prefix)?;
+        // With popovers, as the page scores.
+        let options = ArScoreOptions { popovers: true, ..ArScoreOptions::default() };
+        let mut run = golfer.start_score(prefix, &options)?;
         score_to_end(golfer, &mut run).await?;
         let seconds = now() - t;
         if seconds < best.prefill_seconds {
             best.prefill_seconds = seconds;
-            best.prefill_tokens = golfer.report(&run).tokens + 1;
+            best.prefill_tokens = golfer.report(&run).map_or(0, |r| r.tokens) + 1;
         }
 
         let mut run = golfer.start_generate(PROMPT, &settings)?;
@@ -123,14 +125,16 @@ pub async fn measure_mdlm(
         nelbo_seconds: f64::INFINITY,
     };
     for _ in 0..runs.max(1) {
-        let mut run = golfer.start_score_with(prefix, Estimator::Confidence)?;
+        let options = MdlmScoreOptions { estimator: Estimator::Confidence, popovers: true, max_tokens: None };
+        let mut run = golfer.start_score(prefix, &options)?;
         let t = now();
         for _ in 0..CHAIN_CALLS {
             golfer.score_step(&mut run).await?;
         }
         best.chain_seconds = best.chain_seconds.min(now() - t);
 
-        let mut run = golfer.start_score_with(prefix, Estimator::Nelbo { steps: NELBO_STEPS, seed: 0 })?;
+        let nelbo = MdlmScoreOptions { estimator: Estimator::Nelbo { steps: NELBO_STEPS, seed: 0 }, ..options };
+        let mut run = golfer.start_score(prefix, &nelbo)?;
         let t = now();
         score_to_end(golfer, &mut run).await?;
         best.nelbo_seconds = best.nelbo_seconds.min(now() - t);

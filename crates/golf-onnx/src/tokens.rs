@@ -3,7 +3,7 @@
 
 use std::cell::OnceCell;
 
-use golf_core::{Alternative, GolfError, Span, TokenInfo};
+use golf_core::{Alternative, GolfError, Span, TokenInfo, TokenReport};
 use golf_tokenize::{SideChannel, TextTokenizer, Token};
 
 use crate::ar::Window;
@@ -66,30 +66,6 @@ impl Predictions {
     }
 }
 
-/// A token golfer's totals under both byte counts (AR and diffusion alike), for the CLI and the page's table.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct TokenReport {
-    pub tokens: usize,
-    /// Sum of -log2 p over the tokens (what Parameter Golf counts).
-    pub model_bits: f64,
-    /// Parameter Golf's byte count (`eval_val`'s piece-length rule).
-    pub golf_bytes: u64,
-    /// Model bits over the Parameter Golf byte count: over the normalized text, as `eval_val` counts it, so it
-    /// excludes `restore_bits`.
-    pub golf_bpb: f64,
-    /// Length of the side channel that restores what normalization changed (whitespace runs, NFKC), and its
-    /// edits (`golf_tokenize::restore`); 0 for a lossless tokenizer.
-    pub restore_bits: f64,
-    pub restore_edits: usize,
-    /// The true code length: model bits plus `restore_bits`. (The tokenizer has byte fallback, so every byte is
-    /// in some token the model priced: no `<unk>`.)
-    pub bits: f64,
-    pub bytes: u64,
-    pub bpb: f64,
-    pub window: usize,
-    pub stride: usize,
-}
-
 /// A text to score: checked, tokenized, and its stream (the start-of-document token, then the tokens' ids).
 pub(crate) fn prepare(
     tok: &TextTokenizer,
@@ -150,6 +126,7 @@ pub(crate) fn report(
         bpb: bits / bytes.max(1) as f64,
         window: window.size,
         stride: window.stride,
+        golf_count: matches!(tok, TextTokenizer::SentencePiece(_)),
     }
 }
 

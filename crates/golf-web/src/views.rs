@@ -178,22 +178,6 @@ pub fn truncation_note(total_chars: usize) -> Option<String> {
     })
 }
 
-/// A chain rule makes one model call per token, window after window. From `done` of `total` calls taking
-/// `spent_s` seconds, the tokens to keep so that the run ends within `budget_s` (whole windows of `window` tokens,
-/// at least one); None while it fits, or before `MIN_CALLS` calls give a rate to go by.
-pub fn tokens_within(done: u64, total: u64, spent_s: f64, budget_s: f64, window: usize) -> Option<usize> {
-    const MIN_CALLS: u64 = 8;
-    if done < MIN_CALLS || spent_s <= 0.0 {
-        return None;
-    }
-    let rate = done as f64 / spent_s;
-    if total as f64 / rate <= budget_s {
-        return None;
-    }
-    let windows = ((rate * budget_s) / window as f64).floor().max(1.0) as usize;
-    Some(windows * window)
-}
-
 /// The order in which a diffusion golfer revealed the spans: span indices, first revealed first. Spans without
 /// an order (gzip, AR, the NELBO) are left out.
 pub fn reveal_order(spans: &[Span]) -> Vec<usize> {
@@ -370,15 +354,6 @@ mod tests {
         let span = Span { start: 0, end: 4, bits: 6.0, token: Some(Box::new(token)) };
         let t = hover_text(&cell, Some(&span));
         assert!(t.contains("token \" the\": 6.00 bits, rank 2, entropy 3.00 bits · top: \" a\" 25.0%"), "{t}");
-    }
-
-    #[test]
-    fn chain_rules_are_cut_to_whole_windows_that_fit() {
-        // 10 calls in 1 s: 10 tokens/s; 1,000 calls would take 100 s.
-        assert_eq!(tokens_within(10, 1000, 1.0, 30.0, 100), Some(300));
-        assert_eq!(tokens_within(10, 250, 1.0, 30.0, 100), None, "fits in 25 s");
-        assert_eq!(tokens_within(4, 1000, 1.0, 30.0, 100), None, "too early to tell");
-        assert_eq!(tokens_within(10, 1000, 10.0, 30.0, 100), Some(100), "at least one window");
     }
 
     #[test]

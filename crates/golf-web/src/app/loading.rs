@@ -43,7 +43,7 @@ pub(super) async fn load_onnx(state: &Shared, folder: &str, threads: Option<u32>
     note.set_text_content(Some("starting…"));
     let bar: web_sys::HtmlProgressElement = bar.unchecked_into();
     let mb = |b: u64| b as f64 / 1e6;
-    let result: Result<Golf, String> = async {
+    let result: Result<AnyGolfer, String> = async {
         golf_onnx::runtime::init_web(&absolute("ort/"), ort_threads(threads)).await.map_err(|e| e.to_string())?;
         let manifest_path = format!("models/{folder}/golfer.json");
         let manifest =
@@ -100,10 +100,6 @@ pub(super) async fn load_onnx(state: &Shared, folder: &str, threads: Option<u32>
 }
 
 /// A neural golfer from its manifest and checked files: the diffusion kind or the autoregressive one.
-pub(super) async fn start_golfer(manifest: Manifest, onnx: &[u8], tokenizer: &[u8]) -> Result<Golf, String> {
-    Ok(if manifest.kind == "diffusion" {
-        Golf::Mdlm(Box::new(MdlmGolfer::load(manifest, onnx, tokenizer).await.map_err(|e| e.to_string())?))
-    } else {
-        Golf::Ar(Box::new(ArGolfer::load(manifest, onnx, tokenizer).await.map_err(|e| e.to_string())?))
-    })
+pub(super) async fn start_golfer(manifest: Manifest, onnx: &[u8], tokenizer: &[u8]) -> Result<AnyGolfer, String> {
+    AnyGolfer::load(manifest, onnx, tokenizer).await.map_err(|e| e.to_string())
 }

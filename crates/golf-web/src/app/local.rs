@@ -263,9 +263,9 @@ pub(super) fn shared_locals(state: &Shared) -> Vec<LocalGolfer> {
         .filter(|p| p.golf.id().starts_with("local-") && score_ticked(&p.golf.id()))
         .filter_map(|p| {
             let manifest = match &*p.golf {
-                Golf::Ar(g) => &g.manifest,
-                Golf::Mdlm(g) => &g.manifest,
-                Golf::Gzip(_) => return None,
+                AnyGolfer::Ar(g) => &g.manifest,
+                AnyGolfer::Mdlm(g) => &g.manifest,
+                AnyGolfer::Gzip(_) => return None,
             };
             let a = manifest.artifact.as_ref()?;
             Some(LocalGolfer { file: a.path.clone(), sha256: a.sha256.clone() })

@@ -7,7 +7,6 @@ mod charts;
 mod compact;
 mod dom;
 mod download;
-mod golfers;
 mod loading;
 mod local;
 mod panels;
@@ -19,15 +18,16 @@ mod scoring;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use golf_core::{per_byte_bits, Span};
-use golf_gzip::{GzipGolfer, Method};
-use golf_onnx::{ArGolfer, Estimator, Manifest, MdlmGolfer};
+use golf_core::{per_byte_bits, Golfer, Span};
+use golf_gzip::{Dry, GzipGolfer, Method};
+use golf_onnx::{Estimator, Manifest};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{Element, Event, HtmlElement, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 
+use golf_engine::{AnyGolfer, AnyScore, ScoreOptions};
+
 use self::dom::*;
-use self::golfers::{Golf, ScoreRun};
 use self::loading::*;
 use self::panels::*;
 use self::picker::*;
@@ -46,7 +46,7 @@ const STEP_TARGET_MS: f64 = 80.0;
 const CHAIN_BUDGET_S: f64 = 30.0;
 
 struct Panel {
-    golf: Rc<Golf>,
+    golf: Rc<AnyGolfer>,
     spans: Vec<Span>,
     cells: Vec<Cell>,
     /// Bumped to stop this panel's score or replay (cancel, a new score): a loop holding an older number stops.
@@ -112,7 +112,7 @@ pub fn start() {
         }
     }
     render_legend(state.borrow().scale, state.borrow().by_rank);
-    add_panel(&state, Golf::Gzip(GzipGolfer::new(Method::Exact)));
+    add_panel(&state, AnyGolfer::Gzip(Rc::new(GzipGolfer::new(Method::Exact, Dry::default()))));
     wire_results(&state);
     wire_text_picker(&state);
     local::wire(&state);
@@ -215,20 +215,20 @@ async fn bench(state: Shared, id: String, threads: Option<u32>) {
     out.set_text_content(Some("measuring…"));
     let clock = || now_ms() / 1e3;
     let measured = match &*golf {
-        Golf::Ar(g) => golf_onnx::speed::measure(g, DEFAULT_TEXT, 2, clock).await.map(|s| {
+        AnyGolfer::Ar(g) => golf_onnx::speed::measure(g, DEFAULT_TEXT, 2, clock).await.map(|s| {
             serde_json::json!({
                 "prefill_tokens": s.prefill_tokens, "prefill_tokens_per_s": s.prefill_tokens_per_s(),
                 "decode_tokens": s.decode_tokens, "decode_ms_per_token": s.decode_ms_per_token(),
             })
         }),
-        Golf::Mdlm(g) => golf_onnx::speed::measure_mdlm(g, DEFAULT_TEXT, 2, clock).await.map(|s| {
+        AnyGolfer::Mdlm(g) => golf_onnx::speed::measure_mdlm(g, DEFAULT_TEXT, 2, clock).await.map(|s| {
             serde_json::json!({
                 "window": s.window, "chain_tokens": s.chain_tokens, "chain_tokens_per_s": s.chain_tokens_per_s(),
                 "nelbo_steps": s.nelbo_steps, "nelbo_tokens": s.nelbo_tokens,
                 "nelbo_tokens_per_s": s.nelbo_tokens_per_s(),
             })
         }),
-        Golf::Gzip(_) => return out.set_text_content(Some("gzip's speed: golf bench")),
+        AnyGolfer::Gzip(_) => return out.set_text_content(Some("gzip's speed: golf bench")),
     };
     match measured {
         Ok(mut json) => {
@@ -279,7 +279,7 @@ fn apply_shared(state: &Shared, view: crate::share::View) {
 
 /// The current view as a share link's fragment.
 fn current_view(state: &Shared) -> crate::share::View {
-    let mdlm = state.borrow().panels.iter().any(|p| matches!(*p.golf, Golf::Mdlm(_)));
+    let mdlm = state.borrow().panels.iter().any(|p| matches!(*p.golf, AnyGolfer::Mdlm(_)));
     let (estimator, nelbo_k) = if mdlm {
         let k = input_number("nelbo-steps-mdlm", 32.0) as u32;
         (by_id::<HtmlSelectElement>("estimator-mdlm").value(), k)

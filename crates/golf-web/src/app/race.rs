@@ -4,12 +4,12 @@
 
 use std::rc::Rc;
 
-use golf_core::{GenerateSettings, GolfError, SamplerSettings};
+use golf_core::{GenerateSettings, GolfError, Golfer, SamplerSettings};
+use golf_engine::{AnyGeneration, AnyGolfer};
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement, HtmlInputElement};
 
 use super::dom::*;
-use super::golfers::{GenRun, Golf};
 use super::Shared;
 use crate::results::{next_lane, LaneClock};
 use crate::views;
@@ -18,8 +18,8 @@ use crate::views;
 const FRAME_MS: f64 = 16.0;
 
 struct Lane {
-    golf: Rc<Golf>,
-    run: GenRun,
+    golf: Rc<AnyGolfer>,
+    run: AnyGeneration,
     out: Element,
     canvas: Element,
     stats: Element,
@@ -84,7 +84,7 @@ pub async fn race(state: Shared) {
     show_error("");
     let prompt = by_id::<HtmlInputElement>("prompt").value();
     let chat = by_id::<HtmlInputElement>("chat").checked();
-    let golfs: Vec<Rc<Golf>> = state
+    let golfs: Vec<Rc<AnyGolfer>> = state
         .borrow()
         .panels
         .iter()
@@ -111,7 +111,7 @@ pub async fn race(state: Shared) {
         let lane = el("article", "lane", &format!("lane-{gid}"));
         let head = el("header", "lane-head", "");
         let title = el("h3", "", "");
-        title.set_text_content(Some(&golf.label()));
+        title.set_text_content(Some(&golf.info().label));
         let stats = el("span", "status", &format!("lane-stats-{gid}"));
         head.append_child(&title).unwrap();
         head.append_child(&stats).unwrap();
@@ -181,7 +181,7 @@ pub async fn race(state: Shared) {
         let mut new_tokens = 0;
         if let Some(canvas) = &step.canvas {
             let before = lane.committed.iter().filter(|&&c| c).count();
-            render_canvas(&lane.canvas, canvas, &lane.run, &mut lane.committed);
+            render_canvas(&lane.canvas, canvas, &lane.golf, &lane.run, &mut lane.committed);
             new_tokens = lane.committed.iter().filter(|&&c| c).count() - before;
             lane.masked_history.push(canvas.iter().filter(|s| s.is_none()).count());
             let history: Vec<String> = lane.masked_history.iter().map(|m| m.to_string()).collect();
@@ -222,7 +222,7 @@ pub async fn race(state: Shared) {
 }
 
 /// Race toggles: one checkbox per golfer, ticked.
-pub fn add_toggle(golf: &Golf) {
+pub fn add_toggle(golf: &AnyGolfer) {
     let label = el("label", "toggle", "");
     let input = el("input", "", &format!("race-{}", golf.id()));
     input.set_attribute("type", "checkbox").unwrap();
@@ -234,7 +234,13 @@ pub fn add_toggle(golf: &Golf) {
 
 /// A diffusion canvas: committed tokens as text (the ones new in this step marked, each with its popover from
 /// the step that committed it) and the slots still masked as placeholders.
-pub(super) fn render_canvas(target: &Element, canvas: &[Option<String>], run: &GenRun, committed: &mut Vec<bool>) {
+pub(super) fn render_canvas(
+    target: &Element,
+    canvas: &[Option<String>],
+    golf: &AnyGolfer,
+    run: &AnyGeneration,
+    committed: &mut Vec<bool>,
+) {
     committed.resize(canvas.len(), false);
     target.set_text_content(None);
     let frag = document().create_document_fragment();
@@ -243,7 +249,7 @@ pub(super) fn render_canvas(target: &Element, canvas: &[Option<String>], run: &G
             Some(text) => {
                 let e = el("span", if committed[i] { "" } else { "fresh" }, "");
                 e.set_text_content(Some(text));
-                if let Some(info) = run.slot_info(i) {
+                if let Some(info) = golf.slot_info(run, i) {
                     e.set_attribute("title", &views::token_title(info)).unwrap();
                 }
                 committed[i] = true;

@@ -24,18 +24,21 @@ pub(super) async fn score(state: Shared, only: Option<String>) {
     let budget_s = state.borrow().chain_budget_s;
     struct Running {
         index: usize,
-        golf: Rc<Golf>,
+        golf: Rc<AnyGolfer>,
         ticket: u32,
-        run: ScoreRun,
+        run: AnyScore,
+        estimator: Option<Estimator>,
         spans: Vec<Span>,
         t0: f64,
         /// Seconds spent in this golfer's own steps (the time limit counts these, not the other golfers').
         spent: f64,
         /// Set when a chain rule was cut to what fits in the time limit.
         cut: Option<String>,
+        /// The last step's time, which paces the next.
+        last_ms: f64,
     }
     let mut runs: Vec<Option<Running>> = Vec::new();
-    let chosen: Vec<(usize, Rc<Golf>)> = state
+    let chosen: Vec<(usize, Rc<AnyGolfer>)> = state
         .borrow()
         .panels
         .iter()
@@ -57,11 +60,25 @@ pub(super) async fn score(state: Shared, only: Option<String>) {
         // The numbers shown are the last text's until this score finishes.
         panel.class_list().add_1("stale").unwrap();
         by_id::<HtmlElement>(&format!("limit-{gid}")).set_hidden(true);
-        match golf.start_score(&text, chosen_estimator(&golf)) {
+        let estimator = chosen_estimator(&golf);
+        let options = ScoreOptions { popovers: true, estimator, ..ScoreOptions::default() };
+        match golf.start_score(text.as_bytes(), &options) {
             Ok(run) => {
                 set_text(&format!("status-{gid}"), "scoring…");
                 let t0 = now_ms();
-                runs.push(Some(Running { index, golf, ticket, run, spans: Vec::new(), t0, spent: 0.0, cut: None }));
+                let spans = Vec::new();
+                runs.push(Some(Running {
+                    index,
+                    golf,
+                    ticket,
+                    run,
+                    estimator,
+                    spans,
+                    t0,
+                    spent: 0.0,
+                    cut: None,
+                    last_ms: 0.0,
+                }));
             }
             Err(e) => {
                 show_error(&format!("{}: {e}", golf.label()));
@@ -79,11 +96,11 @@ pub(super) async fn score(state: Shared, only: Option<String>) {
                 continue;
             }
             let gid = r.golf.id();
+            r.golf.pace(&mut r.run, r.last_ms, STEP_TARGET_MS);
             let t = now_ms();
             let step = r.golf.score_step(&mut r.run).await;
-            let took = now_ms() - t;
-            r.spent += took / 1e3;
-            r.golf.pace(&mut r.run, took, STEP_TARGET_MS);
+            r.last_ms = now_ms() - t;
+            r.spent += r.last_ms / 1e3;
             if state.borrow().panels[r.index].run != r.ticket {
                 *slot = None;
                 continue;
@@ -94,14 +111,14 @@ pub(super) async fn score(state: Shared, only: Option<String>) {
                     if step.finished {
                         let ms = now_ms() - r.t0;
                         let r = slot.take().expect("running");
-                        finish_panel(&state, r.index, &r.golf, &r.run, r.spans, &text, ms, r.cut);
+                        finish_panel(&state, r.index, &r.golf, &r.run, r.estimator, r.spans, &text, ms, r.cut);
                         // Drawing a panel is a task of its own: the next golfer's step starts after a yield.
                         yield_now().await;
                         continue;
                     }
                     if let Some((kept, all)) = r.golf.fit_time(&mut r.run, r.spent, budget_s) {
                         let rate = step.progress.done as f64 / r.spent;
-                        let bytes = r.golf.scored_text(&r.run, &text).len();
+                        let bytes = r.golf.scored_bytes(&r.run).unwrap_or(text.len());
                         r.cut = Some(format!(
                             "A chain rule makes one model call per token: at {rate:.0} tokens/s here, the first \
                              {kept} of {all} tokens ({bytes} of {} bytes, whole windows of the model's context) fit \
@@ -112,7 +129,7 @@ pub(super) async fn score(state: Shared, only: Option<String>) {
                     }
                     let (done, total) = (step.progress.done, step.progress.total);
                     let pct = 100.0 * done as f64 / total.max(1) as f64;
-                    let what = if matches!(*r.golf, Golf::Mdlm(_)) { "model calls" } else { "tokens" };
+                    let what = r.golf.progress_unit();
                     set_text(&format!("status-{gid}"), &format!("scoring… {pct:.0}% ({done} of {total} {what})"));
                     set_attr(&format!("panel-{gid}"), "data-progress", &done.to_string());
                 }
@@ -127,12 +144,37 @@ pub(super) async fn score(state: Shared, only: Option<String>) {
     }
 }
 
+/// The numbers a panel shows after scoring.
+pub(super) struct Totals {
+    pub bpb: f64,
+    pub bits: f64,
+    /// Bytes scored: the whole text, or the prefix a time-limited chain rule reached.
+    pub bytes: u64,
+    /// Parameter Golf's bits per byte, for neural golfers with a SentencePiece tokenizer.
+    pub golf_bpb: Option<f64>,
+    pub tokens: Option<usize>,
+}
+
+impl Totals {
+    fn of(report: Option<golf_core::TokenReport>, spans: &[Span], bytes: u64) -> Totals {
+        let s = golf_core::Summary::of(spans, bytes);
+        Totals {
+            bpb: s.bpb,
+            bits: s.bits,
+            bytes,
+            golf_bpb: report.as_ref().filter(|r| r.golf_count).map(|r| r.golf_bpb),
+            tokens: report.map(|r| r.tokens),
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(super) fn finish_panel(
     state: &Shared,
     index: usize,
-    g: &Golf,
-    run: &ScoreRun,
+    g: &AnyGolfer,
+    run: &AnyScore,
+    estimator: Option<Estimator>,
     spans: Vec<Span>,
     text: &str,
     ms: f64,
@@ -140,8 +182,8 @@ pub(super) fn finish_panel(
 ) {
     let gid = g.id();
     let t0 = now_ms();
-    let scored = g.scored_text(run, text);
-    let totals = g.totals(run, &spans, scored.len() as u64);
+    let scored = &text[..g.scored_bytes(run).unwrap_or(text.len())];
+    let totals = Totals::of(g.report(run), &spans, scored.len() as u64);
     let cells = views::cells(scored, &per_byte_bits(&spans, scored.len()));
     let (scale, by_rank) = (state.borrow().scale, state.borrow().by_rank);
     render_heatmap(&gid, &cells, &spans, scale, by_rank);
@@ -185,12 +227,12 @@ pub(super) fn finish_panel(
     panel.spans = spans;
     panel.cells = cells;
     panel.scored = cut.is_none().then_some((hash, totals.bpb));
-    if let ScoreRun::Mdlm(r) = run {
+    if let Some(estimator) = estimator {
         if panel.estimates.0 != hash {
             panel.estimates = (hash, Vec::new());
         }
         let part = cut.is_some().then(|| format!("first {} bytes", totals.bytes));
-        let label = estimator_label(r.estimator());
+        let label = estimator_label(estimator);
         panel.estimates.1.retain(|(l, _, _)| *l != label);
         panel.estimates.1.push((label, totals.bpb, part));
     }
@@ -220,8 +262,9 @@ pub(super) fn schedule_results(state: &Shared) {
 /// The diffusion panels' line of estimates on the current text, next to the AR golfer's bpb on it.
 pub(super) fn render_estimates(state: &Shared) {
     let s = state.borrow();
-    let ar = s.panels.iter().find(|p| matches!(*p.golf, Golf::Ar(_)) && p.golf.id() == "ar").and_then(|p| p.scored);
-    for p in s.panels.iter().filter(|p| matches!(*p.golf, Golf::Mdlm(_))) {
+    let ar =
+        s.panels.iter().find(|p| matches!(*p.golf, AnyGolfer::Ar(_)) && p.golf.id() == "ar").and_then(|p| p.scored);
+    for p in s.panels.iter().filter(|p| matches!(*p.golf, AnyGolfer::Mdlm(_))) {
         let (hash, list) = &p.estimates;
         let mut parts: Vec<String> = list
             .iter()
