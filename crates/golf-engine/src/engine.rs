@@ -11,19 +11,20 @@ use std::rc::Rc;
 
 use golf_core::accounting::{to_bits, to_units};
 use golf_core::{GenerateSettings, GolfError, Golfer, Span, TokenInfo, TokenReport, Units};
+use serde::{Deserialize, Serialize};
 
 /// A golfer's name in commands and events: its `GolferInfo::id`.
 pub type GolferId = String;
 
 /// What a run does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Course {
     Score,
     Generate,
 }
 
 /// Limits a score is run under (both off by default).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Limits {
     /// Ask the golfer to size its steps to about this many milliseconds ([`Golfer::pace`]).
     pub step_ms: Option<f64>,
@@ -51,10 +52,26 @@ pub enum EngineError {
     SpansDoNotTile { golfer: GolferId, start: u32, expected: u32 },
     #[error("{golfer} finished with spans up to byte {end} of the {bytes} it scored")]
     SpansEndEarly { golfer: GolferId, end: u32, bytes: usize },
+    /// An error that crossed from a worker to the page, as its message.
+    #[error("{0}")]
+    Relayed(String),
+}
+
+/// An error on the wire: its message, read back as [`EngineError::Relayed`].
+mod as_message {
+    use super::EngineError;
+
+    pub fn serialize<S: serde::Serializer>(e: &EngineError, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&e.to_string())
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<EngineError, D::Error> {
+        <String as serde::Deserialize>::deserialize(d).map(EngineError::Relayed)
+    }
 }
 
 /// A chain rule cut to what fits in its time limit.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Cut {
     pub kept_tokens: usize,
     pub all_tokens: usize,
@@ -63,7 +80,7 @@ pub struct Cut {
 }
 
 /// A finished score's totals.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScoreSummary {
     pub bits: f64,
     /// The bytes scored: the text's, or the prefix a time limit kept.
@@ -79,13 +96,14 @@ pub struct ScoreSummary {
     pub own_ms: f64,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Outcome {
     Scored(Box<ScoreSummary>),
     Generated { steps: usize, ms: f64 },
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// Serializable, so that a worker can send them to the page as they are (an error as its message).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Event {
     /// How far a run is, in the golfer's own unit (bytes, tokens or model calls).
     Progress {
@@ -93,7 +111,7 @@ pub enum Event {
         course: Course,
         done: u64,
         total: u64,
-        unit: &'static str,
+        unit: String,
     },
     /// Spans finished in one step, in order.
     Spans {
@@ -127,8 +145,20 @@ pub enum Event {
     Error {
         golfer: GolferId,
         course: Course,
+        #[serde(with = "as_message")]
         error: EngineError,
     },
+}
+
+impl Event {
+    /// The run it belongs to.
+    pub fn course(&self) -> Course {
+        match self {
+            Event::Progress { course, .. } | Event::Finished { course, .. } | Event::Error { course, .. } => *course,
+            Event::Spans { .. } | Event::Cut { .. } => Course::Score,
+            Event::Token { .. } | Event::Canvas { .. } => Course::Generate,
+        }
+    }
 }
 
 struct Job<G: Golfer> {
@@ -311,7 +341,7 @@ impl<G: Golfer> Engine<G> {
                     }
                 }
                 let (done, total) = (step.progress.done, step.progress.total);
-                let unit = model.progress_unit();
+                let unit = model.progress_unit().to_string();
                 events.push(Event::Progress { golfer, course: Course::Score, done, total, unit });
                 Ok(false)
             }

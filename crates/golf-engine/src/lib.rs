@@ -5,6 +5,7 @@
 pub mod engine;
 mod load;
 pub mod roster;
+pub mod wire;
 
 pub use engine::{Command, Course, Cut, Engine, EngineError, Event, GolferId, Limits, Outcome, ScoreSummary};
 #[cfg(not(target_arch = "wasm32"))]

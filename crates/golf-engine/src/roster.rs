@@ -19,7 +19,7 @@ pub enum AnyGolfer {
 
 /// How one score is run, for any golfer; each golfer takes what applies to it and ignores the rest (gzip has no
 /// stride; only the diffusion golfer has estimators).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ScoreOptions {
     /// Keep each span's popover (token text, top-k, how the bits were spent); off, bits only.
     pub popovers: bool,
@@ -102,6 +102,35 @@ impl AnyGolfer {
 
     pub fn label(&self) -> String {
         self.info().label
+    }
+
+    /// Whether it has a chat template (instruct models).
+    pub fn can_chat(&self) -> bool {
+        self.manifest().is_some_and(|m| m.chat.is_some())
+    }
+
+    /// The speed benchmark `golf bench` prints (prefill and decode, best of `runs` on `text`), as JSON; `now` is a
+    /// clock in seconds. gzip's needs the shared 4 MB text: the CLI runs it.
+    pub async fn speed(&self, text: &str, runs: usize, now: impl Fn() -> f64) -> Result<serde_json::Value, GolfError> {
+        use golf_onnx::speed;
+        Ok(match self {
+            AnyGolfer::Ar(g) => {
+                let s = speed::measure(g, text, runs, now).await?;
+                serde_json::json!({
+                    "prefill_tokens": s.prefill_tokens, "prefill_tokens_per_s": s.prefill_tokens_per_s(),
+                    "decode_tokens": s.decode_tokens, "decode_ms_per_token": s.decode_ms_per_token(),
+                })
+            }
+            AnyGolfer::Mdlm(g) => {
+                let s = speed::measure_mdlm(g, text, runs, now).await?;
+                serde_json::json!({
+                    "window": s.window, "chain_tokens": s.chain_tokens, "chain_tokens_per_s": s.chain_tokens_per_s(),
+                    "nelbo_steps": s.nelbo_steps, "nelbo_tokens": s.nelbo_tokens,
+                    "nelbo_tokens_per_s": s.nelbo_tokens_per_s(),
+                })
+            }
+            AnyGolfer::Gzip(_) => return Err(GolfError::BadSetting("gzip's speed: golf bench".into())),
+        })
     }
 }
 

@@ -23,7 +23,7 @@ use crate::tokens::{self, Predictions, Scored};
 use crate::OnnxError;
 use golf_core::TokenReport;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Estimator {
     Nelbo { steps: usize, seed: u64 },
     LeftToRight,

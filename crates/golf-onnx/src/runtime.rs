@@ -112,6 +112,8 @@ pub async fn init_web(dist_base: &str, threads: u32) -> Result<(), OnnxError> {
         let env = js_sys::Reflect::get(&ort, &"env".into())?;
         let wasm = js_sys::Reflect::get(&env, &"wasm".into())?;
         js_sys::Reflect::set(&wasm, &"numThreads".into(), &threads.into())?;
+        // Where its wasm files are: a worker that evaluated the script has no script URL to go by.
+        js_sys::Reflect::set(&wasm, &"wasmPaths".into(), &dist_base.into())?;
         Ok(())
     };
     set().map_err(|e| OnnxError::Runtime(format!("cannot configure ONNX Runtime Web: {e:?}")))?;

@@ -7,6 +7,8 @@ pub mod views;
 
 #[cfg(target_arch = "wasm32")]
 pub mod app;
+#[cfg(target_arch = "wasm32")]
+pub mod worker;
 
 include!(concat!(env!("OUT_DIR"), "/samples.rs"));
 

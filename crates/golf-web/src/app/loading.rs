@@ -43,8 +43,7 @@ pub(super) async fn load_onnx(state: &Shared, folder: &str, threads: Option<u32>
     note.set_text_content(Some("starting…"));
     let bar: web_sys::HtmlProgressElement = bar.unchecked_into();
     let mb = |b: u64| b as f64 / 1e6;
-    let result: Result<AnyGolfer, String> = async {
-        golf_onnx::runtime::init_web(&absolute("ort/"), ort_threads(threads)).await.map_err(|e| e.to_string())?;
+    let result: Result<Rc<Remote>, String> = async {
         let manifest_path = format!("models/{folder}/golfer.json");
         let manifest =
             Manifest::parse(&fetch_text(&manifest_path).await?, &manifest_path).map_err(|e| e.to_string())?;
@@ -78,7 +77,7 @@ pub(super) async fn load_onnx(state: &Shared, folder: &str, threads: Option<u32>
         row.set_attribute("data-source", tag).unwrap();
         note.set_text_content(Some(&format!("{how}; starting the model…")));
         let t0 = now_ms();
-        let golfer = start_golfer(manifest, &bytes, &tokenizer).await?;
+        let golfer = start_golfer(state, manifest, bytes, tokenizer, threads).await?;
         note.set_text_content(Some(&format!("{how}; model ready in {:.1} s", (now_ms() - t0) / 1e3)));
         Ok(golfer)
     }
@@ -99,7 +98,14 @@ pub(super) async fn load_onnx(state: &Shared, folder: &str, threads: Option<u32>
     }
 }
 
-/// A neural golfer from its manifest and checked files: the diffusion kind or the autoregressive one.
-pub(super) async fn start_golfer(manifest: Manifest, onnx: &[u8], tokenizer: &[u8]) -> Result<AnyGolfer, String> {
-    AnyGolfer::load(manifest, onnx, tokenizer).await.map_err(|e| e.to_string())
+/// A neural golfer in a worker of its own, from its manifest and checked files.
+pub(super) async fn start_golfer(
+    state: &Shared,
+    manifest: Manifest,
+    onnx: Vec<u8>,
+    tokenizer: Vec<u8>,
+    threads: Option<u32>,
+) -> Result<Rc<Remote>, String> {
+    let load = Request::Load { manifest: Box::new(manifest), dist: absolute("ort/"), threads: ort_threads(threads) };
+    Remote::start(state, load, vec![onnx, tokenizer]).await
 }

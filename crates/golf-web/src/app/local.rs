@@ -136,10 +136,9 @@ async fn add(state: &Shared, folder: golf_import::Folder) -> Result<String, Stri
     if state.borrow().panels.iter().any(|p| p.golf.id() == id) {
         return Err(format!("a golfer called {id} is already here: remove it first, or give this one another name"));
     }
-    golf_onnx::runtime::init_web(&absolute("ort/"), ort_threads(None)).await.map_err(|e| e.to_string())?;
     let onnx = file_of(&folder, "model.onnx");
     let tokenizer = file_of(&folder, &folder.manifest.tokenizer.file);
-    let golf = start_golfer(folder.manifest.clone(), &onnx, &tokenizer).await?;
+    let golf = start_golfer(state, folder.manifest.clone(), onnx, tokenizer, None).await?;
     add_panel(state, golf);
     let panel: Element = by_id(&format!("panel-{id}"));
     let _ = panel.set_attribute("data-local", "true");
@@ -165,6 +164,8 @@ async fn add(state: &Shared, folder: golf_import::Folder) -> Result<String, Stri
 async fn forget(state: Shared, id: String) {
     if let Some(p) = state.borrow_mut().panels.iter_mut().find(|p| p.golf.id() == id) {
         cancel_panel(p);
+        // Its worker and the memory of its model go now.
+        p.golf.terminate();
     }
     for toggle in [format!("score-{id}"), format!("race-{id}")] {
         if let Some(input) = document().get_element_by_id(&toggle) {
@@ -262,12 +263,7 @@ pub(super) fn shared_locals(state: &Shared) -> Vec<LocalGolfer> {
         .iter()
         .filter(|p| p.golf.id().starts_with("local-") && score_ticked(&p.golf.id()))
         .filter_map(|p| {
-            let manifest = match &*p.golf {
-                AnyGolfer::Ar(g) => &g.manifest,
-                AnyGolfer::Mdlm(g) => &g.manifest,
-                AnyGolfer::Gzip(_) => return None,
-            };
-            let a = manifest.artifact.as_ref()?;
+            let a = p.golf.manifest.as_ref()?.artifact.as_ref()?;
             Some(LocalGolfer { file: a.path.clone(), sha256: a.sha256.clone() })
         })
         .collect()

@@ -1,7 +1,7 @@
-//! The page: loads the golfers, drives them round-robin in bounded steps (yielding to the browser between
-//! steps), and copies the views' results onto elements. This module holds the state and the wiring; `loading`
-//! fetches a golfer, `panels` draws its heatmap, `scoring` runs the scores, `results` the table, charts and
-//! exports, `race` the generation race, `picker` the text box's sources.
+//! The page: every golfer runs in its own Web Worker (`remote`); this thread sends requests and renders the
+//! workers' events. This module holds the state and the wiring; `loading` fetches a golfer, `panels` draws its
+//! heatmap, `scoring` sends the scores and fills the panels, `results` the table, charts and exports, `race` the
+//! generation race, `picker` the text box's sources.
 
 mod charts;
 mod compact;
@@ -12,25 +12,27 @@ mod local;
 mod panels;
 mod picker;
 mod race;
+mod remote;
 mod results;
 mod scoring;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use golf_core::{per_byte_bits, Golfer, Span};
-use golf_gzip::{Dry, GzipGolfer, Method};
+use golf_core::{per_byte_bits, Span};
 use golf_onnx::{Estimator, Manifest};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{Element, Event, HtmlElement, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 
-use golf_engine::{AnyGolfer, AnyScore, ScoreOptions};
+use golf_engine::wire::Request;
+use golf_engine::{Course, Event as GolfEvent, Limits, Outcome, ScoreOptions, ScoreSummary};
 
 use self::dom::*;
 use self::loading::*;
 use self::panels::*;
 use self::picker::*;
+use self::remote::Remote;
 use self::scoring::*;
 use crate::views::{self, Cell};
 use crate::DEFAULT_TEXT;
@@ -38,15 +40,13 @@ use crate::DEFAULT_TEXT;
 /// Bits per byte at the dark end of the colour scale.
 const SCALE_MAX: f64 = 12.0;
 
-/// What one scoring step should take at most, so the page answers input between steps (long tasks are 50 ms
-/// and up; a step under this keeps the page usable while it scores).
-const STEP_TARGET_MS: f64 = 80.0;
-
 /// Seconds of model time a diffusion chain rule may take (one model call per token); `?chain_s=N` changes it.
 const CHAIN_BUDGET_S: f64 = 30.0;
 
 struct Panel {
-    golf: Rc<AnyGolfer>,
+    golf: Rc<Remote>,
+    /// The score in flight, if any.
+    scoring: Option<scoring::Scoring>,
     spans: Vec<Span>,
     cells: Vec<Cell>,
     /// Bumped to stop this panel's score or replay (cancel, a new score): a loop holding an older number stops.
@@ -75,6 +75,10 @@ struct State {
     results_pending: bool,
     /// The local golfers a share link was made with, to say which files to drop when they are not here.
     wanted_local: Vec<crate::share::LocalGolfer>,
+    /// The race in progress.
+    race: Option<race::Race>,
+    /// `?bench=`: the threads its golfer was loaded with.
+    bench_threads: u32,
 }
 
 fn text_hash(text: &str) -> u64 {
@@ -112,7 +116,6 @@ pub fn start() {
         }
     }
     render_legend(state.borrow().scale, state.borrow().by_rank);
-    add_panel(&state, AnyGolfer::Gzip(Rc::new(GzipGolfer::new(Method::Exact, Dry::default()))));
     wire_results(&state);
     wire_text_picker(&state);
     local::wire(&state);
@@ -129,7 +132,7 @@ pub fn start() {
     on_id("cancel", "click", move |_| cancel_score(&s));
     let s = state.clone();
     on_id("stop", "click", move |_| {
-        s.borrow_mut().gen_run += 1;
+        race::stop(&s);
         set_text("gen-status", "stopped");
     });
     on_id("diffusion-steps", "input", |_| {
@@ -155,15 +158,28 @@ pub fn start() {
         reserve_panel(folder, &text, controls);
     }
     spawn_local(async move {
-        score(state.clone(), None).await;
-        // The golfers imported in this browser before (small: each takes a moment), then the site's own.
-        local::restore(&state).await;
-        let wanted = std::mem::take(&mut state.borrow_mut().wanted_local);
-        local::missing_locals(&state, &wanted);
-        for (folder, _) in folders {
-            if load_onnx(&state, folder, threads).await {
-                score(state.clone(), Some(folder.to_string())).await;
+        match Remote::start(&state, Request::Gzip, Vec::new()).await {
+            Ok(gzip) => {
+                add_panel(&state, gzip);
+                score(state.clone(), Some("gzip".into())).await;
             }
+            Err(e) => show_error(&format!("gzip did not start: {e}")),
+        }
+        // Every golfer loads at once (each in its own worker) and scores as soon as it is ready: the imported
+        // ones this browser keeps, and the site's own.
+        let s = state.clone();
+        spawn_local(async move {
+            local::restore(&s).await;
+            let wanted = std::mem::take(&mut s.borrow_mut().wanted_local);
+            local::missing_locals(&s, &wanted);
+        });
+        for (folder, _) in folders {
+            let s = state.clone();
+            spawn_local(async move {
+                if load_onnx(&s, folder, threads).await {
+                    score(s.clone(), Some(folder.to_string())).await;
+                }
+            });
         }
     });
 }
@@ -179,6 +195,9 @@ fn cancel_score(state: &Shared) {
 /// Stops one panel's score (or replay) after its step in progress; if it had not finished, it says so.
 fn cancel_panel(p: &mut Panel) {
     p.run += 1;
+    if p.scoring.take().is_some() {
+        p.golf.send(&Request::Cancel { course: Course::Score });
+    }
     let id = p.golf.id();
     if !by_id::<Element>(&format!("panel-{id}")).has_attribute("data-scored") {
         set_text(&format!("status-{id}"), "cancelled");
@@ -204,43 +223,57 @@ fn text_changed(state: &Shared) {
     }
 }
 
-/// `?bench=ID[&threads=N]`: loads one neural golfer and prints the same speed measurement as `golf bench`.
+/// `?bench=ID[&threads=N]`: loads one neural golfer and prints the same speed measurement as `golf bench`
+/// (measured in its worker).
 async fn bench(state: Shared, id: String, threads: Option<u32>) {
     let out: Element = by_id("bench-result");
     out.unchecked_ref::<HtmlElement>().set_hidden(false);
     if !load_onnx(&state, &id, threads).await {
         return out.set_text_content(Some("the golfer did not load"));
     }
-    let golf = state.borrow().panels.last().map(|p| p.golf.clone()).expect("loaded");
+    let Some(golf) = state.borrow().panels.last().map(|p| p.golf.clone()) else { return };
+    state.borrow_mut().bench_threads = ort_threads(threads);
     out.set_text_content(Some("measuring…"));
-    let clock = || now_ms() / 1e3;
-    let measured = match &*golf {
-        AnyGolfer::Ar(g) => golf_onnx::speed::measure(g, DEFAULT_TEXT, 2, clock).await.map(|s| {
-            serde_json::json!({
-                "prefill_tokens": s.prefill_tokens, "prefill_tokens_per_s": s.prefill_tokens_per_s(),
-                "decode_tokens": s.decode_tokens, "decode_ms_per_token": s.decode_ms_per_token(),
-            })
-        }),
-        AnyGolfer::Mdlm(g) => golf_onnx::speed::measure_mdlm(g, DEFAULT_TEXT, 2, clock).await.map(|s| {
-            serde_json::json!({
-                "window": s.window, "chain_tokens": s.chain_tokens, "chain_tokens_per_s": s.chain_tokens_per_s(),
-                "nelbo_steps": s.nelbo_steps, "nelbo_tokens": s.nelbo_tokens,
-                "nelbo_tokens_per_s": s.nelbo_tokens_per_s(),
-            })
-        }),
-        AnyGolfer::Gzip(_) => return out.set_text_content(Some("gzip's speed: golf bench")),
-    };
-    match measured {
+    golf.send(&Request::Bench);
+}
+
+/// The speed a worker measured, for `?bench=`.
+fn on_bench(state: &Shared, id: &str, result: Result<serde_json::Value, String>) {
+    let out: Element = by_id("bench-result");
+    match result {
         Ok(mut json) => {
-            let fields = json.as_object_mut().expect("an object");
-            fields.insert("golfer".into(), id.into());
-            fields.insert("threads".into(), ort_threads(threads).into());
-            fields.insert("isolated".into(), cross_origin_isolated().into());
+            if let Some(fields) = json.as_object_mut() {
+                fields.insert("golfer".into(), id.into());
+                fields.insert("threads".into(), state.borrow().bench_threads.into());
+                fields.insert("isolated".into(), cross_origin_isolated().into());
+            }
             out.set_text_content(Some(&json.to_string()));
         }
         Err(e) => out.set_text_content(Some(&format!("error: {e}"))),
     }
-    out.set_attribute("data-done", "true").unwrap();
+    let _ = out.set_attribute("data-done", "true");
+}
+
+/// An event from golfer `id`'s worker, for the run numbered `run`.
+fn on_event(state: &Shared, id: &str, run: u32, event: GolfEvent) {
+    match event.course() {
+        Course::Score => scoring::on_score_event(state, id, run, event),
+        Course::Generate => race::on_race_event(state, id, run, event),
+    }
+}
+
+/// A golfer's worker stopped (it crashed or ran out of memory): its panel and lane say so; the others go on.
+fn worker_failed(state: &Shared, id: &str, why: &str) {
+    if let Some(p) = state.borrow_mut().panels.iter_mut().find(|p| p.golf.id() == id) {
+        p.scoring = None;
+        p.run += 1;
+    }
+    if document().get_element_by_id(&format!("status-{id}")).is_some() {
+        set_text(&format!("status-{id}"), &format!("stopped: {why}"));
+        set_attr(&format!("panel-{id}"), "data-worker-failed", "true");
+    }
+    race::lane_failed(state, id, why);
+    show_error(&format!("{id}: {why}. The other golfers go on."));
 }
 
 fn cross_origin_isolated() -> bool {
@@ -279,7 +312,7 @@ fn apply_shared(state: &Shared, view: crate::share::View) {
 
 /// The current view as a share link's fragment.
 fn current_view(state: &Shared) -> crate::share::View {
-    let mdlm = state.borrow().panels.iter().any(|p| matches!(*p.golf, AnyGolfer::Mdlm(_)));
+    let mdlm = state.borrow().panels.iter().any(|p| p.golf.diffusion);
     let (estimator, nelbo_k) = if mdlm {
         let k = input_number("nelbo-steps-mdlm", 32.0) as u32;
         (by_id::<HtmlSelectElement>("estimator-mdlm").value(), k)

@@ -37,7 +37,7 @@ pub(super) fn release_panel(id: &str) {
     }
 }
 
-pub(super) fn add_panel(state: &Shared, golf: AnyGolfer) {
+pub(super) fn add_panel(state: &Shared, golf: Rc<Remote>) {
     let id = golf.id();
     let panel = el("article", "panel", &format!("panel-{id}"));
     let head = el("header", "panel-head", "");
@@ -55,7 +55,7 @@ pub(super) fn add_panel(state: &Shared, golf: AnyGolfer) {
     }
     panel.append_child(&head).unwrap();
     let index = state.borrow().panels.len();
-    if matches!(golf, AnyGolfer::Mdlm(_)) {
+    if golf.diffusion {
         panel.append_child(&diffusion_controls(state, index, &id)).unwrap();
     }
     let limit = el("p", "note", &format!("limit-{id}"));
@@ -90,7 +90,8 @@ pub(super) fn add_panel(state: &Shared, golf: AnyGolfer) {
     add_score_toggle(state, &golf, index);
     describe_in_header(&golf);
     state.borrow_mut().panels.push(Panel {
-        golf: Rc::new(golf),
+        golf,
+        scoring: None,
         spans: Vec::new(),
         cells: Vec::new(),
         run: 0,
@@ -101,7 +102,7 @@ pub(super) fn add_panel(state: &Shared, golf: AnyGolfer) {
 }
 
 /// A checkbox per golfer above the panels: unticked, its panel is hidden and it does not score.
-pub(super) fn add_score_toggle(state: &Shared, golf: &AnyGolfer, index: usize) {
+pub(super) fn add_score_toggle(state: &Shared, golf: &Remote, index: usize) {
     let gid = golf.id();
     let label = el("label", "toggle", "");
     let input = el("input", "", &format!("score-{gid}"));
@@ -134,7 +135,7 @@ pub(super) fn score_ticked(gid: &str) -> bool {
 }
 
 /// The header's line for a golfer gets its numbers once it has loaded.
-pub(super) fn describe_in_header(golf: &AnyGolfer) {
+pub(super) fn describe_in_header(golf: &Remote) {
     let info = golf.info();
     let Some(li) = document().get_element_by_id(&format!("about-{}", info.id)) else { return };
     let facts = el("span", "facts", "");
@@ -229,8 +230,10 @@ pub(super) fn diffusion_controls(state: &Shared, index: usize, id: &str) -> Elem
 }
 
 /// The estimator chosen in a diffusion panel (None for the other golfers).
-pub(super) fn chosen_estimator(golf: &AnyGolfer) -> Option<Estimator> {
-    let AnyGolfer::Mdlm(_) = golf else { return None };
+pub(super) fn chosen_estimator(golf: &Remote) -> Option<Estimator> {
+    if !golf.diffusion {
+        return None;
+    }
     let id = golf.id();
     Some(match by_id::<HtmlSelectElement>(&format!("estimator-{id}")).value().as_str() {
         "confidence" => Estimator::Confidence,

@@ -1,33 +1,42 @@
-//! The generation race: one prompt, every ticked golfer writing at once, each at its own speed (the next step
-//! goes to the lane that has had the least time), each lane streaming its text with its speed over wall-clock
-//! time, time to first token, elapsed time and token count.
+//! The generation race: one prompt, every ticked golfer writing at once, each in its own worker and so at its
+//! own speed; each lane streams its text with its speed over wall-clock time, time to first token, elapsed time
+//! and token count.
 
+use std::collections::HashMap;
 use std::rc::Rc;
 
-use golf_core::{GenerateSettings, GolfError, Golfer, SamplerSettings};
-use golf_engine::{AnyGeneration, AnyGolfer};
+use golf_core::{GenerateSettings, SamplerSettings, TokenInfo};
+use golf_engine::wire::Request;
+use golf_engine::{Course, Event};
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement, HtmlInputElement};
 
 use super::dom::*;
+use super::remote::Remote;
 use super::Shared;
-use crate::results::{next_lane, LaneClock};
+use crate::results::LaneClock;
 use crate::views;
 
-/// Work between two returns of the thread to the page (one frame at 60 Hz).
-const FRAME_MS: f64 = 16.0;
-
 struct Lane {
-    golf: Rc<AnyGolfer>,
-    run: AnyGeneration,
+    golf: Rc<Remote>,
     out: Element,
     canvas: Element,
     stats: Element,
     lane: Element,
     clock: LaneClock,
+    /// When the lane's last event came: its next step ran from then.
+    last_ms: f64,
     committed: Vec<bool>,
+    /// The popovers of a diffusion canvas's committed slots.
+    slots: HashMap<usize, TokenInfo>,
     masked_history: Vec<usize>,
     done: bool,
+}
+
+/// The race in progress: its run number (its lanes' events carry it) and its lanes.
+pub(super) struct Race {
+    run: u32,
+    lanes: Vec<Lane>,
 }
 
 /// A number from one of the race's boxes, within the box's own min and max; the message names the setting.
@@ -76,7 +85,8 @@ fn settings(chat: bool) -> Result<GenerateSettings, String> {
 
 /// Starts a race among the ticked golfers; a newer race or Stop ends it.
 pub async fn race(state: Shared) {
-    let id = {
+    stop(&state);
+    let run = {
         let mut s = state.borrow_mut();
         s.gen_run += 1;
         s.gen_run
@@ -84,7 +94,7 @@ pub async fn race(state: Shared) {
     show_error("");
     let prompt = by_id::<HtmlInputElement>("prompt").value();
     let chat = by_id::<HtmlInputElement>("chat").checked();
-    let golfs: Vec<Rc<AnyGolfer>> = state
+    let golfs: Vec<Rc<Remote>> = state
         .borrow()
         .panels
         .iter()
@@ -97,9 +107,12 @@ pub async fn race(state: Shared) {
         .collect();
     let lanes_el: Element = by_id("lanes");
     lanes_el.set_text_content(None);
-    lanes_el.remove_attribute("data-done").unwrap();
+    let _ = lanes_el.remove_attribute("data-done");
     if golfs.is_empty() {
         return show_error("Tick at least one golfer to race.");
+    }
+    if prompt.is_empty() {
+        return show_error("Cannot race: the prompt is empty: give a few words to continue.");
     }
     let settings = match settings(chat) {
         Ok(s) => s,
@@ -111,118 +124,129 @@ pub async fn race(state: Shared) {
         let lane = el("article", "lane", &format!("lane-{gid}"));
         let head = el("header", "lane-head", "");
         let title = el("h3", "", "");
-        title.set_text_content(Some(&golf.info().label));
+        title.set_text_content(Some(&golf.label()));
         let stats = el("span", "status", &format!("lane-stats-{gid}"));
-        head.append_child(&title).unwrap();
-        head.append_child(&stats).unwrap();
+        let _ = head.append_child(&title);
+        let _ = head.append_child(&stats);
         let out = el("div", "generated", &format!("lane-out-{gid}"));
-        lane.append_child(&head).unwrap();
-        lane.append_child(&out).unwrap();
-        lanes_el.append_child(&lane).unwrap();
+        let _ = lane.append_child(&head);
+        let _ = lane.append_child(&out);
+        let _ = lanes_el.append_child(&lane);
         // A golfer without a chat template continues the prompt as plain text.
-        let (run, note) = match golf.start_generate(&prompt, &settings) {
-            Err(GolfError::NoChat { .. }) => (
-                golf.start_generate(&prompt, &GenerateSettings { chat: false, ..settings.clone() }),
-                Some("no chat template: plain continuation"),
-            ),
-            r => (r, None),
-        };
-        let run = match run {
-            Ok(run) => run,
-            Err(e) => {
-                stats.set_text_content(Some(&format!("cannot start: {e}")));
-                lane.set_attribute("data-error", &e.to_string()).unwrap();
-                continue;
-            }
-        };
+        let note = (chat && !golf.chat).then_some("no chat template: plain continuation");
+        let settings = GenerateSettings { chat: chat && golf.chat, ..settings.clone() };
         let prompt_el = el("span", "prompt", "");
-        let chatting = chat && note.is_none();
         // In chat mode the answer starts on its own line, after the question.
-        prompt_el.set_text_content(Some(&if chatting { format!("{prompt}\n") } else { prompt.clone() }));
+        prompt_el.set_text_content(Some(&if settings.chat { format!("{prompt}\n") } else { prompt.clone() }));
         if let Some(n) = note {
-            prompt_el.set_attribute("title", n).unwrap();
+            let _ = prompt_el.set_attribute("title", n);
         }
-        out.append_child(&prompt_el).unwrap();
+        let _ = out.append_child(&prompt_el);
         let canvas = el("span", "canvas", "");
-        out.append_child(&canvas).unwrap();
+        let _ = out.append_child(&canvas);
+        golf.send(&Request::Generate { run, prompt: prompt.clone(), settings });
+        let now = now_ms();
         lanes.push(Lane {
             golf,
-            run,
             out,
             canvas,
             stats,
             lane,
-            clock: LaneClock::new(now_ms()),
+            clock: LaneClock::new(now),
+            last_ms: now,
             committed: Vec::new(),
+            slots: HashMap::new(),
             masked_history: Vec::new(),
             done: false,
         });
     }
     set_text("gen-status", "racing…");
-    // Each step goes to the lane that has had the least time (`next_lane`): every lane moves at its own speed.
-    // The page gets the thread back between steps once a frame's worth of work has run.
-    let mut since_yield = now_ms();
-    while let Some(i) = next_lane(lanes.iter().map(|l| (&l.clock, l.done))) {
-        if state.borrow().gen_run != id {
-            return;
-        }
-        let lane = &mut lanes[i];
-        let t = now_ms();
-        let step = match lane.golf.generate_step(&mut lane.run).await {
-            Ok(step) => step,
-            Err(e) => {
-                lane.done = true;
-                lane.stats.set_text_content(Some(&format!("stopped: {e}")));
-                lane.lane.set_attribute("data-error", &e.to_string()).unwrap();
-                continue;
+    state.borrow_mut().race = Some(Race { run, lanes });
+}
+
+/// Stops the race in progress: every lane's worker drops its generation.
+pub(super) fn stop(state: &Shared) {
+    let Some(race) = state.borrow_mut().race.take() else { return };
+    for lane in race.lanes.iter().filter(|l| !l.done) {
+        lane.golf.send(&Request::Cancel { course: Course::Generate });
+    }
+}
+
+/// A generation event from golfer `id`'s worker.
+pub(super) fn on_race_event(state: &Shared, id: &str, run: u32, event: Event) {
+    let mut s = state.borrow_mut();
+    let Some(race) = s.race.as_mut().filter(|r| r.run == run) else { return };
+    let Some(lane) = race.lanes.iter_mut().find(|l| l.golf.id() == id && !l.done) else { return };
+    let now = now_ms();
+    let mut new_tokens = 0;
+    match event {
+        Event::Token { text, token, .. } => {
+            if !text.is_empty() {
+                let piece = el("span", "", "");
+                piece.set_text_content(Some(&text));
+                if let Some(t) = &token {
+                    let _ = piece.set_attribute("title", &views::token_title(t));
+                }
+                let _ = lane.canvas.append_child(&piece);
+                new_tokens += 1;
             }
-        };
-        let now = now_ms();
-        let mut new_tokens = 0;
-        if let Some(canvas) = &step.canvas {
+        }
+        Event::Canvas { canvas, committed, .. } => {
+            lane.slots.extend(committed);
             let before = lane.committed.iter().filter(|&&c| c).count();
-            render_canvas(&lane.canvas, canvas, &lane.golf, &lane.run, &mut lane.committed);
+            render_canvas(&lane.canvas, &canvas, &lane.slots, &mut lane.committed);
             new_tokens = lane.committed.iter().filter(|&&c| c).count() - before;
             lane.masked_history.push(canvas.iter().filter(|s| s.is_none()).count());
             let history: Vec<String> = lane.masked_history.iter().map(|m| m.to_string()).collect();
-            lane.out.set_attribute("data-masked-history", &history.join(",")).unwrap();
+            let _ = lane.out.set_attribute("data-masked-history", &history.join(","));
         }
-        if !step.text.is_empty() {
-            let piece = el("span", "", "");
-            piece.set_text_content(Some(&step.text));
-            if let Some(t) = &step.token {
-                piece.set_attribute("title", &views::token_title(t)).unwrap();
-            }
-            lane.canvas.append_child(&piece).unwrap();
-            new_tokens += 1;
-        }
-        lane.clock.step(t, now, new_tokens);
-        lane.stats.set_text_content(Some(&lane.clock.line(now)));
-        let own = format!(
-            "{:.1} tokens/s of its own compute time; the lanes share this page's thread",
-            lane.clock.own_tokens_per_s()
-        );
-        let _ = lane.stats.set_attribute("title", &own);
-        for (name, value) in lane.clock.attributes(now) {
-            lane.lane.set_attribute(name, &value).unwrap();
-        }
-        if step.finished {
+        Event::Finished { .. } => {
             lane.done = true;
-            lane.lane.set_attribute("data-done", "true").unwrap();
-            lane.out.set_attribute("data-done", "true").unwrap();
+            let _ = lane.lane.set_attribute("data-done", "true");
+            let _ = lane.out.set_attribute("data-done", "true");
         }
-        // A lane that finished is shown finished at once, not after the next lane's step.
-        if step.finished || now - since_yield >= FRAME_MS {
-            yield_now().await;
-            since_yield = now_ms();
+        Event::Error { error, .. } => {
+            lane.done = true;
+            lane.stats.set_text_content(Some(&format!("stopped: {error}")));
+            let _ = lane.lane.set_attribute("data-error", &error.to_string());
         }
+        _ => return,
     }
-    lanes_el.set_attribute("data-done", "true").unwrap();
-    set_text("gen-status", "done");
+    lane.clock.step(lane.last_ms, now, new_tokens);
+    lane.last_ms = now;
+    if !lane.lane.has_attribute("data-error") {
+        lane.stats.set_text_content(Some(&lane.clock.line(now)));
+    }
+    let own = format!("{:.1} tokens/s of its own compute time, in its own worker", lane.clock.own_tokens_per_s());
+    let _ = lane.stats.set_attribute("title", &own);
+    for (name, value) in lane.clock.attributes(now) {
+        let _ = lane.lane.set_attribute(name, &value);
+    }
+    if race.lanes.iter().all(|l| l.done) {
+        let _ = by_id::<Element>("lanes").set_attribute("data-done", "true");
+        set_text("gen-status", "done");
+        s.race = None;
+    }
+}
+
+/// A lane whose worker stopped says so; the race goes on without it.
+pub(super) fn lane_failed(state: &Shared, id: &str, why: &str) {
+    let mut s = state.borrow_mut();
+    let Some(race) = s.race.as_mut() else { return };
+    if let Some(lane) = race.lanes.iter_mut().find(|l| l.golf.id() == id && !l.done) {
+        lane.done = true;
+        lane.stats.set_text_content(Some(&format!("stopped: {why}")));
+        let _ = lane.lane.set_attribute("data-error", why);
+    }
+    if race.lanes.iter().all(|l| l.done) {
+        let _ = by_id::<Element>("lanes").set_attribute("data-done", "true");
+        set_text("gen-status", "done");
+        s.race = None;
+    }
 }
 
 /// Race toggles: one checkbox per golfer, ticked.
-pub fn add_toggle(golf: &AnyGolfer) {
+pub fn add_toggle(golf: &Remote) {
     let label = el("label", "toggle", "");
     let input = el("input", "", &format!("race-{}", golf.id()));
     input.set_attribute("type", "checkbox").unwrap();
@@ -237,8 +261,7 @@ pub fn add_toggle(golf: &AnyGolfer) {
 pub(super) fn render_canvas(
     target: &Element,
     canvas: &[Option<String>],
-    golf: &AnyGolfer,
-    run: &AnyGeneration,
+    slots: &HashMap<usize, TokenInfo>,
     committed: &mut Vec<bool>,
 ) {
     committed.resize(canvas.len(), false);
@@ -249,7 +272,7 @@ pub(super) fn render_canvas(
             Some(text) => {
                 let e = el("span", if committed[i] { "" } else { "fresh" }, "");
                 e.set_text_content(Some(text));
-                if let Some(info) = golf.slot_info(run, i) {
+                if let Some(info) = slots.get(&i) {
                     e.set_attribute("title", &views::token_title(info)).unwrap();
                 }
                 committed[i] = true;

@@ -1,10 +1,23 @@
-//! Scoring: every ticked golfer in turn, one bounded step each, then its panel, the estimates line and the
-//! replay of a chain rule's unmasking.
+//! Scoring: every ticked golfer's worker scores the text at once; each panel fills in from its worker's events
+//! (progress, spans, a time limit's cut, the totals), then the estimates line and the replay of a chain rule's
+//! unmasking.
 
 use super::*;
 
-/// Scores the text with every golfer (or only the one with id `only`), one step each in turn, so all panels
-/// fill in together. A newer score of a panel (or cancel) stops this one's run of it.
+/// A score in flight, on the page's side: what its events add up to.
+pub(super) struct Scoring {
+    /// The run number its events carry (the panel's `run` when it was sent).
+    run: u32,
+    text: String,
+    estimator: Option<Estimator>,
+    spans: Vec<Span>,
+    t0: f64,
+    /// Set when a chain rule was cut to what fits in the time limit.
+    cut: Option<String>,
+}
+
+/// Scores the text with every ticked golfer (or only the one with id `only`): each in its own worker, all at
+/// once. A newer score of a panel (or cancel) replaces this one's run of it.
 pub(super) async fn score(state: Shared, only: Option<String>) {
     let text = by_id::<HtmlTextAreaElement>("text").value();
     if text.is_empty() {
@@ -22,23 +35,7 @@ pub(super) async fn score(state: Shared, only: Option<String>) {
         return;
     }
     let budget_s = state.borrow().chain_budget_s;
-    struct Running {
-        index: usize,
-        golf: Rc<AnyGolfer>,
-        ticket: u32,
-        run: AnyScore,
-        estimator: Option<Estimator>,
-        spans: Vec<Span>,
-        t0: f64,
-        /// Seconds spent in this golfer's own steps (the time limit counts these, not the other golfers').
-        spent: f64,
-        /// Set when a chain rule was cut to what fits in the time limit.
-        cut: Option<String>,
-        /// The last step's time, which paces the next.
-        last_ms: f64,
-    }
-    let mut runs: Vec<Option<Running>> = Vec::new();
-    let chosen: Vec<(usize, Rc<AnyGolfer>)> = state
+    let chosen: Vec<(usize, Rc<Remote>)> = state
         .borrow()
         .panels
         .iter()
@@ -48,123 +45,77 @@ pub(super) async fn score(state: Shared, only: Option<String>) {
         .collect();
     for (index, golf) in chosen {
         let gid = golf.id();
-        let ticket = {
-            let mut s = state.borrow_mut();
-            s.panels[index].run += 1;
-            s.panels[index].run
-        };
         let panel: Element = by_id(&format!("panel-{gid}"));
         for attr in ["data-scored", "data-cancelled", "data-progress", "data-cut-tokens", "data-replay"] {
-            panel.remove_attribute(attr).unwrap();
+            let _ = panel.remove_attribute(attr);
         }
         // The numbers shown are the last text's until this score finishes.
-        panel.class_list().add_1("stale").unwrap();
+        let _ = panel.class_list().add_1("stale");
         by_id::<HtmlElement>(&format!("limit-{gid}")).set_hidden(true);
+        set_text(&format!("status-{gid}"), "scoring…");
         let estimator = chosen_estimator(&golf);
         let options = ScoreOptions { popovers: true, estimator, ..ScoreOptions::default() };
-        match golf.start_score(text.as_bytes(), &options) {
-            Ok(run) => {
-                set_text(&format!("status-{gid}"), "scoring…");
-                let t0 = now_ms();
-                let spans = Vec::new();
-                runs.push(Some(Running {
-                    index,
-                    golf,
-                    ticket,
-                    run,
-                    estimator,
-                    spans,
-                    t0,
-                    spent: 0.0,
-                    cut: None,
-                    last_ms: 0.0,
-                }));
-            }
-            Err(e) => {
-                show_error(&format!("{}: {e}", golf.label()));
-                set_text(&format!("status-{gid}"), &format!("not scored: {e}"));
-            }
-        }
-        // Starting a run tokenizes the text: one golfer's start per task.
-        yield_now().await;
-    }
-    while runs.iter().any(Option::is_some) {
-        for slot in runs.iter_mut() {
-            let Some(r) = slot.as_mut() else { continue };
-            if state.borrow().panels[r.index].run != r.ticket {
-                *slot = None;
-                continue;
-            }
-            let gid = r.golf.id();
-            r.golf.pace(&mut r.run, r.last_ms, STEP_TARGET_MS);
-            let t = now_ms();
-            let step = r.golf.score_step(&mut r.run).await;
-            r.last_ms = now_ms() - t;
-            r.spent += r.last_ms / 1e3;
-            if state.borrow().panels[r.index].run != r.ticket {
-                *slot = None;
-                continue;
-            }
-            match step {
-                Ok(step) => {
-                    r.spans.extend(step.spans);
-                    if step.finished {
-                        let ms = now_ms() - r.t0;
-                        let r = slot.take().expect("running");
-                        finish_panel(&state, r.index, &r.golf, &r.run, r.estimator, r.spans, &text, ms, r.cut);
-                        // Drawing a panel is a task of its own: the next golfer's step starts after a yield.
-                        yield_now().await;
-                        continue;
-                    }
-                    if let Some((kept, all)) = r.golf.fit_time(&mut r.run, r.spent, budget_s) {
-                        let rate = step.progress.done as f64 / r.spent;
-                        let bytes = r.golf.scored_bytes(&r.run).unwrap_or(text.len());
-                        r.cut = Some(format!(
-                            "A chain rule makes one model call per token: at {rate:.0} tokens/s here, the first \
-                             {kept} of {all} tokens ({bytes} of {} bytes, whole windows of the model's context) fit \
-                             in {budget_s:.0} s, so that is what it scored. NELBO scores the whole text.",
-                            text.len()
-                        ));
-                        set_attr(&format!("panel-{gid}"), "data-cut-tokens", &kept.to_string());
-                    }
-                    let (done, total) = (step.progress.done, step.progress.total);
-                    let pct = 100.0 * done as f64 / total.max(1) as f64;
-                    let what = r.golf.progress_unit();
-                    set_text(&format!("status-{gid}"), &format!("scoring… {pct:.0}% ({done} of {total} {what})"));
-                    set_attr(&format!("panel-{gid}"), "data-progress", &done.to_string());
-                }
-                Err(e) => {
-                    show_error(&format!("{}: {e}", r.golf.label()));
-                    set_text(&format!("status-{gid}"), "failed");
-                    *slot = None;
-                }
-            }
-        }
-        yield_now().await;
+        // A chain rule that would take longer than the budget is cut to the whole windows that fit.
+        let limits = Limits { budget_s: Some(budget_s), step_ms: None };
+        let run = {
+            let mut s = state.borrow_mut();
+            let p = &mut s.panels[index];
+            p.run += 1;
+            let scoring =
+                Scoring { run: p.run, text: text.clone(), estimator, spans: Vec::new(), t0: now_ms(), cut: None };
+            p.scoring = Some(scoring);
+            p.run
+        };
+        golf.send(&Request::Score { run, text: text.clone(), options, limits });
     }
 }
 
-/// The numbers a panel shows after scoring.
-pub(super) struct Totals {
-    pub bpb: f64,
-    pub bits: f64,
-    /// Bytes scored: the whole text, or the prefix a time-limited chain rule reached.
-    pub bytes: u64,
-    /// Parameter Golf's bits per byte, for neural golfers with a SentencePiece tokenizer.
-    pub golf_bpb: Option<f64>,
-    pub tokens: Option<usize>,
-}
-
-impl Totals {
-    fn of(report: Option<golf_core::TokenReport>, spans: &[Span], bytes: u64) -> Totals {
-        let s = golf_core::Summary::of(spans, bytes);
-        Totals {
-            bpb: s.bpb,
-            bits: s.bits,
-            bytes,
-            golf_bpb: report.as_ref().filter(|r| r.golf_count).map(|r| r.golf_bpb),
-            tokens: report.map(|r| r.tokens),
+/// A score's event from golfer `id`'s worker.
+pub(super) fn on_score_event(state: &Shared, id: &str, run: u32, event: GolfEvent) {
+    let Some(index) = state.borrow().panels.iter().position(|p| p.golf.id() == id) else { return };
+    let current = state.borrow().panels[index].scoring.as_ref().is_some_and(|s| s.run == run);
+    if !current {
+        return; // a run this panel replaced or cancelled
+    }
+    match event {
+        GolfEvent::Progress { done, total, unit, .. } => {
+            let pct = 100.0 * done as f64 / total.max(1) as f64;
+            set_text(&format!("status-{id}"), &format!("scoring… {pct:.0}% ({done} of {total} {unit})"));
+            set_attr(&format!("panel-{id}"), "data-progress", &done.to_string());
         }
+        GolfEvent::Spans { spans, .. } => {
+            if let Some(s) = state.borrow_mut().panels[index].scoring.as_mut() {
+                s.spans.extend(spans);
+            }
+        }
+        GolfEvent::Cut { cut, .. } => {
+            let mut s = state.borrow_mut();
+            let budget_s = s.chain_budget_s;
+            let Some(scoring) = s.panels[index].scoring.as_mut() else { return };
+            scoring.cut = Some(format!(
+                "A chain rule makes one model call per token: the first {} of {} tokens ({} of {} bytes, whole \
+                 windows of the model's context) fit in {budget_s:.0} s here, so that is what it scored. NELBO \
+                 scores the whole text.",
+                cut.kept_tokens,
+                cut.all_tokens,
+                cut.bytes,
+                scoring.text.len()
+            ));
+            drop(s);
+            set_attr(&format!("panel-{id}"), "data-cut-tokens", &cut.kept_tokens.to_string());
+        }
+        GolfEvent::Finished { outcome: Outcome::Scored(summary), .. } => {
+            let Some(scoring) = state.borrow_mut().panels[index].scoring.take() else { return };
+            let ms = now_ms() - scoring.t0;
+            finish_panel(state, index, &summary, scoring.estimator, scoring.spans, &scoring.text, ms, scoring.cut);
+        }
+        GolfEvent::Error { error, .. } => {
+            state.borrow_mut().panels[index].scoring = None;
+            let label = state.borrow().panels[index].golf.label();
+            show_error(&format!("{label}: {error}"));
+            set_text(&format!("status-{id}"), &format!("not scored: {error}"));
+        }
+        _ => {}
     }
 }
 
@@ -172,32 +123,33 @@ impl Totals {
 pub(super) fn finish_panel(
     state: &Shared,
     index: usize,
-    g: &AnyGolfer,
-    run: &AnyScore,
+    summary: &ScoreSummary,
     estimator: Option<Estimator>,
     spans: Vec<Span>,
     text: &str,
     ms: f64,
     cut: Option<String>,
 ) {
+    let g = state.borrow().panels[index].golf.clone();
     let gid = g.id();
     let t0 = now_ms();
-    let scored = &text[..g.scored_bytes(run).unwrap_or(text.len())];
-    let totals = Totals::of(g.report(run), &spans, scored.len() as u64);
+    let scored = &text[..(summary.bytes as usize).min(text.len())];
+    let golf_bpb = summary.report.as_ref().filter(|r| r.golf_count).map(|r| r.golf_bpb);
+    let tokens = summary.report.as_ref().map(|r| r.tokens);
     let cells = views::cells(scored, &per_byte_bits(&spans, scored.len()));
     let (scale, by_rank) = (state.borrow().scale, state.borrow().by_rank);
     render_heatmap(&gid, &cells, &spans, scale, by_rank);
     set_text(&format!("hover-{gid}"), "Hover a character to see its bits.");
-    set_text(&format!("bpb-{gid}"), &format!("{:.4}", totals.bpb));
-    set_attr(&format!("bpb-{gid}"), "data-bpb", &totals.bpb.to_string());
-    if let Some(gb) = totals.golf_bpb {
+    set_text(&format!("bpb-{gid}"), &format!("{:.4}", summary.bpb));
+    set_attr(&format!("bpb-{gid}"), "data-bpb", &summary.bpb.to_string());
+    if let Some(gb) = golf_bpb {
         set_text(&format!("golf-bpb-{gid}"), &format!("Parameter Golf count: {gb:.4}"));
         set_attr(&format!("golf-bpb-{gid}"), "data-bpb", &gb.to_string());
     }
-    let tokens = totals.tokens.map_or(String::new(), |t| format!(" in {t} tokens"));
+    let in_tokens = tokens.map_or(String::new(), |t| format!(" in {t} tokens"));
     set_text(
         &format!("status-{gid}"),
-        &format!("{:.0} bits for {} bytes{tokens} · scored in {ms:.0} ms", totals.bits, totals.bytes),
+        &format!("{:.0} bits for {} bytes{in_tokens} · scored in {ms:.0} ms", summary.bits, summary.bytes),
     );
     let limit: HtmlElement = by_id(&format!("limit-{gid}"));
     limit.set_hidden(cut.is_none());
@@ -214,10 +166,10 @@ pub(super) fn finish_panel(
         id: info.id,
         label: info.label,
         spans: spans.clone(),
-        bits: totals.bits,
-        bytes: totals.bytes,
+        bits: summary.bits,
+        bytes: summary.bytes,
         text_bytes: text.len() as u64,
-        tokens: totals.tokens,
+        tokens,
         ms,
         model_bytes: info.model_bytes,
     };
@@ -226,15 +178,15 @@ pub(super) fn finish_panel(
     panel.result = Some((hash, scored_result));
     panel.spans = spans;
     panel.cells = cells;
-    panel.scored = cut.is_none().then_some((hash, totals.bpb));
+    panel.scored = cut.is_none().then_some((hash, summary.bpb));
     if let Some(estimator) = estimator {
         if panel.estimates.0 != hash {
             panel.estimates = (hash, Vec::new());
         }
-        let part = cut.is_some().then(|| format!("first {} bytes", totals.bytes));
+        let part = cut.is_some().then(|| format!("first {} bytes", summary.bytes));
         let label = estimator_label(estimator);
         panel.estimates.1.retain(|(l, _, _)| *l != label);
-        panel.estimates.1.push((label, totals.bpb, part));
+        panel.estimates.1.push((label, summary.bpb, part));
     }
     drop(s);
     compact::render(state);
@@ -262,9 +214,8 @@ pub(super) fn schedule_results(state: &Shared) {
 /// The diffusion panels' line of estimates on the current text, next to the AR golfer's bpb on it.
 pub(super) fn render_estimates(state: &Shared) {
     let s = state.borrow();
-    let ar =
-        s.panels.iter().find(|p| matches!(*p.golf, AnyGolfer::Ar(_)) && p.golf.id() == "ar").and_then(|p| p.scored);
-    for p in s.panels.iter().filter(|p| matches!(*p.golf, AnyGolfer::Mdlm(_))) {
+    let ar = s.panels.iter().find(|p| p.golf.id() == "ar").and_then(|p| p.scored);
+    for p in s.panels.iter().filter(|p| p.golf.diffusion) {
         let (hash, list) = &p.estimates;
         let mut parts: Vec<String> = list
             .iter()
