@@ -16,14 +16,15 @@ await session('page (browser)', async ({ browser, url, watch, outside }) => {
   // Where SmolLM2's panel will be, while the golfers above it load (in page coordinates).
   const topOf = (sel) => page.$eval(sel, (e) => e.getBoundingClientRect().top + window.scrollY);
   const reservedTop = await topOf('#slot-smollm2');
-  await page.waitForSelector('#panel-gzip[data-scored="true"]', { timeout: 60_000 });
-  // The AR golfer loads ONNX Runtime Web and its model from this site, then scores the same text; then SmolLM2
-  // downloads (97 MB, with a progress bar) and scores it too.
-  await page.waitForSelector('#panel-ar[data-scored="true"]', { timeout: 180_000 });
-  const progressSeen = await page.waitForFunction(() => {
+  // Every golfer loads at once, each in its own worker: SmolLM2's download (97 MB, with a progress bar) runs while
+  // gzip scores and the AR golfer loads.
+  const progress = page.waitForFunction(() => {
     const bar = document.querySelector('#progress-smollm2');
     return bar && bar.value > 0 && bar.max > 1e6 ? document.querySelector('#progress-text-smollm2').textContent : null;
   }, null, { timeout: 120_000, polling: 50 }).then((h) => h.jsonValue()).catch(() => null);
+  await page.waitForSelector('#panel-gzip[data-scored="true"]', { timeout: 60_000 });
+  await page.waitForSelector('#panel-ar[data-scored="true"]', { timeout: 180_000 });
+  const progressSeen = await progress;
   check(progressSeen !== null && / of 9\d\.\d MB/.test(progressSeen), `SmolLM2 download progress shown (${progressSeen})`);
   await page.waitForSelector('#panel-smollm2[data-scored="true"]', { timeout: 600_000 });
   check((await page.getAttribute('#download-smollm2', 'data-source')) === 'network', 'first visit downloads SmolLM2');

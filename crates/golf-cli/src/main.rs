@@ -651,6 +651,8 @@ fn report_neural(
     let estimator = &summary.method;
     if out.json {
         let serde_json::Value::Object(mut fields) = serde_json::to_value(r)? else { unreachable!() };
+        // Which counts there are is what the text output prints; the JSON has both numbers either way.
+        fields.remove("golf_count");
         fields.insert("golfer".into(), info.id.clone().into());
         if let Some(e) = estimator {
             fields.insert("estimator".into(), e.clone().into());

@@ -181,7 +181,6 @@ pub struct TokenReport {
     pub stride: usize,
     /// Whether Parameter Golf's byte count can differ from the text's (SentencePiece's piece-length rule); for
     /// byte-level BPE the two are the same number and only one is shown.
-    #[serde(skip)]
     pub golf_count: bool,
 }
 

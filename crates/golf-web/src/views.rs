@@ -81,6 +81,72 @@ pub fn css_rgb(c: [u8; 3]) -> String {
     format!("rgb({},{},{})", c[0], c[1], c[2])
 }
 
+/// Text for HTML: `&`, `<`, `>` and `"` escaped, so pasted markup is shown, never parsed.
+pub fn escape_html(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// A panel's heatmap as HTML: one span per character (at most [`HEATMAP_MAX_CHARS`]), coloured by its bits per
+/// byte on the shared scale or by its token's rank, `data-i` its index, class `tb` where a token begins. Built as
+/// one string and set at once: element by element it took 64 ms for 3,600 characters, longer than a frame.
+pub fn heatmap_html(cells: &[Cell], spans: &[Span], scale: f64, by_rank: bool) -> String {
+    use std::fmt::Write;
+    let starts = token_starts(cells, spans);
+    let mut out = String::with_capacity(cells.len().min(HEATMAP_MAX_CHARS) * 64);
+    for (i, cell) in cells.iter().take(HEATMAP_MAX_CHARS).enumerate() {
+        let bg = cell_color(cell, spans, scale, by_rank);
+        let class = if starts[i] { " class=\"tb\"" } else { "" };
+        let _ = write!(out, "<span{class} data-i=\"{i}\" style=\"background:{};color:{}\">", css_rgb(bg), ink_for(bg));
+        escape_html(&cell.text, &mut out);
+        out.push_str("</span>");
+    }
+    out
+}
+
+/// The compact view's text as HTML: each character over one bar per golfer (`rows`: its cells and spans), words
+/// kept whole on a line, `data-i` on every part so hover finds the character.
+pub fn compact_html(base: &[Cell], rows: &[(&[Cell], &[Span])], scale: f64, by_rank: bool) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(base.len().min(HEATMAP_MAX_CHARS) * (64 + 40 * rows.len()));
+    let mut in_word = false;
+    for (i, cell) in base.iter().take(HEATMAP_MAX_CHARS).enumerate() {
+        if cell.text == "\n" || cell.text == "\r\n" {
+            if std::mem::take(&mut in_word) {
+                out.push_str("</span>");
+            }
+            out.push_str("<br>");
+            continue;
+        }
+        let space = cell.text.chars().all(char::is_whitespace);
+        if space && std::mem::take(&mut in_word) {
+            out.push_str("</span>");
+        } else if !space && !in_word {
+            out.push_str("<span class=\"cw\">");
+            in_word = true;
+        }
+        let _ = write!(out, "<span class=\"cc\" data-i=\"{i}\"><span class=\"ch\" data-i=\"{i}\">");
+        escape_html(&cell.text, &mut out);
+        out.push_str("</span>");
+        for (cells, spans) in rows {
+            let color = cell_color(&cells[i], spans, scale, by_rank);
+            let _ = write!(out, "<i data-i=\"{i}\" style=\"background:{}\"></i>", css_rgb(color));
+        }
+        out.push_str("</span>");
+    }
+    if in_word {
+        out.push_str("</span>");
+    }
+    out
+}
+
 /// One character of the heatmap: its bytes and the bits charged to them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Cell {
@@ -402,5 +468,29 @@ mod tests {
         let t = hover_text(&cell, Some(&span));
         assert!(t.starts_with("'x' (byte 3): 2.50 bits"), "{t}");
         assert!(t.contains("covers 4 bytes for 10.00 bits"), "{t}");
+    }
+
+    #[test]
+    fn heatmap_html_escapes_the_text_and_marks_token_starts() {
+        let spans =
+            vec![Span { start: 0, end: 2, bits: 4.0, token: None }, Span { start: 2, end: 3, bits: 1.0, token: None }];
+        let cells = cells("<b&", &golf_core::per_byte_bits(&spans, 3));
+        let html = heatmap_html(&cells, &spans, 8.0, false);
+        assert_eq!(html.matches("<span").count(), 3);
+        assert!(html.contains(">&lt;</span>") && html.contains(">&amp;</span>") && !html.contains("<b"), "{html}");
+        assert_eq!(html.matches("class=\"tb\"").count(), 2, "{html}");
+        assert!(html.contains("data-i=\"2\""));
+    }
+
+    #[test]
+    fn compact_html_groups_words_and_gives_each_golfer_a_bar() {
+        let spans = vec![Span { start: 0, end: 5, bits: 5.0, token: None }];
+        let cells = cells("a b\nc", &golf_core::per_byte_bits(&spans, 5));
+        let rows = [(&cells[..], &spans[..]), (&cells[..], &spans[..])];
+        let html = compact_html(&cells, &rows, 8.0, false);
+        assert_eq!(html.matches("<span class=\"cw\">").count(), 3, "a, b and c are words: {html}");
+        assert_eq!(html.matches("<i ").count(), 8, "two bars under each of the four characters shown: {html}");
+        assert_eq!(html.matches("<br>").count(), 1);
+        assert_eq!(html.matches("<span").count(), html.matches("</span>").count(), "balanced: {html}");
     }
 }

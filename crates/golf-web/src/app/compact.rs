@@ -44,52 +44,14 @@ pub(super) fn render(state: &Shared) {
         target.set_text_content(Some("Score a text to compare the golfers here."));
         return;
     };
-    let doc = document();
-    let frag = doc.create_document_fragment();
     let key = el("p", "compact-key", "");
     let names: Vec<String> = rows.iter().map(|p| p.golf.label()).collect();
     key.set_text_content(Some(&format!("Bars under each character, top to bottom: {}", names.join(", "))));
-    let _ = frag.append_child(&key);
+    let _ = target.append_child(&key);
     let text = el("div", "compact-text", "compact-text");
-    // Words stay whole on a line: characters are grouped until a space or a line break.
-    let mut word: Option<Element> = None;
-    for (i, cell) in base.cells.iter().take(views::HEATMAP_MAX_CHARS).enumerate() {
-        if cell.text == "\n" || cell.text == "\r\n" {
-            word = None;
-            let _ = text.append_child(&el("br", "", ""));
-            continue;
-        }
-        let c = el("span", "cc", "");
-        let _ = c.set_attribute("data-i", &i.to_string());
-        let ch = el("span", "ch", "");
-        ch.set_text_content(Some(&cell.text));
-        let _ = ch.set_attribute("data-i", &i.to_string());
-        let _ = c.append_child(&ch);
-        for p in &rows {
-            let bar = el("i", "", "");
-            let _ = bar.set_attribute("data-i", &i.to_string());
-            let color = views::cell_color(&p.cells[i], &p.spans, s.scale, s.by_rank);
-            let _ = bar.set_attribute("style", &format!("background:{}", views::css_rgb(color)));
-            let _ = c.append_child(&bar);
-        }
-        if cell.text.chars().all(char::is_whitespace) {
-            word = None;
-            let _ = text.append_child(&c);
-        } else {
-            let w = match &word {
-                Some(w) => w.clone(),
-                None => {
-                    let w = el("span", "cw", "");
-                    let _ = text.append_child(&w);
-                    word = Some(w.clone());
-                    w
-                }
-            };
-            let _ = w.append_child(&c);
-        }
-    }
-    let _ = frag.append_child(&text);
-    let _ = target.append_child(&frag);
+    let bars: Vec<(&[Cell], &[Span])> = rows.iter().map(|p| (&p.cells[..], &p.spans[..])).collect();
+    text.set_inner_html(&views::compact_html(&base.cells, &bars, s.scale, s.by_rank));
+    let _ = target.append_child(&text);
 }
 
 /// Every golfer's bits for character `i`, one per line, for the compact view's popover.

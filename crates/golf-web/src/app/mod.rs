@@ -153,6 +153,8 @@ pub fn start() {
         .filter(|(f, _)| wanted.as_ref().is_none_or(|w| w.iter().any(|x| x == f)))
         .collect();
     let text = by_id::<HtmlTextAreaElement>("text").value();
+    // gzip's place too: its worker starts in a moment.
+    reserve_panel("gzip", &text, false);
     for &(folder, controls) in &folders {
         reserve_download_row(folder);
         reserve_panel(folder, &text, controls);
@@ -163,7 +165,10 @@ pub fn start() {
                 add_panel(&state, gzip);
                 score(state.clone(), Some("gzip".into())).await;
             }
-            Err(e) => show_error(&format!("gzip did not start: {e}")),
+            Err(e) => {
+                release_panel("gzip");
+                show_error(&format!("gzip did not start: {e}"));
+            }
         }
         // Every golfer loads at once (each in its own worker) and scores as soon as it is ready: the imported
         // ones this browser keeps, and the site's own.

@@ -253,24 +253,8 @@ pub(super) fn estimator_label(e: Estimator) -> String {
 /// Draws a panel's heatmap: each character coloured by its bits per byte on the shared scale, or by the rank of
 /// its token (`by_rank`).
 pub(super) fn render_heatmap(gid: &str, cells: &[Cell], spans: &[Span], scale: f64, by_rank: bool) {
-    let doc = document();
     let heatmap: Element = by_id(&format!("heatmap-{gid}"));
-    heatmap.set_text_content(None);
-    let frag = doc.create_document_fragment();
-    let starts = views::token_starts(cells, spans);
-    for (i, cell) in cells.iter().take(views::HEATMAP_MAX_CHARS).enumerate() {
-        let e = doc.create_element("span").unwrap();
-        let bg = views::cell_color(cell, spans, scale, by_rank);
-        e.set_attribute("style", &format!("background:{};color:{}", views::css_rgb(bg), views::ink_for(bg))).unwrap();
-        e.set_attribute("data-i", &i.to_string()).unwrap();
-        if starts[i] {
-            e.set_class_name("tb");
-        }
-        // A text node: pasted markup is shown, never parsed.
-        e.append_child(&doc.create_text_node(&cell.text)).unwrap();
-        frag.append_child(&e).unwrap();
-    }
-    heatmap.append_child(&frag).unwrap();
+    heatmap.set_inner_html(&views::heatmap_html(cells, spans, scale, by_rank));
     let note: HtmlElement = by_id(&format!("note-{gid}"));
     let text = views::truncation_note(cells.len());
     note.set_hidden(text.is_none());

@@ -8,7 +8,6 @@ use web_sys::{Element, HtmlElement, HtmlSelectElement};
 use super::dom::*;
 use super::{charts, text_hash, Shared};
 use crate::results::{self, Scored, SUMMARY_HEADER};
-use crate::views;
 
 /// The finished scores of the current text, with each panel's colour index.
 fn current(state: &Shared, text: &str) -> Vec<(usize, Scored)> {
@@ -28,26 +27,43 @@ fn text() -> String {
 }
 
 /// Redraws the table, the charts and the difference heatmap.
-pub fn render(state: &Shared) {
+/// Draws the table, the charts and the difference map, each in a task of its own (together they took longer
+/// than a frame). Returns the milliseconds the longest part took.
+pub async fn render(state: &Shared) -> f64 {
     let text = text();
     let scored = current(state, &text);
     by_id::<HtmlElement>("results").set_hidden(scored.is_empty());
     if scored.is_empty() {
-        return;
+        return 0.0;
     }
+    let mut longest = 0.0f64;
+    let mut t = now_ms();
+    let mut part_done = |t: &mut f64| {
+        let now = now_ms();
+        longest = longest.max(now - *t);
+        *t = now;
+    };
     render_table(&scored);
+    part_done(&mut t);
     let refs: Vec<(usize, &Scored)> = scored.iter().map(|(i, s)| (*i, s)).collect();
     for (id, draw) in [
         ("chart-bpb", charts::bpb_bars as fn(&str, &[(usize, &Scored)]) -> _),
         ("chart-cumulative", charts::cumulative),
         ("chart-histogram", charts::histogram),
     ] {
+        yield_now().await;
+        t = now_ms();
         if let Err(e) = draw(id, &refs) {
             show_error(&format!("the chart {id} could not be drawn: {e}"));
         }
+        part_done(&mut t);
     }
+    yield_now().await;
+    t = now_ms();
     fill_diff_choices(&scored);
     render_diff(state);
+    part_done(&mut t);
+    longest
 }
 
 fn render_table(scored: &[(usize, Scored)]) {
@@ -132,20 +148,8 @@ pub fn render_diff(state: &Shared) {
     let diff = results::difference(&pa, &pb, &chars);
     let scale = state.borrow().scale / 2.0;
     let dark = super::charts::prefers_dark();
-    let frag = document().create_document_fragment();
-    for (k, (((_, c), (s, e)), d)) in graphemes.iter().zip(&chars).zip(&diff).enumerate().take(views::HEATMAP_MAX_CHARS)
-    {
-        let span = el("span", "", "");
-        let per_byte = d / (e - s) as f64;
-        let bg = results::diff_color(per_byte, scale, dark);
-        span.set_attribute("style", &format!("background:{};color:{}", views::css_rgb(bg), views::ink_for(bg)))
-            .unwrap();
-        span.set_attribute("data-i", &k.to_string()).unwrap();
-        span.set_attribute("title", &format!("{}: {:+.2} bits", a.label, d)).unwrap();
-        span.append_child(&document().create_text_node(c)).unwrap();
-        frag.append_child(&span).unwrap();
-    }
-    target.append_child(&frag).unwrap();
+    let shown: Vec<(&str, (u32, u32))> = graphemes.iter().map(|&(_, g)| g).zip(chars.iter().copied()).collect();
+    target.set_inner_html(&results::diff_html(&shown, &diff, scale, dark, &a.label));
     let more = diff.iter().filter(|&&d| d > 0.0).count();
     let total: f64 = diff.iter().sum();
     set_text(
