@@ -3,6 +3,8 @@
 //! of model folders. No DOM and no ONNX Runtime types in its API; tested natively.
 
 pub mod engine;
+#[cfg(target_arch = "wasm32")]
+pub mod fetch;
 mod load;
 pub mod roster;
 pub mod wire;

@@ -25,17 +25,33 @@ pub enum OnnxError {
 /// Checks a model file's bytes against its manifest entry; the error names the file and how to rebuild it.
 pub fn verify(file: &str, data: &[u8], sha256: &str, bytes: Option<u64>, rebuild: &str) -> Result<(), OnnxError> {
     use sha2::{Digest, Sha256};
+    check_digest(file, data.len() as u64, &hex(&Sha256::digest(data)), sha256, bytes, rebuild)
+}
+
+/// [`verify`] for bytes hashed as they arrived (a download): `len` bytes whose sha256 is `got` (hex).
+pub fn check_digest(
+    file: &str,
+    len: u64,
+    got: &str,
+    sha256: &str,
+    bytes: Option<u64>,
+    rebuild: &str,
+) -> Result<(), OnnxError> {
     let bad = |why: String| OnnxError::BadFile { file: file.to_string(), why, rebuild: rebuild.to_string() };
     if let Some(n) = bytes {
-        if data.len() as u64 != n {
-            return Err(bad(format!("it is {} bytes, the manifest says {n}", data.len())));
+        if len != n {
+            return Err(bad(format!("it is {len} bytes, the manifest says {n}")));
         }
     }
-    let got: String = Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect();
     if got != sha256 {
         return Err(bad(format!("sha256 {got} does not match the manifest's {sha256}")));
     }
     Ok(())
+}
+
+/// Lower-case hex, as manifests write digests.
+pub fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl From<OnnxError> for golf_core::GolfError {

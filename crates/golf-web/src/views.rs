@@ -94,18 +94,21 @@ pub fn escape_html(text: &str, out: &mut String) {
     }
 }
 
-/// A panel's heatmap as HTML: one span per character (at most [`HEATMAP_MAX_CHARS`]), coloured by its bits per
-/// byte on the shared scale or by its token's rank, `data-i` its index, class `tb` where a token begins. Built as
-/// one string and set at once: element by element it took 64 ms for 3,600 characters, longer than a frame.
-pub fn heatmap_html(cells: &[Cell], spans: &[Span], scale: f64, by_rank: bool) -> String {
+/// Cells of a heatmap drawn per task: a long text is drawn a part at a time, so no task takes longer than a frame.
+pub const HEATMAP_CHUNK: usize = 1024;
+
+/// Part `range` of a panel's heatmap as HTML: one span per character, its background `colors[i]`, `data-i` its
+/// index, class `tb` where a token begins (`starts`). Built as one string and set at once: element by element it
+/// took 64 ms for 3,600 characters, longer than a frame.
+pub fn heatmap_html(cells: &[Cell], colors: &[[u8; 3]], starts: &[bool], range: std::ops::Range<usize>) -> String {
     use std::fmt::Write;
-    let starts = token_starts(cells, spans);
-    let mut out = String::with_capacity(cells.len().min(HEATMAP_MAX_CHARS) * 64);
-    for (i, cell) in cells.iter().take(HEATMAP_MAX_CHARS).enumerate() {
-        let bg = cell_color(cell, spans, scale, by_rank);
+    let mut out = String::with_capacity(range.len() * 72);
+    for i in range {
+        let [r, g, b] = colors[i];
         let class = if starts[i] { " class=\"tb\"" } else { "" };
-        let _ = write!(out, "<span{class} data-i=\"{i}\" style=\"background:{};color:{}\">", css_rgb(bg), ink_for(bg));
-        escape_html(&cell.text, &mut out);
+        let ink = ink_for(colors[i]);
+        let _ = write!(out, "<span{class} data-i=\"{i}\" style=\"background:rgb({r},{g},{b});color:{ink}\">");
+        escape_html(&cells[i].text, &mut out);
         out.push_str("</span>");
     }
     out
@@ -475,7 +478,9 @@ mod tests {
         let spans =
             vec![Span { start: 0, end: 2, bits: 4.0, token: None }, Span { start: 2, end: 3, bits: 1.0, token: None }];
         let cells = cells("<b&", &golf_core::per_byte_bits(&spans, 3));
-        let html = heatmap_html(&cells, &spans, 8.0, false);
+        let colors: Vec<[u8; 3]> = cells.iter().map(|c| cell_color(c, &spans, 8.0, false)).collect();
+        let html = heatmap_html(&cells, &colors, &token_starts(&cells, &spans), 0..3);
+        assert_eq!(heatmap_html(&cells, &colors, &token_starts(&cells, &spans), 1..3).matches("<span").count(), 2);
         assert_eq!(html.matches("<span").count(), 3);
         assert!(html.contains(">&lt;</span>") && html.contains(">&amp;</span>") && !html.contains("<b"), "{html}");
         assert_eq!(html.matches("class=\"tb\"").count(), 2, "{html}");

@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use golf_core::{Golfer, GolferInfo};
+use golf_engine::fetch::{fetch_folder, Step};
 use golf_engine::wire::{Reply, Request};
 use golf_engine::{AnyGolfer, Command, Course, Engine};
 use golf_gzip::{Dry, GzipGolfer, Method};
@@ -149,10 +150,55 @@ async fn serve(inbox: SharedInbox) {
     }
 }
 
-fn loaded(golfer: &AnyGolfer) -> Reply {
+fn loaded(golfer: &AnyGolfer, ready_ms: f64) -> Reply {
     let info: GolferInfo = golfer.info();
     let manifest = golfer.manifest().cloned().map(Box::new);
-    Reply::Loaded { info, manifest, diffusion: golfer.is_diffusion(), chat: golfer.can_chat() }
+    Reply::Loaded { info, manifest, diffusion: golfer.is_diffusion(), chat: golfer.can_chat(), ready_ms }
+}
+
+/// ONNX Runtime Web, then the golfer from its manifest and files.
+async fn create(
+    manifest: golf_onnx::Manifest,
+    onnx: &[u8],
+    tokenizer: &[u8],
+    dist: &str,
+    threads: u32,
+) -> Result<AnyGolfer, String> {
+    golf_onnx::runtime::init_web(dist, threads).await.map_err(|e| e.to_string())?;
+    AnyGolfer::load(manifest, onnx, tokenizer).await.map_err(|e| e.to_string())
+}
+
+/// Downloads a model folder (progress to the page as it goes) and creates its golfer; returns it and the
+/// milliseconds creating it took.
+async fn fetch_and_create(base: &str, folder: &str, dist: &str, threads: u32) -> Result<(AnyGolfer, f64), String> {
+    let last_pct = std::cell::Cell::new(u64::MAX);
+    let progress = |step: Step| match step {
+        Step::Named(label) => post(&Reply::Named { label: label.to_string() }),
+        Step::Bytes { done, total } => {
+            // A message per percent is plenty for a progress bar.
+            let pct = done * 100 / total.max(1);
+            if last_pct.replace(pct) != pct {
+                post(&Reply::Download { done, total });
+            }
+        }
+    };
+    let f = fetch_folder(base, folder, &progress).await?;
+    post(&Reply::Fetched { bytes: f.onnx.len() as u64, source: f.source });
+    let t0 = now_ms();
+    let golfer = create(f.manifest, &f.onnx, &f.tokenizer, dist, threads).await?;
+    Ok((golfer, now_ms() - t0))
+}
+
+/// A load's end: the golfer joins the engine and the page hears it is ready, or why it is not.
+fn settle(engine: &mut Engine<AnyGolfer>, id: &mut String, result: Result<(AnyGolfer, f64), String>) {
+    match result {
+        Ok((golfer, ready_ms)) => {
+            post(&loaded(&golfer, ready_ms));
+            *id = golfer.id();
+            engine.insert(id.clone(), golfer);
+        }
+        Err(message) => post(&Reply::LoadFailed { message }),
+    }
 }
 
 async fn handle(
@@ -164,34 +210,20 @@ async fn handle(
 ) {
     match request {
         Request::Load { manifest, dist, threads } => {
-            let result = async {
-                golf_onnx::runtime::init_web(&dist, threads).await.map_err(|e| e.to_string())?;
-                let (onnx, tokenizer) = match &files[..] {
-                    [onnx, tokenizer] => (onnx, tokenizer),
-                    _ => {
-                        return Err(format!(
-                            "a load needs two files (the model and its tokenizer), not {}",
-                            files.len()
-                        ))
-                    }
-                };
-                AnyGolfer::load(*manifest, onnx, tokenizer).await.map_err(|e| e.to_string())
-            }
-            .await;
-            match result {
-                Ok(golfer) => {
-                    post(&loaded(&golfer));
-                    *id = golfer.id();
-                    engine.insert(id.clone(), golfer);
-                }
-                Err(message) => post(&Reply::LoadFailed { message }),
-            }
+            let t0 = now_ms();
+            let result = match &files[..] {
+                [onnx, tokenizer] => create(*manifest, onnx, tokenizer, &dist, threads).await,
+                _ => Err(format!("a load needs two files (the model and its tokenizer), not {}", files.len())),
+            };
+            settle(engine, id, result.map(|g| (g, now_ms() - t0)));
+        }
+        Request::Fetch { base, folder, dist, threads } => {
+            let result = fetch_and_create(&base, &folder, &dist, threads).await;
+            settle(engine, id, result);
         }
         Request::Gzip => {
             let golfer = AnyGolfer::Gzip(Rc::new(GzipGolfer::new(Method::Exact, Dry::default())));
-            post(&loaded(&golfer));
-            *id = golfer.id();
-            engine.insert(id.clone(), golfer);
+            settle(engine, id, Ok((golfer, 0.0)));
         }
         Request::Score { run, text, options, limits } => {
             runs.score = run;

@@ -87,24 +87,6 @@ pub fn js_err(e: JsValue) -> String {
         .unwrap_or_else(|| "unknown error".into())
 }
 
-async fn fetch_response(url: &str) -> Result<web_sys::Response, String> {
-    let resp: web_sys::Response = JsFuture::from(window().fetch_with_str(url))
-        .await
-        .map_err(|e| format!("cannot fetch {url}: {}", js_err(e)))?
-        .dyn_into()
-        .map_err(|_| "fetch did not return a Response".to_string())?;
-    if !resp.ok() {
-        return Err(format!("cannot fetch {url}: HTTP {}", resp.status()));
-    }
-    Ok(resp)
-}
-
-pub async fn fetch_text(url: &str) -> Result<String, String> {
-    let resp = fetch_response(url).await?;
-    let text = JsFuture::from(resp.text().map_err(js_err)?).await.map_err(js_err)?;
-    text.as_string().ok_or_else(|| format!("{url} is not text"))
-}
-
 /// An absolute URL for a path relative to the page (ONNX Runtime Web needs absolute URLs).
 pub fn absolute(path: &str) -> String {
     let base = document().base_uri().ok().flatten().unwrap_or_default();

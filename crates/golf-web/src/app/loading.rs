@@ -36,60 +36,52 @@ pub(super) fn reserve_download_row(folder: &str) {
     let _ = by_id::<Element>("downloads").append_child(&row);
 }
 
-/// Loads a neural golfer from `models/{folder}/` (ONNX Runtime Web and every file from this site), with a
-/// download progress bar; true when it loaded and has a panel.
+/// Loads a neural golfer from `models/{folder}/` in a worker of its own (ONNX Runtime Web and every file from this
+/// site; the worker downloads, checks and caches them), with a download progress bar; true when it loaded and has
+/// a panel.
 pub(super) async fn load_onnx(state: &Shared, folder: &str, threads: Option<u32>) -> bool {
     let (row, label, bar, note) = download_row(folder);
     note.set_text_content(Some("starting…"));
     let bar: web_sys::HtmlProgressElement = bar.unchecked_into();
     let mb = |b: u64| b as f64 / 1e6;
-    let result: Result<Rc<Remote>, String> = async {
-        let manifest_path = format!("models/{folder}/golfer.json");
-        let manifest =
-            Manifest::parse(&fetch_text(&manifest_path).await?, &manifest_path).map_err(|e| e.to_string())?;
-        label.set_text_content(Some(&manifest.label));
-        let tok_path = format!("models/{folder}/{}", manifest.tokenizer.file);
-        let tok = download::Expect {
-            path: &tok_path,
-            sha256: &manifest.tokenizer.sha256,
-            bytes: None,
-            rebuild: manifest.tokenizer_rebuild(),
-        };
-        let (tokenizer, _) = download::model_file(&tok, &|_, _| {}).await?;
-        let onnx_path = format!("models/{folder}/{}", manifest.onnx.path);
-        let onnx = download::Expect {
-            path: &onnx_path,
-            sha256: &manifest.onnx.sha256,
-            bytes: Some(manifest.onnx.bytes),
-            rebuild: &manifest.rebuild,
-        };
-        let progress = |done: u64, total: u64| {
-            bar.set_max(total.max(1) as f64);
-            bar.set_value(done as f64);
-            note.set_text_content(Some(&format!("{:.1} of {:.1} MB", mb(done), mb(total))));
-        };
-        let (bytes, source) = download::model_file(&onnx, &progress).await?;
-        let size = mb(bytes.len() as u64);
-        let (how, tag) = match source {
-            download::Source::Network { seconds } => (format!("downloaded {size:.1} MB in {seconds:.1} s"), "network"),
-            download::Source::BrowserCache => (format!("{size:.1} MB from the browser's cache"), "cache"),
-        };
-        row.set_attribute("data-source", tag).unwrap();
-        note.set_text_content(Some(&format!("{how}; starting the model…")));
-        let t0 = now_ms();
-        let golfer = start_golfer(state, manifest, bytes, tokenizer, threads).await?;
-        note.set_text_content(Some(&format!("{how}; model ready in {:.1} s", (now_ms() - t0) / 1e3)));
-        Ok(golfer)
-    }
-    .await;
-    match result {
-        Ok(g) => {
-            row.set_attribute("data-done", "true").unwrap();
-            add_panel(state, g);
+    let how = Rc::new(RefCell::new(String::new()));
+    let progress = {
+        let (row, label, bar, note, how) = (row.clone(), label.clone(), bar.clone(), note.clone(), how.clone());
+        move |reply: &Reply| match reply {
+            Reply::Named { label: name } => label.set_text_content(Some(name)),
+            Reply::Download { done, total } => {
+                bar.set_max((*total).max(1) as f64);
+                bar.set_value(*done as f64);
+                note.set_text_content(Some(&format!("{:.1} of {:.1} MB", mb(*done), mb(*total))));
+            }
+            Reply::Fetched { bytes, source } => {
+                let size = mb(*bytes);
+                let (text, tag) = match source {
+                    Source::Network { seconds } => (format!("downloaded {size:.1} MB in {seconds:.1} s"), "network"),
+                    Source::BrowserCache => (format!("{size:.1} MB from the browser's cache"), "cache"),
+                };
+                let _ = row.set_attribute("data-source", tag);
+                note.set_text_content(Some(&format!("{text}; starting the model…")));
+                *how.borrow_mut() = text;
+            }
+            _ => {}
+        }
+    };
+    let load = Request::Fetch {
+        base: absolute(&format!("models/{folder}/")),
+        folder: format!("models/{folder}"),
+        dist: absolute("ort/"),
+        threads: ort_threads(threads),
+    };
+    match Remote::start(state, folder, load, Vec::new(), progress).await {
+        Ok((golfer, ready_ms)) => {
+            note.set_text_content(Some(&format!("{}; model ready in {:.1} s", how.borrow(), ready_ms / 1e3)));
+            let _ = row.set_attribute("data-done", "true");
+            add_panel(state, golfer);
             true
         }
         Err(e) => {
-            row.set_attribute("data-error", "true").unwrap();
+            let _ = row.set_attribute("data-error", "true");
             note.set_text_content(Some("failed"));
             release_panel(folder);
             show_error(&format!("The {folder} golfer did not load: {e}. The other golfers still work."));
@@ -98,7 +90,7 @@ pub(super) async fn load_onnx(state: &Shared, folder: &str, threads: Option<u32>
     }
 }
 
-/// A neural golfer in a worker of its own, from its manifest and checked files.
+/// A golfer imported in this page, in a worker of its own, from its manifest and files.
 pub(super) async fn start_golfer(
     state: &Shared,
     manifest: Manifest,
@@ -106,6 +98,8 @@ pub(super) async fn start_golfer(
     tokenizer: Vec<u8>,
     threads: Option<u32>,
 ) -> Result<Rc<Remote>, String> {
+    let manifest_id = manifest.id.clone();
     let load = Request::Load { manifest: Box::new(manifest), dist: absolute("ort/"), threads: ort_threads(threads) };
-    Remote::start(state, load, vec![onnx, tokenizer]).await
+    let name = manifest_id.clone();
+    Ok(Remote::start(state, &name, load, vec![onnx, tokenizer], |_| {}).await?.0)
 }

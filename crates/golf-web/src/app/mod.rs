@@ -6,7 +6,6 @@
 mod charts;
 mod compact;
 mod dom;
-mod download;
 mod loading;
 mod local;
 mod panels;
@@ -25,7 +24,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{Element, Event, HtmlElement, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 
-use golf_engine::wire::Request;
+use golf_engine::wire::{Reply, Request, Source};
 use golf_engine::{Course, Event as GolfEvent, Limits, Outcome, ScoreOptions, ScoreSummary};
 
 use self::dom::*;
@@ -160,8 +159,8 @@ pub fn start() {
         reserve_panel(folder, &text, controls);
     }
     spawn_local(async move {
-        match Remote::start(&state, Request::Gzip, Vec::new()).await {
-            Ok(gzip) => {
+        match Remote::start(&state, "gzip", Request::Gzip, Vec::new(), |_| {}).await {
+            Ok((gzip, _)) => {
                 add_panel(&state, gzip);
                 score(state.clone(), Some("gzip".into())).await;
             }
@@ -288,12 +287,14 @@ fn cross_origin_isolated() -> bool {
         .unwrap_or(false)
 }
 
-/// ONNX Runtime Web's threads: more than one needs cross-origin isolation (SharedArrayBuffer).
+/// ONNX Runtime Web's threads per golfer: more than one needs cross-origin isolation (SharedArrayBuffer). The
+/// golfers' workers share the cores (and the page's thread needs one to stay responsive), so each gets half of
+/// them, 1 to 4, unless `?threads=` says.
 fn ort_threads(asked: Option<u32>) -> u32 {
     if !cross_origin_isolated() {
         return 1;
     }
-    asked.unwrap_or_else(|| window().navigator().hardware_concurrency().clamp(1.0, 4.0) as u32).max(1)
+    asked.unwrap_or_else(|| (window().navigator().hardware_concurrency() / 2.0).clamp(1.0, 4.0) as u32).max(1)
 }
 
 /// A shared view: the text, the colour scale, the diffusion golfer's estimator and the difference's golfers.

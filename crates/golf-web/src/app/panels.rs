@@ -253,8 +253,37 @@ pub(super) fn estimator_label(e: Estimator) -> String {
 /// Draws a panel's heatmap: each character coloured by its bits per byte on the shared scale, or by the rank of
 /// its token (`by_rank`).
 pub(super) fn render_heatmap(gid: &str, cells: &[Cell], spans: &[Span], scale: f64, by_rank: bool) {
+    thread_local! {
+        /// Each heatmap's latest drawing: a part of an older one that is still to come is not drawn.
+        static DRAWING: RefCell<std::collections::HashMap<String, u32>> = RefCell::default();
+    }
+    let drawing = DRAWING.with(|d| {
+        let mut d = d.borrow_mut();
+        let n = d.entry(gid.to_string()).or_default();
+        *n += 1;
+        *n
+    });
+    let shown = cells.len().min(views::HEATMAP_MAX_CHARS);
+    let colors: Vec<[u8; 3]> = cells[..shown].iter().map(|c| views::cell_color(c, spans, scale, by_rank)).collect();
+    let starts = views::token_starts(&cells[..shown], spans);
     let heatmap: Element = by_id(&format!("heatmap-{gid}"));
-    heatmap.set_inner_html(&views::heatmap_html(cells, spans, scale, by_rank));
+    let first = shown.min(views::HEATMAP_CHUNK);
+    heatmap.set_inner_html(&views::heatmap_html(cells, &colors, &starts, 0..first));
+    if first < shown {
+        // The rest a part per task, in order.
+        let (gid, cells) = (gid.to_string(), cells[..shown].to_vec());
+        spawn_local(async move {
+            for start in (first..shown).step_by(views::HEATMAP_CHUNK) {
+                yield_now().await;
+                if DRAWING.with(|d| d.borrow().get(&gid).copied()) != Some(drawing) {
+                    return;
+                }
+                let end = (start + views::HEATMAP_CHUNK).min(shown);
+                let _ = heatmap
+                    .insert_adjacent_html("beforeend", &views::heatmap_html(&cells, &colors, &starts, start..end));
+            }
+        });
+    }
     let note: HtmlElement = by_id(&format!("note-{gid}"));
     let text = views::truncation_note(cells.len());
     note.set_hidden(text.is_none());

@@ -64,10 +64,20 @@ impl Remote {
         }
     }
 
-    /// Starts a worker and loads a golfer into it (`load` with `files`); resolves once it is ready to score.
-    pub async fn start(state: &Shared, load: Request, files: Vec<Vec<u8>>) -> Result<Rc<Remote>, String> {
+    /// Starts a worker (called `name`) and loads a golfer into it (`load` with `files`); resolves once it is ready
+    /// to score, with
+    /// the milliseconds creating the model took. `progress` hears the replies that come before (a download's).
+    pub async fn start(
+        state: &Shared,
+        name: &str,
+        load: Request,
+        files: Vec<Vec<u8>>,
+        progress: impl Fn(&Reply) + 'static,
+    ) -> Result<(Rc<Remote>, f64), String> {
         let options = WorkerOptions::new();
         options.set_type(WorkerType::Module);
+        // The golfer's name, for the browser's tools (and the tests).
+        options.set_name(name);
         let worker = Worker::new_with_options(WORKER_URL, &options).map_err(super::dom::js_err)?;
         // Until the golfer is loaded, replies settle this promise; after, they go to the page's handlers.
         let settle: Rc<RefCell<Option<(js_sys::Function, js_sys::Function)>>> = Rc::default();
@@ -111,6 +121,7 @@ impl Remote {
                             super::on_event(&state, &id.borrow(), run, event);
                         }
                     }
+                    Reply::Named { .. } | Reply::Download { .. } | Reply::Fetched { .. } => progress(&reply),
                     Reply::Bench { result } => {
                         if let Some(state) = state.upgrade() {
                             super::on_bench(&state, &id.borrow(), result);
@@ -121,8 +132,11 @@ impl Remote {
         };
         let on_error = {
             let (state, settle, id) = (Rc::downgrade(state), settle.clone(), id.clone());
+            let worker = worker.clone();
             Closure::<dyn FnMut(ErrorEvent)>::new(move |e: ErrorEvent| {
                 e.prevent_default();
+                // A worker that threw is not trusted to go on: it is stopped, and its golfer reported.
+                worker.terminate();
                 let why =
                     if e.message().is_empty() { "it crashed or ran out of memory".to_string() } else { e.message() };
                 match settle.borrow_mut().take() {
@@ -146,23 +160,26 @@ impl Remote {
                 return Err(e.as_string().unwrap_or_else(|| super::dom::js_err(e)));
             }
         };
-        let Ok(Reply::Loaded { info, manifest, diffusion, chat }) = serde_json::from_str(&loaded) else {
+        let Ok(Reply::Loaded { info, manifest, diffusion, chat, ready_ms }) = serde_json::from_str(&loaded) else {
             worker.terminate();
             return Err("the worker's answer was not a loaded golfer".into());
         };
         *id.borrow_mut() = info.id.clone();
         let manifest = manifest.map(|m| *m);
         let state = Rc::downgrade(state);
-        Ok(Rc::new(Remote {
-            info,
-            manifest,
-            diffusion,
-            chat,
-            worker,
-            state,
-            _on_message: on_message,
-            _on_error: on_error,
-        }))
+        Ok((
+            Rc::new(Remote {
+                info,
+                manifest,
+                diffusion,
+                chat,
+                worker,
+                state,
+                _on_message: on_message,
+                _on_error: on_error,
+            }),
+            ready_ms,
+        ))
     }
 
     /// Stops the worker at once (a test's way of crashing it; the page's way of dropping a golfer).
