@@ -271,6 +271,7 @@ fn worker_failed(state: &Shared, id: &str, why: &str) {
     if let Some(p) = state.borrow_mut().panels.iter_mut().find(|p| p.golf.id() == id) {
         p.scoring = None;
         p.run += 1;
+        p.golf.died();
     }
     if document().get_element_by_id(&format!("status-{id}")).is_some() {
         set_text(&format!("status-{id}"), &format!("stopped: {why}"));

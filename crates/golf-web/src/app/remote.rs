@@ -1,7 +1,8 @@
 //! A golfer in its own Web Worker, as the page sees it: what it is (info, manifest) and where to send requests.
-//! Its replies go to the page's handlers ([`super::on_event`]); a worker that dies says so on its panel.
+//! Its replies go to the page's handlers ([`super::on_event`]). A worker that dies (it threw, or ran out of
+//! memory) is reported on its panel, and started again, from the same files, on the next request.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use golf_core::GolferInfo;
@@ -9,37 +10,149 @@ use golf_engine::wire::{Reply, Request};
 use golf_onnx::Manifest;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{ErrorEvent, MessageEvent, Worker, WorkerOptions, WorkerType};
 
-use super::Shared;
+use super::{Shared, State};
 
 /// Trunk's loader for the worker bin (workers keep their names unhashed), relative to the page.
 const WORKER_URL: &str = "./golf-worker_loader.js";
+
+/// A running worker and its handlers (kept as long as it runs).
+struct Live {
+    worker: Worker,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Closure<dyn FnMut(ErrorEvent)>,
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.worker.terminate();
+    }
+}
+
+/// How to start the worker again: its name and the load request with its files.
+struct Recipe {
+    name: String,
+    load: Request,
+    files: Vec<Vec<u8>>,
+}
 
 pub struct Remote {
     pub info: GolferInfo,
     pub manifest: Option<Manifest>,
     pub diffusion: bool,
     pub chat: bool,
-    worker: Worker,
-    state: Weak<RefCell<super::State>>,
-    // Kept for the worker's lifetime.
-    _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_error: Closure<dyn FnMut(ErrorEvent)>,
+    live: RefCell<Option<Live>>,
+    recipe: Recipe,
+    /// Requests sent while the worker starts again, in order.
+    waiting: RefCell<Vec<Request>>,
+    restarting: Cell<bool>,
+    state: Weak<RefCell<State>>,
+    me: Weak<Remote>,
 }
 
 /// A message: `[json, ...files]`, the files' buffers transferred, not copied.
-fn send_to(worker: &Worker, request: &Request, files: &[&[u8]]) -> Result<(), String> {
+fn send_to(worker: &Worker, request: &Request, files: &[Vec<u8>]) -> Result<(), String> {
     let json = serde_json::to_string(request).map_err(|e| e.to_string())?;
     let parts = js_sys::Array::of1(&JsValue::from_str(&json));
     let transfer = js_sys::Array::new();
     for f in files {
-        let bytes = js_sys::Uint8Array::from(*f);
+        let bytes = js_sys::Uint8Array::from(f.as_slice());
         transfer.push(&bytes.buffer());
         parts.push(&bytes);
     }
     worker.post_message_with_transfer(&parts, &transfer).map_err(super::dom::js_err)
+}
+
+type Settle = Rc<RefCell<Option<(js_sys::Function, js_sys::Function)>>>;
+
+/// Starts a worker and sends it `recipe`'s load once it listens. Until the golfer is loaded its replies settle
+/// the returned promise (with the Loaded reply's JSON) and go to `progress`; after, they go to the page's
+/// handlers for golfer `id` (known once loaded).
+fn spawn(
+    state: &Weak<RefCell<State>>,
+    recipe: &Recipe,
+    id: Rc<RefCell<String>>,
+    progress: Rc<dyn Fn(&Reply)>,
+) -> Result<(Live, js_sys::Promise), String> {
+    let options = WorkerOptions::new();
+    options.set_type(WorkerType::Module);
+    // The golfer's name, for the browser's tools (and the tests).
+    options.set_name(&recipe.name);
+    let worker = Worker::new_with_options(WORKER_URL, &options).map_err(super::dom::js_err)?;
+    let settle: Settle = Rc::default();
+    let promise = {
+        let settle = settle.clone();
+        js_sys::Promise::new(&mut |resolve, reject| *settle.borrow_mut() = Some((resolve, reject)))
+    };
+    let reject = |settle: &Settle, why: String| {
+        if let Some((_, reject)) = settle.borrow_mut().take() {
+            let _ = reject.call1(&JsValue::NULL, &why.into());
+        }
+    };
+    let pending = RefCell::new(Some((recipe.load.clone(), recipe.files.clone())));
+    let on_message = {
+        let (state, settle, id, worker) = (state.clone(), settle.clone(), id.clone(), worker.clone());
+        Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+            let Some(json) = e.data().as_string() else { return };
+            let reply: Reply = match serde_json::from_str(&json) {
+                Ok(r) => r,
+                Err(e) => return web_sys::console::error_1(&format!("a bad reply from a worker: {e}").into()),
+            };
+            match reply {
+                Reply::Ready => {
+                    if let Some((load, files)) = pending.borrow_mut().take() {
+                        if let Err(e) = send_to(&worker, &load, &files) {
+                            reject(&settle, e);
+                        }
+                    }
+                }
+                Reply::Loaded { .. } => {
+                    if let Some((resolve, _)) = settle.borrow_mut().take() {
+                        let _ = resolve.call1(&JsValue::NULL, &JsValue::from_str(&json));
+                    }
+                }
+                Reply::LoadFailed { message } => reject(&settle, message),
+                Reply::Named { .. } | Reply::Download { .. } | Reply::Fetched { .. } => progress(&reply),
+                Reply::Event { run, event } => {
+                    if let Some(state) = state.upgrade() {
+                        super::on_event(&state, &id.borrow(), run, event);
+                    }
+                }
+                Reply::Bench { result } => {
+                    if let Some(state) = state.upgrade() {
+                        super::on_bench(&state, &id.borrow(), result);
+                    }
+                }
+            }
+        })
+    };
+    let on_error = {
+        let (state, settle, id, worker) = (state.clone(), settle.clone(), id.clone(), worker.clone());
+        Closure::<dyn FnMut(ErrorEvent)>::new(move |e: ErrorEvent| {
+            e.prevent_default();
+            // A worker that threw is not trusted to go on: it is stopped, and its golfer reported.
+            worker.terminate();
+            let why = if e.message().is_empty() { "it crashed or ran out of memory".to_string() } else { e.message() };
+            let why = format!("its worker stopped ({why}); it starts again on the next score or race");
+            if settle.borrow().is_some() {
+                return reject(&settle, why);
+            }
+            if let Some(state) = state.upgrade() {
+                super::worker_failed(&state, &id.borrow(), &why);
+            }
+        })
+    };
+    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    Ok((Live { worker, _on_message: on_message, _on_error: on_error }, promise))
+}
+
+/// The Loaded reply a start's promise gave, or why there is none.
+async fn loaded(promise: js_sys::Promise) -> Result<Reply, String> {
+    let json = JsFuture::from(promise).await.map_err(|e| e.as_string().unwrap_or_else(|| super::dom::js_err(e)))?;
+    serde_json::from_str(&json.as_string().unwrap_or_default()).map_err(|e| e.to_string())
 }
 
 impl Remote {
@@ -55,18 +168,9 @@ impl Remote {
         self.info.clone()
     }
 
-    /// Sends a request; a worker that cannot take it any more is reported on its panel.
-    pub fn send(&self, request: &Request) {
-        if let Err(e) = send_to(&self.worker, request, &[]) {
-            if let Some(state) = self.state.upgrade() {
-                super::worker_failed(&state, &self.id(), &format!("cannot reach its worker: {e}"));
-            }
-        }
-    }
-
     /// Starts a worker (called `name`) and loads a golfer into it (`load` with `files`); resolves once it is ready
-    /// to score, with
-    /// the milliseconds creating the model took. `progress` hears the replies that come before (a download's).
+    /// to score, with the milliseconds creating the model took. `progress` hears the replies that come before (a
+    /// download's).
     pub async fn start(
         state: &Shared,
         name: &str,
@@ -74,122 +178,85 @@ impl Remote {
         files: Vec<Vec<u8>>,
         progress: impl Fn(&Reply) + 'static,
     ) -> Result<(Rc<Remote>, f64), String> {
-        let options = WorkerOptions::new();
-        options.set_type(WorkerType::Module);
-        // The golfer's name, for the browser's tools (and the tests).
-        options.set_name(name);
-        let worker = Worker::new_with_options(WORKER_URL, &options).map_err(super::dom::js_err)?;
-        // Until the golfer is loaded, replies settle this promise; after, they go to the page's handlers.
-        let settle: Rc<RefCell<Option<(js_sys::Function, js_sys::Function)>>> = Rc::default();
-        let promise = {
-            let settle = settle.clone();
-            js_sys::Promise::new(&mut |resolve, reject| *settle.borrow_mut() = Some((resolve, reject)))
-        };
+        let recipe = Recipe { name: name.to_string(), load, files };
+        let weak = Rc::downgrade(state);
         let id: Rc<RefCell<String>> = Rc::default();
-        let pending = RefCell::new(Some((load, files)));
-        let on_message = {
-            let (state, settle, id, worker) = (Rc::downgrade(state), settle.clone(), id.clone(), worker.clone());
-            Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-                let Some(json) = e.data().as_string() else { return };
-                let reply: Reply = match serde_json::from_str(&json) {
-                    Ok(r) => r,
-                    Err(e) => return web_sys::console::error_1(&format!("a bad reply from a worker: {e}").into()),
-                };
-                match reply {
-                    Reply::Ready => {
-                        if let Some((load, files)) = pending.borrow_mut().take() {
-                            let files: Vec<&[u8]> = files.iter().map(Vec::as_slice).collect();
-                            if let Err(e) = send_to(&worker, &load, &files) {
-                                if let Some((_, reject)) = settle.borrow_mut().take() {
-                                    let _ = reject.call1(&JsValue::NULL, &e.into());
-                                }
-                            }
-                        }
-                    }
-                    Reply::Loaded { .. } => {
-                        if let Some((resolve, _)) = settle.borrow_mut().take() {
-                            let _ = resolve.call1(&JsValue::NULL, &JsValue::from_str(&json));
-                        }
-                    }
-                    Reply::LoadFailed { message } => {
-                        if let Some((_, reject)) = settle.borrow_mut().take() {
-                            let _ = reject.call1(&JsValue::NULL, &message.into());
-                        }
-                    }
-                    Reply::Event { run, event } => {
-                        if let Some(state) = state.upgrade() {
-                            super::on_event(&state, &id.borrow(), run, event);
-                        }
-                    }
-                    Reply::Named { .. } | Reply::Download { .. } | Reply::Fetched { .. } => progress(&reply),
-                    Reply::Bench { result } => {
-                        if let Some(state) = state.upgrade() {
-                            super::on_bench(&state, &id.borrow(), result);
-                        }
-                    }
-                }
-            })
-        };
-        let on_error = {
-            let (state, settle, id) = (Rc::downgrade(state), settle.clone(), id.clone());
-            let worker = worker.clone();
-            Closure::<dyn FnMut(ErrorEvent)>::new(move |e: ErrorEvent| {
-                e.prevent_default();
-                // A worker that threw is not trusted to go on: it is stopped, and its golfer reported.
-                worker.terminate();
-                let why =
-                    if e.message().is_empty() { "it crashed or ran out of memory".to_string() } else { e.message() };
-                match settle.borrow_mut().take() {
-                    Some((_, reject)) => {
-                        let _ = reject.call1(&JsValue::NULL, &format!("its worker stopped: {why}").into());
-                    }
-                    None => {
-                        if let Some(state) = state.upgrade() {
-                            super::worker_failed(&state, &id.borrow(), &format!("its worker stopped: {why}"));
-                        }
-                    }
-                }
-            })
-        };
-        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        let loaded = match JsFuture::from(promise).await {
-            Ok(json) => json.as_string().unwrap_or_default(),
-            Err(e) => {
-                worker.terminate();
-                return Err(e.as_string().unwrap_or_else(|| super::dom::js_err(e)));
-            }
-        };
-        let Ok(Reply::Loaded { info, manifest, diffusion, chat, ready_ms }) = serde_json::from_str(&loaded) else {
-            worker.terminate();
+        let (live, promise) = spawn(&weak, &recipe, id.clone(), Rc::new(progress))?;
+        let Reply::Loaded { info, manifest, diffusion, chat, ready_ms } = loaded(promise).await? else {
             return Err("the worker's answer was not a loaded golfer".into());
         };
         *id.borrow_mut() = info.id.clone();
-        let manifest = manifest.map(|m| *m);
-        let state = Rc::downgrade(state);
-        Ok((
-            Rc::new(Remote {
-                info,
-                manifest,
-                diffusion,
-                chat,
-                worker,
-                state,
-                _on_message: on_message,
-                _on_error: on_error,
-            }),
-            ready_ms,
-        ))
+        let remote = Rc::new_cyclic(|me| Remote {
+            info,
+            manifest: manifest.map(|m| *m),
+            diffusion,
+            chat,
+            live: RefCell::new(Some(live)),
+            recipe,
+            waiting: RefCell::default(),
+            restarting: Cell::new(false),
+            state: weak,
+            me: me.clone(),
+        });
+        Ok((remote, ready_ms))
     }
 
-    /// Stops the worker at once (a test's way of crashing it; the page's way of dropping a golfer).
+    /// Sends a request; a worker that died is started again first (the request waits for it).
+    pub fn send(&self, request: &Request) {
+        if self.restarting.get() || self.live.borrow().is_none() {
+            self.waiting.borrow_mut().push(request.clone());
+            return self.restart();
+        }
+        let sent = self.live.borrow().as_ref().map(|l| send_to(&l.worker, request, &[]));
+        if let Some(Err(e)) = sent {
+            self.failed(&format!("cannot reach its worker: {e}"));
+        }
+    }
+
+    fn failed(&self, why: &str) {
+        if let Some(state) = self.state.upgrade() {
+            super::worker_failed(&state, &self.id(), why);
+        }
+    }
+
+    /// Marks the worker dead: the next request starts a new one.
+    pub fn died(&self) {
+        // Called from the worker's own error handler: that closure is dropped a task later, not while it runs.
+        if let Some(live) = self.live.borrow_mut().take() {
+            spawn_local(async move { drop(live) });
+        }
+    }
+
+    fn restart(&self) {
+        if self.restarting.replace(true) {
+            return;
+        }
+        let Some(me) = self.me.upgrade() else { return };
+        spawn_local(async move {
+            let id = Rc::new(RefCell::new(me.id()));
+            let started = spawn(&me.state, &me.recipe, id, Rc::new(|_: &Reply| {}));
+            let result = match started {
+                Ok((live, promise)) => loaded(promise).await.map(|_| live),
+                Err(e) => Err(e),
+            };
+            me.restarting.set(false);
+            match result {
+                Ok(live) => {
+                    *me.live.borrow_mut() = Some(live);
+                    for request in std::mem::take(&mut *me.waiting.borrow_mut()) {
+                        me.send(&request);
+                    }
+                }
+                Err(e) => {
+                    me.waiting.borrow_mut().clear();
+                    me.failed(&format!("its worker did not start again: {e}"));
+                }
+            }
+        });
+    }
+
+    /// Stops the worker now (a golfer removed from the page).
     pub fn terminate(&self) {
-        self.worker.terminate();
-    }
-}
-
-impl Drop for Remote {
-    fn drop(&mut self) {
-        self.worker.terminate();
+        self.live.borrow_mut().take();
     }
 }

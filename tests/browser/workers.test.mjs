@@ -1,0 +1,87 @@
+// The page's golfers each run in a Web Worker. Over a cold start (all four golfers loading and scoring the default
+// text), the MDLM chain rule and a 32-token race of all four, a longtask observer records every main-thread task
+// over 50 ms: the test prints the longest per phase, and each golfer's time from navigation to its bpb. Then a
+// worker killed mid-score (the test makes it throw) leaves the other panels scoring and its own saying so.
+import { check, raceOnly, session } from './harness.mjs';
+
+const GOLFERS = ['gzip', 'ar', 'mdlm', 'smollm2'];
+
+await session('workers (browser)', async ({ browser, url, watch }) => {
+  const page = watch(await browser.newPage({ viewport: { width: 1200, height: 1000 } }));
+  await page.addInitScript(() => {
+    window.longTasks = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) window.longTasks.push({ start: e.startTime, ms: e.duration });
+    }).observe({ type: 'longtask', buffered: true });
+    // When each panel first showed its bits per byte, and first showed scoring progress, from navigation.
+    window.scoredAt = {};
+    window.progressAt = {};
+    new MutationObserver((changes) => {
+      for (const c of changes) {
+        const id = c.target.id?.replace('panel-', '');
+        const first = (seen) => { if (!(id in seen)) seen[id] = performance.now(); };
+        if (c.attributeName === 'data-scored' && c.target.getAttribute('data-scored') === 'true') first(window.scoredAt);
+        if (c.attributeName === 'data-progress' && c.target.hasAttribute('data-progress')) first(window.progressAt);
+      }
+    }).observe(document, { attributes: true, attributeFilter: ['data-scored', 'data-progress'], subtree: true });
+  });
+  const now = () => page.evaluate(() => performance.now());
+  const phases = [];
+  const phase = async (name, body) => {
+    const t0 = await now();
+    await body();
+    const t1 = await now();
+    const tasks = await page.evaluate(([a, b]) => window.longTasks.filter((t) => t.start >= a && t.start < b), [t0, t1]);
+    const longest = Math.max(0, ...tasks.map((t) => t.ms));
+    phases.push({ name, longest, count: tasks.length, seconds: (t1 - t0) / 1e3 });
+    console.log(`     ${name}: ${((t1 - t0) / 1e3).toFixed(1)} s, ${tasks.length} main-thread tasks over 50 ms, the longest ${longest.toFixed(0)} ms`);
+  };
+
+  await phase('cold start: all four load and score the default text', async () => {
+    await page.goto(url);
+    for (const id of GOLFERS) await page.waitForSelector(`#panel-${id}[data-scored="true"]`, { timeout: 600_000 });
+  });
+  const at = await page.evaluate(() => window.scoredAt);
+  console.log(`     time to each bpb: ${GOLFERS.map((id) => `${id} ${(at[id] / 1e3).toFixed(1)} s`).join(', ')}`);
+  check(GOLFERS.every((id) => at[id] > 0), 'every golfer showed its bpb');
+  // SmolLM2 no longer waits for the diffusion golfer: they score at the same time, in their own workers.
+  const progressAt = await page.evaluate(() => window.progressAt);
+  check(progressAt.smollm2 < at.mdlm,
+    `SmolLM2 was scoring (from ${(progressAt.smollm2 / 1e3).toFixed(1)} s) before MDLM's bpb (${(at.mdlm / 1e3).toFixed(1)} s)`);
+  const workers = await Promise.all(page.workers().map(async (w) => ({ w, name: await w.evaluate(() => self.name) })));
+  check(GOLFERS.every((id) => workers.some((w) => w.name === id)), `one worker per golfer (${workers.map((w) => w.name).join(', ')})`);
+
+  await phase('the MDLM chain rule (left to right)', async () => {
+    await page.evaluate(() => document.querySelector('#panel-mdlm').removeAttribute('data-scored'));
+    await page.selectOption('#estimator-mdlm', 'l2r');
+    await page.waitForSelector('#panel-mdlm[data-scored="true"]', { timeout: 300_000 });
+  });
+
+  await phase('a 32-token race of all four', async () => {
+    await raceOnly(page, GOLFERS);
+    await page.fill('#max-tokens', '32');
+    await page.fill('#prompt', 'The history of the city');
+    await page.click('#generate');
+    await page.waitForSelector('#lanes[data-done="true"]', { timeout: 300_000 });
+  });
+  for (const id of GOLFERS) {
+    const tokens = Number(await page.getAttribute(`#lane-${id}`, 'data-tokens'));
+    check(tokens > 0 && !(await page.getAttribute(`#lane-${id}`, 'data-error')), `${id}'s lane wrote ${tokens} tokens`);
+  }
+
+  // A worker that dies mid-score: its panel says so, the others score on.
+  await page.evaluate(() => { for (const p of document.querySelectorAll('.panel')) p.removeAttribute('data-scored'); });
+  await page.selectOption('#estimator-mdlm', 'nelbo');
+  await page.click('#score');
+  await page.waitForSelector('#panel-mdlm[data-progress]', { timeout: 120_000 });
+  const mdlm = workers.find((w) => w.name === 'mdlm');
+  await mdlm.w.evaluate(() => { setTimeout(() => { throw new Error('killed by the test'); }); });
+  await page.waitForSelector('#panel-mdlm[data-worker-failed="true"]', { timeout: 30_000 });
+  const said = await page.textContent('#status-mdlm');
+  check(/stopped: its worker stopped/.test(said), `the killed worker's panel says so: "${said}"`);
+  for (const id of ['gzip', 'ar', 'smollm2']) {
+    const ok = await page.waitForSelector(`#panel-${id}[data-scored="true"]`, { timeout: 300_000 }).then(() => true, () => false);
+    check(ok, `${id} scored on after MDLM's worker died`);
+  }
+  console.log(`     longest main-thread task per phase: ${phases.map((p) => `${p.name}: ${p.longest.toFixed(0)} ms`).join('; ')}`);
+});
