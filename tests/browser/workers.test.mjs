@@ -34,7 +34,8 @@ await session('workers (browser)', async ({ browser, url, watch }) => {
     const tasks = await page.evaluate(([a, b]) => window.longTasks.filter((t) => t.start >= a && t.start < b), [t0, t1]);
     const longest = Math.max(0, ...tasks.map((t) => t.ms));
     phases.push({ name, longest, count: tasks.length, seconds: (t1 - t0) / 1e3 });
-    console.log(`     ${name}: ${((t1 - t0) / 1e3).toFixed(1)} s, ${tasks.length} main-thread tasks over 50 ms, the longest ${longest.toFixed(0)} ms`);
+    const when = tasks.map((t) => `${t.ms.toFixed(0)} ms at ${(t.start / 1e3).toFixed(2)} s`).join(', ');
+    console.log(`     ${name}: ${((t1 - t0) / 1e3).toFixed(1)} s, ${tasks.length} main-thread tasks over 50 ms${tasks.length ? ` (${when})` : ''}`);
   };
 
   await phase('cold start: all four load and score the default text', async () => {
@@ -83,5 +84,11 @@ await session('workers (browser)', async ({ browser, url, watch }) => {
     const ok = await page.waitForSelector(`#panel-${id}[data-scored="true"]`, { timeout: 300_000 }).then(() => true, () => false);
     check(ok, `${id} scored on after MDLM's worker died`);
   }
+  // The next score starts it again, from the same files.
+  await page.evaluate(() => document.querySelector('#panel-mdlm').removeAttribute('data-scored'));
+  await page.click('#score');
+  const again = await page.waitForSelector('#panel-mdlm[data-scored="true"]', { timeout: 300_000 }).then(() => true, () => false);
+  check(again && !(await page.getAttribute('#panel-mdlm', 'data-worker-failed')),
+    `the next score started MDLM's worker again and it scored (${await page.textContent('#status-mdlm')})`);
   console.log(`     longest main-thread task per phase: ${phases.map((p) => `${p.name}: ${p.longest.toFixed(0)} ms`).join('; ')}`);
 });

@@ -46,7 +46,9 @@ pub(super) async fn score(state: Shared, only: Option<String>) {
     for (index, golf) in chosen {
         let gid = golf.id();
         let panel: Element = by_id(&format!("panel-{gid}"));
-        for attr in ["data-scored", "data-cancelled", "data-progress", "data-cut-tokens", "data-replay"] {
+        for attr in
+            ["data-scored", "data-cancelled", "data-progress", "data-cut-tokens", "data-replay", "data-worker-failed"]
+        {
             let _ = panel.remove_attribute(attr);
         }
         // The numbers shown are the last text's until this score finishes.
