@@ -313,7 +313,7 @@ fn run(cli: Cli) -> Result<()> {
             let mut summary = None;
             drive(&mut engine, |event| {
                 match event {
-                    Event::Progress { done, total, unit, .. } => meter.progress(done, total, unit),
+                    Event::Progress { done, total, unit, .. } => meter.progress(done, total, &unit),
                     Event::Spans { spans: s, .. } => spans.extend(s),
                     Event::Finished { outcome: Outcome::Scored(s), .. } => summary = Some(s),
                     _ => {}
