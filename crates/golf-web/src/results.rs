@@ -332,18 +332,6 @@ fn per_s(n: usize, ms: f64) -> f64 {
     }
 }
 
-/// The race's scheduler: the next step goes to the unfinished lane that has had the least compute time, so a
-/// fast golfer takes many steps while a slow one takes one and each lane moves at its own speed, sharing the
-/// CPU equally.
-pub fn next_lane<'a>(lanes: impl IntoIterator<Item = (&'a LaneClock, bool)>) -> Option<usize> {
-    lanes
-        .into_iter()
-        .enumerate()
-        .filter(|(_, (_, done))| !done)
-        .min_by(|(_, (a, _)), (_, (b, _))| a.own_ms.total_cmp(&b.own_ms))
-        .map(|(i, _)| i)
-}
-
 /// The difference map as HTML: one span per character (`chars`: its text and byte range), coloured by `diff` (A's
 /// bits minus B's) per byte on `scale`, titled with the difference; `data-i` its index.
 pub fn diff_html(chars: &[(&str, (u32, u32))], diff: &[f64], scale: f64, dark: bool, a_label: &str) -> String {
@@ -470,24 +458,6 @@ mod tests {
         assert_eq!(c.tokens_per_s(), 3.0);
         assert_eq!(c.own_tokens_per_s(), 10.0);
         assert_eq!(c.line(2000.0), "3 tokens · 3.0 tokens/s · first token 400 ms · 1.0 s");
-    }
-
-    #[test]
-    fn the_scheduler_gives_the_next_step_to_the_lane_with_the_least_time() {
-        let (mut fast, mut slow, mut done) = (LaneClock::new(0.0), LaneClock::new(0.0), LaneClock::new(0.0));
-        assert_eq!(next_lane([(&fast, false), (&slow, false)]), Some(0));
-        slow.step(0.0, 200.0, 1);
-        done.step(0.0, 1.0, 1);
-        // The fast lane takes steps of 10 ms until it has had more time than the slow one's single step.
-        let mut fast_steps = 0;
-        while next_lane([(&done, true), (&fast, false), (&slow, false)]) == Some(1) {
-            let t = fast.own_ms();
-            fast.step(t, t + 10.0, 1);
-            fast_steps += 1;
-        }
-        assert_eq!(fast_steps, 21);
-        assert_eq!(next_lane([(&done, true), (&fast, false), (&slow, false)]), Some(2));
-        assert_eq!(next_lane([(&fast, true), (&slow, true)]), None);
     }
 
     #[test]
