@@ -63,6 +63,10 @@ pub(super) fn add_panel(state: &Shared, golf: Rc<Remote>) {
     let hover = el("div", "hover", &format!("hover-{id}"));
     hover.set_text_content(Some("Hover a character to see its bits."));
     let heatmap = el("div", "heatmap", &format!("heatmap-{id}"));
+    // The text, uncoloured, until the golfer has scored it: the panel is as tall as it will be, so the page does
+    // not jump when the golfers that load together score one after another.
+    let text = by_id::<HtmlTextAreaElement>("text").value();
+    heatmap.set_text_content(Some(&text.chars().take(views::HEATMAP_MAX_CHARS).collect::<String>()));
     let note = el("p", "note", &format!("note-{id}"));
     note.unchecked_ref::<HtmlElement>().set_hidden(true);
     for child in [&limit, &hover, &heatmap, &note] {
