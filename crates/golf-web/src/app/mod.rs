@@ -309,11 +309,11 @@ fn apply_shared(state: &Shared, view: crate::share::View) {
     scale.set_value(&view.scale.to_string());
     set_text("scale-value", &view.scale.to_string());
     let app: Element = by_id("app");
-    app.set_attribute("data-estimator", &view.estimator).unwrap();
-    app.set_attribute("data-nelbo-k", &view.nelbo_k.to_string()).unwrap();
+    let _ = app.set_attribute("data-estimator", &view.estimator);
+    let _ = app.set_attribute("data-nelbo-k", &view.nelbo_k.to_string());
     if let Some((a, b)) = view.diff {
-        by_id::<Element>("diff-a").set_attribute("data-want", &a).unwrap();
-        by_id::<Element>("diff-b").set_attribute("data-want", &b).unwrap();
+        let _ = by_id::<Element>("diff-a").set_attribute("data-want", &a);
+        let _ = by_id::<Element>("diff-b").set_attribute("data-want", &b);
     }
 }
 
@@ -361,7 +361,7 @@ fn wire_results(state: &Shared) {
     on_id("compact", "mouseleave", |_| hide_popover());
     on_id("boundaries", "change", |_| {
         let on = by_id::<HtmlInputElement>("boundaries").checked();
-        by_id::<Element>("panels").class_list().toggle_with_force("boundaries", on).unwrap();
+        let _ = by_id::<Element>("panels").class_list().toggle_with_force("boundaries", on);
     });
     let s = state.clone();
     on_id("share", "click", move |_| {
@@ -410,17 +410,17 @@ fn render_legend(scale: f64, by_rank: bool) {
                 &format!("background:{};color:{}", views::css_rgb(color), views::ink_for(color)),
             );
             chip.set_text_content(Some(label));
-            legend.append_child(&chip).unwrap();
+            let _ = legend.append_child(&chip);
         }
         return;
     }
     for (bits, color) in views::legend(scale, 7) {
         let chip = el("span", "chip", "");
         let style = format!("background:{};color:{}", views::css_rgb(color), views::ink_for(color));
-        chip.set_attribute("style", &style).unwrap();
+        let _ = chip.set_attribute("style", &style);
         let label = if bits >= scale { format!("≥{bits:.1}") } else { format!("{bits:.1}") };
         chip.set_text_content(Some(&label));
-        legend.append_child(&chip).unwrap();
+        let _ = legend.append_child(&chip);
     }
 }
 

@@ -46,17 +46,17 @@ pub(super) fn add_panel(state: &Shared, golf: Rc<Remote>) {
     let bpb = el("span", "bpb", "");
     let value = el("span", "", &format!("bpb-{id}"));
     value.set_text_content(Some("–"));
-    bpb.append_child(&value).unwrap();
-    bpb.append_child(&document().create_text_node(" bits/byte")).unwrap();
+    let _ = bpb.append_child(&value);
+    let _ = bpb.append_child(&document().create_text_node(" bits/byte"));
     let golf_bpb = el("span", "golf-bpb", &format!("golf-bpb-{id}"));
     let status = el("span", "status", &format!("status-{id}"));
     for child in [&title, &bpb, &golf_bpb, &status] {
-        head.append_child(child).unwrap();
+        let _ = head.append_child(child);
     }
-    panel.append_child(&head).unwrap();
+    let _ = panel.append_child(&head);
     let index = state.borrow().panels.len();
     if golf.diffusion {
-        panel.append_child(&diffusion_controls(state, index, &id)).unwrap();
+        let _ = panel.append_child(&diffusion_controls(state, index, &id));
     }
     let limit = el("p", "note", &format!("limit-{id}"));
     limit.unchecked_ref::<HtmlElement>().set_hidden(true);
@@ -70,7 +70,7 @@ pub(super) fn add_panel(state: &Shared, golf: Rc<Remote>) {
     let note = el("p", "note", &format!("note-{id}"));
     note.unchecked_ref::<HtmlElement>().set_hidden(true);
     for child in [&limit, &hover, &heatmap, &note] {
-        panel.append_child(child).unwrap();
+        let _ = panel.append_child(child);
     }
     match document().get_element_by_id(&format!("slot-{id}")) {
         Some(slot) => {
@@ -84,10 +84,9 @@ pub(super) fn add_panel(state: &Shared, golf: Rc<Remote>) {
     on(&heatmap, "mouseover", move |e| hover_cell(&s, &e));
     on(&heatmap, "mouseleave", |_| hide_popover());
     on(&heatmap, "blur", |_| hide_popover());
-    heatmap.set_attribute("tabindex", "0").unwrap();
-    heatmap
-        .set_attribute("aria-label", &format!("{}: bits per character; arrow keys step through tokens", golf.label()))
-        .unwrap();
+    let _ = heatmap.set_attribute("tabindex", "0");
+    let _ = heatmap
+        .set_attribute("aria-label", &format!("{}: bits per character; arrow keys step through tokens", golf.label()));
     let s = state.clone();
     on(&heatmap, "keydown", move |e| key_nav(&s, index, &e));
     race::add_toggle(&golf);
@@ -110,11 +109,11 @@ pub(super) fn add_score_toggle(state: &Shared, golf: &Remote, index: usize) {
     let gid = golf.id();
     let label = el("label", "toggle", "");
     let input = el("input", "", &format!("score-{gid}"));
-    input.set_attribute("type", "checkbox").unwrap();
-    input.set_attribute("checked", "").unwrap();
-    label.append_child(&input).unwrap();
-    label.append_child(&document().create_text_node(&format!(" {}", golf.label()))).unwrap();
-    by_id::<Element>("score-golfers").append_child(&label).unwrap();
+    let _ = input.set_attribute("type", "checkbox");
+    let _ = input.set_attribute("checked", "");
+    let _ = label.append_child(&input);
+    let _ = label.append_child(&document().create_text_node(&format!(" {}", golf.label())));
+    let _ = by_id::<Element>("score-golfers").append_child(&label);
     let s = state.clone();
     on(&input, "change", move |_| {
         let on = by_id::<HtmlInputElement>(&format!("score-{gid}")).checked();
@@ -150,7 +149,7 @@ pub(super) fn describe_in_header(golf: &Remote) {
         format!("{:.2} MB on disk", info.model_bytes as f64 / 1e6)
     };
     facts.set_text_content(Some(&format!(" [{params} · {size}]")));
-    li.append_child(&facts).unwrap();
+    let _ = li.append_child(&facts);
 }
 
 pub(super) fn group_digits(n: u64) -> String {
@@ -170,7 +169,7 @@ pub(super) fn group_digits(n: u64) -> String {
 pub(super) fn diffusion_controls(state: &Shared, index: usize, id: &str) -> Element {
     let row = el("div", "controls panel-controls", "");
     let label = el("label", "", "");
-    label.append_child(&document().create_text_node("Estimator ")).unwrap();
+    let _ = label.append_child(&document().create_text_node("Estimator "));
     let select = el("select", "", &format!("estimator-{id}"));
     for (value, text) in [
         ("nelbo", "NELBO (an upper bound, whole text)"),
@@ -178,28 +177,27 @@ pub(super) fn diffusion_controls(state: &Shared, index: usize, id: &str) -> Elem
         ("l2r", "chain rule, left to right (exact)"),
     ] {
         let option = el("option", "", "");
-        option.set_attribute("value", value).unwrap();
+        let _ = option.set_attribute("value", value);
         option.set_text_content(Some(text));
-        select.append_child(&option).unwrap();
+        let _ = select.append_child(&option);
     }
-    label.append_child(&select).unwrap();
+    let _ = label.append_child(&select);
     let steps_label = el("label", "", &format!("nelbo-steps-label-{id}"));
-    steps_label.set_attribute("title", "NELBO: masking rates averaged over, one model call per window each").unwrap();
-    steps_label.append_child(&document().create_text_node("Masking rates K ")).unwrap();
+    let _ = steps_label.set_attribute("title", "NELBO: masking rates averaged over, one model call per window each");
+    let _ = steps_label.append_child(&document().create_text_node("Masking rates K "));
     let steps = el("input", "", &format!("nelbo-steps-{id}"));
     for (k, v) in [("type", "range"), ("min", "1"), ("max", "128"), ("value", "32")] {
-        steps.set_attribute(k, v).unwrap();
+        let _ = steps.set_attribute(k, v);
     }
     let steps_value = el("output", "", &format!("nelbo-steps-value-{id}"));
     steps_value.set_text_content(Some("32"));
-    steps_label.append_child(&steps).unwrap();
-    steps_label.append_child(&steps_value).unwrap();
+    let _ = steps_label.append_child(&steps);
+    let _ = steps_label.append_child(&steps_value);
     let replay = el("button", "secondary", &format!("replay-{id}"));
-    replay.set_attribute("type", "button").unwrap();
-    replay.set_attribute("disabled", "").unwrap();
-    replay
-        .set_attribute("title", "Chain rules only: watch the tokens appear in the order the model revealed them")
-        .unwrap();
+    let _ = replay.set_attribute("type", "button");
+    let _ = replay.set_attribute("disabled", "");
+    let _ =
+        replay.set_attribute("title", "Chain rules only: watch the tokens appear in the order the model revealed them");
     replay.set_text_content(Some("Replay the unmasking"));
     let estimates = el("div", "estimates", &format!("estimates-{id}"));
     // A share link's estimator and K.
@@ -213,7 +211,7 @@ pub(super) fn diffusion_controls(state: &Shared, index: usize, id: &str) -> Elem
         steps_value.set_text_content(Some(&k));
     }
     for child in [&label, &steps_label, &replay, &estimates] {
-        row.append_child(child).unwrap();
+        let _ = row.append_child(child);
     }
     let gid = id.to_string();
     let s = state.clone();
@@ -364,13 +362,13 @@ pub(super) fn highlight(state: &Shared, i: usize, source: &str) {
     for panel in &s.panels {
         let gid = panel.golf.id();
         if let Some(e) = previous.and_then(|k| cell_in(&gid, k)) {
-            e.class_list().remove_1("hl").unwrap();
+            let _ = e.class_list().remove_1("hl");
         }
         let Some(cell) = panel.cells.get(i) else { continue };
         let span = views::span_at(&panel.spans, cell.start).map(|k| &panel.spans[k]);
         let text = views::hover_text(cell, span);
         if let Some(e) = cell_in(&gid, i) {
-            e.class_list().add_1("hl").unwrap();
+            let _ = e.class_list().add_1("hl");
             if gid == source {
                 show_popover(&e, &text);
             }

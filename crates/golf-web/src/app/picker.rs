@@ -8,17 +8,17 @@ pub(super) fn wire_text_picker(state: &Shared) {
     let current = by_id::<HtmlTextAreaElement>("text").value();
     for (id, label, text) in crate::SAMPLES {
         let option = el("option", "", "");
-        option.set_attribute("value", id).unwrap();
+        let _ = option.set_attribute("value", id);
         option.set_text_content(Some(label));
-        select.append_child(&option).unwrap();
+        let _ = select.append_child(&option);
         if *text == current {
             select.set_value(id);
         }
     }
     let own = el("option", "", "");
-    own.set_attribute("value", "own").unwrap();
+    let _ = own.set_attribute("value", "own");
     own.set_text_content(Some("Your own text"));
-    select.append_child(&own).unwrap();
+    let _ = select.append_child(&own);
     if !crate::SAMPLES.iter().any(|(_, _, t)| *t == current) {
         select.set_value("own");
     }

@@ -249,11 +249,11 @@ pub(super) fn lane_failed(state: &Shared, id: &str, why: &str) {
 pub fn add_toggle(golf: &Remote) {
     let label = el("label", "toggle", "");
     let input = el("input", "", &format!("race-{}", golf.id()));
-    input.set_attribute("type", "checkbox").unwrap();
-    input.set_attribute("checked", "").unwrap();
-    label.append_child(&input).unwrap();
-    label.append_child(&document().create_text_node(&format!(" {}", golf.label()))).unwrap();
-    by_id::<HtmlElement>("race-golfers").append_child(&label).unwrap();
+    let _ = input.set_attribute("type", "checkbox");
+    let _ = input.set_attribute("checked", "");
+    let _ = label.append_child(&input);
+    let _ = label.append_child(&document().create_text_node(&format!(" {}", golf.label())));
+    let _ = by_id::<HtmlElement>("race-golfers").append_child(&label);
 }
 
 /// A diffusion canvas: committed tokens as text (the ones new in this step marked, each with its popover from
@@ -273,7 +273,7 @@ pub(super) fn render_canvas(
                 let e = el("span", if committed[i] { "" } else { "fresh" }, "");
                 e.set_text_content(Some(text));
                 if let Some(info) = slots.get(&i) {
-                    e.set_attribute("title", &views::token_title(info)).unwrap();
+                    let _ = e.set_attribute("title", &views::token_title(info));
                 }
                 committed[i] = true;
                 e
@@ -281,11 +281,11 @@ pub(super) fn render_canvas(
             None => {
                 let e = el("span", "mask-slot", "");
                 e.set_text_content(Some("\u{2591}"));
-                e.set_attribute("aria-label", "masked").unwrap();
+                let _ = e.set_attribute("aria-label", "masked");
                 e
             }
         };
-        frag.append_child(&e).unwrap();
+        let _ = frag.append_child(&e);
     }
-    target.append_child(&frag).unwrap();
+    let _ = target.append_child(&frag);
 }

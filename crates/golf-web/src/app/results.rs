@@ -73,9 +73,9 @@ fn render_table(scored: &[(usize, Scored)]) {
     for h in SUMMARY_HEADER {
         let th = el("th", "", "");
         th.set_text_content(Some(h));
-        head.append_child(&th).unwrap();
+        let _ = head.append_child(&th);
     }
-    table.append_child(&head).unwrap();
+    let _ = table.append_child(&head);
     for (i, s) in scored {
         let tr = el("tr", "", &format!("summary-{}", s.id));
         for (k, cell) in results::summary_row(s).into_iter().enumerate() {
@@ -83,14 +83,14 @@ fn render_table(scored: &[(usize, Scored)]) {
             if k == 0 {
                 let swatch = el("span", "swatch", "");
                 let c = charts::golfer_color(*i);
-                swatch.set_attribute("style", &format!("background:rgb({},{},{})", c.0, c.1, c.2)).unwrap();
-                td.append_child(&swatch).unwrap();
+                let _ = swatch.set_attribute("style", &format!("background:rgb({},{},{})", c.0, c.1, c.2));
+                let _ = td.append_child(&swatch);
             }
-            td.append_child(&document().create_text_node(&cell)).unwrap();
-            tr.append_child(&td).unwrap();
+            let _ = td.append_child(&document().create_text_node(&cell));
+            let _ = tr.append_child(&td);
         }
-        tr.set_attribute("data-bpb", &s.bpb().to_string()).unwrap();
-        table.append_child(&tr).unwrap();
+        let _ = tr.set_attribute("data-bpb", &s.bpb().to_string());
+        let _ = table.append_child(&tr);
     }
 }
 
@@ -105,9 +105,9 @@ fn fill_diff_choices(scored: &[(usize, Scored)]) {
         select.set_text_content(None);
         for (_, s) in scored {
             let option = el("option", "", "");
-            option.set_attribute("value", &s.id).unwrap();
+            let _ = option.set_attribute("value", &s.id);
             option.set_text_content(Some(&s.label));
-            select.append_child(&option).unwrap();
+            let _ = select.append_child(&option);
         }
         let fallback = scored.get(k.min(scored.len() - 1)).map(|(_, s)| s.id.clone()).unwrap_or_default();
         let want = if scored.iter().any(|(_, s)| s.id == keep) { keep } else { fallback };
@@ -183,7 +183,9 @@ fn save_url(name: &str, url: &str) {
     let a: web_sys::HtmlAnchorElement = el("a", "", "").unchecked_into();
     a.set_href(url);
     a.set_download(name);
-    document().body().expect("body").append_child(&a).unwrap();
+    if let Some(body) = document().body() {
+        let _ = body.append_child(&a);
+    }
     a.click();
     a.remove();
 }
@@ -192,7 +194,10 @@ pub fn export_json(state: &Shared) {
     let text = text();
     let scored: Vec<Scored> = current(state, &text).into_iter().map(|(_, s)| s).collect();
     let json = results::export_json(&text, &scored);
-    download("four-golfers-bits.json", "application/json", &serde_json::to_string_pretty(&json).unwrap());
+    match serde_json::to_string_pretty(&json) {
+        Ok(pretty) => download("four-golfers-bits.json", "application/json", &pretty),
+        Err(e) => show_error(&format!("the export could not be written: {e}")),
+    }
 }
 
 pub fn export_csv(state: &Shared) {

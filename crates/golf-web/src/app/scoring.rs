@@ -157,10 +157,10 @@ pub(super) fn finish_panel(
     limit.set_hidden(cut.is_none());
     limit.set_text_content(cut.as_deref());
     set_attr(&format!("panel-{gid}"), "data-scored", "true");
-    by_id::<Element>(&format!("panel-{gid}")).class_list().remove_1("stale").unwrap();
+    let _ = by_id::<Element>(&format!("panel-{gid}")).class_list().remove_1("stale");
     let order = views::reveal_order(&spans);
     if let Ok(Some(button)) = document().query_selector(&format!("#replay-{gid}")) {
-        button.toggle_attribute_with_force("disabled", order.is_empty()).unwrap();
+        let _ = button.toggle_attribute_with_force("disabled", order.is_empty());
     }
     let hash = text_hash(text);
     let info = g.info();
@@ -258,7 +258,7 @@ pub(super) async fn replay_unmasking(state: Shared, index: usize) {
     let set_masked = |range: std::ops::Range<usize>, masked: bool| {
         for c in range.start.min(total)..range.end.min(total) {
             if let Some(e) = children.item(c as u32) {
-                e.class_list().toggle_with_force("masked", masked).unwrap();
+                let _ = e.class_list().toggle_with_force("masked", masked);
             }
         }
     };
