@@ -187,8 +187,8 @@ pub struct TokenReport {
 /// A golfer. Implementations are immutable; per-run state lives in `ScoreRun` / `GenerateRun`, and how one
 /// score is run (an estimator, popovers, a stride) is its typed `ScoreOptions`, not a field of the golfer.
 ///
-/// What only some golfers have are methods with defaults: a token report, a progress unit, pacing of the
-/// model calls, a time limit that shortens the text.
+/// What only some golfers have are methods with defaults: a token report, a progress unit, a time limit that
+/// shortens the text.
 pub trait Golfer {
     type ScoreRun;
     type GenerateRun;
@@ -222,10 +222,6 @@ pub trait Golfer {
     fn scoring_method(&self, _run: &Self::ScoreRun) -> Option<String> {
         None
     }
-
-    /// Called before each step by a caller that wants steps of about `target_ms`: sizes the next model call from
-    /// the last step's `last_ms` (0 before the first). A page whose model runs on its thread stays responsive so.
-    fn pace(&self, _run: &mut Self::ScoreRun, _last_ms: f64, _target_ms: f64) {}
 
     /// A run that would take more than `budget_s` of its own time at the rate measured after `spent_s` is cut to
     /// what fits; returns the tokens kept and the tokens of the whole text when it cut.

@@ -23,11 +23,9 @@ pub enum Course {
     Generate,
 }
 
-/// Limits a score is run under (both off by default).
+/// Limits a score is run under (off by default).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Limits {
-    /// Ask the golfer to size its steps to about this many milliseconds ([`Golfer::pace`]).
-    pub step_ms: Option<f64>,
     /// Cut a run that would take more than this many seconds of its own steps to what fits ([`Golfer::fit_time`]).
     pub budget_s: Option<f64>,
 }
@@ -167,7 +165,6 @@ struct Job<G: Golfer> {
     started_ms: f64,
     /// Time in this run's own steps (a time limit counts these, not the other runs').
     own_ms: f64,
-    last_ms: f64,
     steps: usize,
     work: Work<G>,
 }
@@ -261,7 +258,7 @@ impl<G: Golfer> Engine<G> {
         match work {
             Ok(work) => {
                 let started_ms = (self.clock)();
-                self.jobs.push_back(Job { golfer, model, started_ms, own_ms: 0.0, last_ms: 0.0, steps: 0, work });
+                self.jobs.push_back(Job { golfer, model, started_ms, own_ms: 0.0, steps: 0, work });
             }
             Err(e) => self.pending.push(Event::Error { golfer, course, error: e.into() }),
         }
@@ -294,12 +291,8 @@ impl<G: Golfer> Engine<G> {
         let t = clock();
         match &mut job.work {
             Work::Score { run, text_bytes, limits, end, units, cut } => {
-                if let Some(target) = limits.step_ms {
-                    model.pace(run, job.last_ms, target);
-                }
                 let step = model.score_step(run).await?;
-                job.last_ms = clock() - t;
-                job.own_ms += job.last_ms;
+                job.own_ms += clock() - t;
                 job.steps += 1;
                 for s in &step.spans {
                     if s.start != *end || s.end < s.start {

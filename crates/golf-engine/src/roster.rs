@@ -184,10 +184,6 @@ impl Golfer for AnyGolfer {
         each!(AnyScore, run, s => s.golfer.scoring_method(&s.run))
     }
 
-    fn pace(&self, run: &mut AnyScore, last_ms: f64, target_ms: f64) {
-        each!(AnyScore, run, s => s.golfer.pace(&mut s.run, last_ms, target_ms))
-    }
-
     fn fit_time(&self, run: &mut AnyScore, spent_s: f64, budget_s: f64) -> Option<(usize, usize)> {
         each!(AnyScore, run, s => s.golfer.fit_time(&mut s.run, spent_s, budget_s))
     }

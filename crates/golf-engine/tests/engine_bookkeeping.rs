@@ -1,5 +1,5 @@
 //! The engine's bookkeeping with a fake golfer (its model is a counter): turns, replacing and cancelling runs,
-//! span tiling, time limits and pacing, canvases. The real golfers' numbers are tested on real models elsewhere.
+//! span tiling, time limits, canvases. The real golfers' numbers are tested on real models elsewhere.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -16,8 +16,7 @@ struct Fake {
     step_ms: f64,
     clock: Rc<Cell<f64>>,
     fault: Fault,
-    /// What the engine passed to `pace` and `fit_time`.
-    paced: RefCell<Vec<f64>>,
+    /// What the engine passed to `fit_time`.
     spent: RefCell<Vec<f64>>,
 }
 
@@ -48,15 +47,7 @@ struct FakeGeneration {
 }
 
 fn fake(id: &'static str, per_step: usize, step_ms: f64, clock: &Rc<Cell<f64>>) -> Fake {
-    Fake {
-        id,
-        per_step,
-        step_ms,
-        clock: clock.clone(),
-        fault: Fault::None,
-        paced: RefCell::default(),
-        spent: RefCell::default(),
-    }
+    Fake { id, per_step, step_ms, clock: clock.clone(), fault: Fault::None, spent: RefCell::default() }
 }
 
 impl Golfer for Fake {
@@ -93,10 +84,6 @@ impl Golfer for Fake {
 
     fn scored_bytes(&self, run: &FakeRun) -> Option<usize> {
         Some(run.len)
-    }
-
-    fn pace(&self, _run: &mut FakeRun, last_ms: f64, _target_ms: f64) {
-        self.paced.borrow_mut().push(last_ms);
     }
 
     /// Cuts the text to what has been scored plus one step once the budget is spent.
@@ -349,15 +336,13 @@ fn a_time_limit_counts_the_runs_own_time() {
         golfer: "slow".into(),
         text: vec![b'x'; 100],
         options: FakeOptions::default(),
-        limits: Limits { step_ms: Some(50.0), budget_s: Some(0.35) },
+        limits: Limits { budget_s: Some(0.35) },
     });
     e.command(score("other", "abc"));
     let events = drain(&mut e);
     let slow = e.golfer("slow").expect("loaded");
     // Its own 100 ms steps, not the other golfer's 1 s ones in between.
     assert_eq!(slow.spent.borrow()[..4], [0.1, 0.2, 0.3, 0.4]);
-    // Pacing is told the last step's time, and 0 before the first.
-    assert_eq!(slow.paced.borrow()[..3], [0.0, 100.0, 100.0]);
     let cut = events.iter().find_map(|ev| if let Event::Cut { cut, .. } = ev { Some(*cut) } else { None });
     let cut = cut.expect("a cut");
     assert_eq!((cut.kept_tokens, cut.all_tokens, cut.bytes), (5, 100, 5));

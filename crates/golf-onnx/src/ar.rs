@@ -60,35 +60,6 @@ pub struct ArScore {
     pos: usize,
     cache: Option<Vec<Value>>,
     finished: bool,
-    /// Tokens per model call, and how many the last call took.
-    chunk: usize,
-    last_len: usize,
-}
-
-/// The smallest chunk [`ArScore::pace`] goes down to, and the first call's.
-const MIN_CHUNK: usize = 8;
-const FIRST_CHUNK: usize = 16;
-
-impl ArScore {
-    /// Sizes the next calls to take about `target_ms` each, from the last call's time: the page keeps its main
-    /// thread free this way (ONNX Runtime Web computes on it). A model too slow to meet the target even at the
-    /// smallest chunk keeps full chunks, since smaller calls would only cost it more time in all.
-    fn pace(&mut self, last_ms: f64, target_ms: f64) {
-        if self.last_len == 0 {
-            // Before the first call: a small one, to measure by.
-            self.chunk = FIRST_CHUNK;
-            return;
-        }
-        if last_ms <= 0.0 {
-            return;
-        }
-        let per_token = last_ms / self.last_len as f64;
-        self.chunk = if per_token * MIN_CHUNK as f64 > target_ms {
-            SCORE_CHUNK
-        } else {
-            ((target_ms / per_token) as usize).clamp(MIN_CHUNK, SCORE_CHUNK)
-        };
-    }
 }
 
 impl ArGolfer {
@@ -213,8 +184,6 @@ impl Golfer for ArGolfer {
             pos: 0,
             cache: None,
             finished: n == 0,
-            chunk: SCORE_CHUNK,
-            last_len: 0,
         })
     }
 
@@ -223,18 +192,13 @@ impl Golfer for ArGolfer {
         Some(tokens::report(&self.tokenizer, &run.text, &run.tokens, &run.stream, &run.scored, side, run.window))
     }
 
-    fn pace(&self, run: &mut ArScore, last_ms: f64, target_ms: f64) {
-        run.pace(last_ms, target_ms);
-    }
-
     async fn score_step(&self, run: &mut ArScore) -> Result<ScoreStep, GolfError> {
         let n = run.tokens.len();
         let progress = |run: &ArScore| Progress { done: run.done as u64, total: n as u64 };
         if !run.finished {
             let Window { size, stride } = run.window;
             let window_end = (run.window_start + size).min(n);
-            let end = (run.pos + run.chunk).min(window_end);
-            run.last_len = end - run.pos;
+            let end = (run.pos + SCORE_CHUNK).min(window_end);
             let (ids, targets) = (&run.stream[run.pos..end], &run.stream[run.pos + 1..end + 1]);
             let (out, cache) = self.call(ids, targets, run.cache.take()).await?;
             let pred = Predictions::read(&out, run.popovers)?;

@@ -58,7 +58,7 @@ pub(super) async fn score(state: Shared, only: Option<String>) {
         let estimator = chosen_estimator(&golf);
         let options = ScoreOptions { popovers: true, estimator, ..ScoreOptions::default() };
         // A chain rule that would take longer than the budget is cut to the whole windows that fit.
-        let limits = Limits { budget_s: Some(budget_s), step_ms: None };
+        let limits = Limits { budget_s: Some(budget_s) };
         let run = {
             let mut s = state.borrow_mut();
             let p = &mut s.panels[index];
