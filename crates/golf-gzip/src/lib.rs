@@ -47,10 +47,6 @@ impl GzipGolfer {
     pub fn new(method: Method, dry: Dry) -> GzipGolfer {
         GzipGolfer { method, dry }
     }
-
-    pub fn method(&self) -> Method {
-        self.method
-    }
 }
 
 /// How one text is scored.
