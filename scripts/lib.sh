@@ -53,7 +53,8 @@ have_data() { [ -f "$GOLF_DATA/enwik8/enwik8-prefix.xml" ] && [ -f "$GOLF_DATA/f
 ORT_WEB_VERSION=1.30.0
 
 # Copies what the page serves besides its own code into web/generated/ (git-ignored): ONNX Runtime Web's
-# three files from the npm package, and from each model folder its manifest, ONNX graph and tokenizer.
+# two builds from the npm package (the plain wasm one, and the WebGPU one with its asyncify wasm), and from each
+# model folder its manifest, ONNX graph and tokenizer.
 stage_web_assets() {
   local gen="$ROOT/web/generated"
   local ortdir="$TOOLS/node_modules/onnxruntime-web/dist"
@@ -63,7 +64,8 @@ stage_web_assets() {
     npm install --prefix "$TOOLS" --no-audit --no-fund "onnxruntime-web@$ORT_WEB_VERSION" >/dev/null
   fi
   mkdir -p "$gen/ort"
-  for f in ort.wasm.min.js ort-wasm-simd-threaded.mjs ort-wasm-simd-threaded.wasm; do
+  for f in ort.wasm.min.js ort-wasm-simd-threaded.mjs ort-wasm-simd-threaded.wasm \
+           ort.webgpu.min.js ort-wasm-simd-threaded.asyncify.mjs ort-wasm-simd-threaded.asyncify.wasm; do
     cmp -s "$ortdir/$f" "$gen/ort/$f" || cp "$ortdir/$f" "$gen/ort/$f"
   done
   local m f

@@ -44,6 +44,7 @@ node "$ROOT/tests/browser/mdlm.test.mjs"
 node "$ROOT/tests/browser/views.test.mjs"
 node "$ROOT/tests/browser/import.test.mjs"
 node "$ROOT/tests/browser/workers.test.mjs"
+node "$ROOT/tests/browser/webgpu.test.mjs"
 
 if [ -s "$GOLF_SKIP_LOG" ]; then
   say "skipped tests ($(wc -l <"$GOLF_SKIP_LOG")):"

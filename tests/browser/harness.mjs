@@ -34,11 +34,12 @@ export function startServer(dir = path.join(root, 'dist')) {
   });
 }
 
-export function launch() {
+/// Headless Chromium; `extra` adds flags (`--enable-unsafe-webgpu` gives it a WebGPU adapter: SwiftShader, on the CPU).
+export function launch(extra = []) {
   return chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
+      '--disable-component-update', '--disable-sync', ...extra],
   });
 }
 
@@ -71,10 +72,10 @@ export function watch(page, url, outside, consoleErrors) {
 /// One test script: a server and a browser for `body({ browser, url, watch, outside })`, where `watch(page, base)`
 /// records the page's requests that leave `base` (the server by default) and its console errors; then the checks
 /// every script ends with (no request left 127.0.0.1, no console errors) and the summary.
-export async function session(name, body) {
+export async function session(name, body, { flags = [] } = {}) {
   mkdirSync(shots, { recursive: true });
   const { server, url } = await startServer();
-  const browser = await launch();
+  const browser = await launch(flags);
   const outside = [];
   const consoleErrors = [];
   const watchPage = (page, base = url) => {

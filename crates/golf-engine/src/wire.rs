@@ -14,6 +14,71 @@ pub enum Source {
     BrowserCache,
 }
 
+/// Where the page asks its ONNX golfers to run: the Device control, `?ep=auto|webgpu|cpu` in the URL.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Device {
+    /// WebGPU where the browser gives an adapter, else the CPU.
+    #[default]
+    Auto,
+    /// WebGPU; the CPU (and a message saying why) where it is missing or fails.
+    WebGpu,
+    /// ONNX Runtime Web's wasm provider.
+    Cpu,
+}
+
+impl Device {
+    pub const ALL: [Device; 3] = [Device::Auto, Device::WebGpu, Device::Cpu];
+
+    /// The name in the URL and the control.
+    pub fn name(self) -> &'static str {
+        match self {
+            Device::Auto => "auto",
+            Device::WebGpu => "webgpu",
+            Device::Cpu => "cpu",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Device> {
+        Device::ALL.into_iter().find(|d| d.name().eq_ignore_ascii_case(name.trim()))
+    }
+}
+
+/// ONNX Runtime Web for a worker: the absolute URL of its files, its threads and the device asked for.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WebRuntime {
+    pub dist: String,
+    pub threads: u32,
+    pub device: Device,
+}
+
+/// Where a loaded golfer runs, for its status line.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum RunsOn {
+    /// gzip: plain Rust in its worker.
+    Code,
+    /// The WebGPU execution provider on this adapter (its vendor and architecture, as the browser names them).
+    WebGpu { adapter: String },
+    /// The wasm execution provider; `why` says why not WebGPU when it was asked for or Auto found none.
+    Wasm { threads: u32, why: Option<String> },
+}
+
+impl RunsOn {
+    pub fn describe(&self) -> String {
+        match self {
+            RunsOn::Code => "runs in its worker".into(),
+            RunsOn::WebGpu { adapter } => format!("on WebGPU ({adapter})"),
+            RunsOn::Wasm { threads, why } => {
+                let on = format!("on the CPU (wasm, {threads} thread{})", if *threads == 1 { "" } else { "s" });
+                match why {
+                    Some(why) => format!("{on}: {why}"),
+                    None => on,
+                }
+            }
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Request {
     /// Downloads the model folder at `base` (an absolute URL ending in `/`; `folder` names it in messages: its
@@ -21,15 +86,13 @@ pub enum Request {
     Fetch {
         base: String,
         folder: String,
-        dist: String,
-        threads: u32,
+        runtime: WebRuntime,
     },
-    /// Starts ONNX Runtime Web from `dist` (the absolute URL of its files) with `threads` threads and creates the
-    /// golfer from `manifest` and the two files sent with this message.
+    /// Starts ONNX Runtime Web as `runtime` says and creates the golfer from `manifest` and the two files sent
+    /// with this message.
     Load {
         manifest: Box<Manifest>,
-        dist: String,
-        threads: u32,
+        runtime: WebRuntime,
     },
     /// The gzip golfer: its model is its code.
     Gzip,
@@ -51,6 +114,19 @@ pub enum Request {
     },
     /// The speed benchmark of `golf bench` (prefill and decode), as one JSON object.
     Bench,
+}
+
+impl Request {
+    /// Points a load at another device; false for a request that loads no ONNX golfer.
+    pub fn set_device(&mut self, device: Device) -> bool {
+        match self {
+            Request::Fetch { runtime, .. } | Request::Load { runtime, .. } => {
+                runtime.device = device;
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -78,9 +154,13 @@ pub enum Reply {
         diffusion: bool,
         chat: bool,
         ready_ms: f64,
+        runs_on: RunsOn,
     },
+    /// `on_webgpu`: it failed in ONNX Runtime Web's WebGPU build, which this worker cannot unload; the page tries
+    /// again on the CPU in a new worker.
     LoadFailed {
         message: String,
+        on_webgpu: bool,
     },
     Event {
         run: u32,

@@ -45,8 +45,58 @@ pub struct ArScoreOptions {
     pub popovers: bool,
 }
 
+/// Where a windowed score is. Windows start every `stride` tokens and hold at most `size`; each is fed in calls
+/// of up to [`SCORE_CHUNK`] tokens over its own cache, and a position is charged by the first call that reaches
+/// it. Kept apart from the model so that its bookkeeping is tested on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Walk {
+    window: Window,
+    /// Positions to score (the text's tokens).
+    n: usize,
+    window_start: usize,
+    pos: usize,
+    finished: bool,
+}
+
+/// One model call of a walk: feed `stream[from..to]`, over the window's cache unless `fresh`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Call {
+    from: usize,
+    to: usize,
+    fresh: bool,
+}
+
+impl Walk {
+    fn new(window: Window, n: usize) -> Walk {
+        Walk { window, n, window_start: 0, pos: 0, finished: n == 0 }
+    }
+
+    /// The next call, or None when every position is charged.
+    fn next(&self) -> Option<Call> {
+        if self.finished {
+            return None;
+        }
+        let window_end = (self.window_start + self.window.size).min(self.n);
+        let to = (self.pos + SCORE_CHUNK).min(window_end);
+        Some(Call { from: self.pos, to, fresh: self.pos == self.window_start })
+    }
+
+    /// Moves past `call`: on in its window, to the next window (a fresh cache from the next stride), or done.
+    fn advance(&mut self, call: Call) {
+        let window_end = (self.window_start + self.window.size).min(self.n);
+        self.pos = call.to;
+        if call.to == self.n {
+            self.finished = true;
+        } else if call.to == window_end {
+            self.window_start += self.window.stride;
+            self.pos = self.window_start;
+        }
+    }
+}
+
 pub struct ArScore {
     window: Window,
+    walk: Walk,
     popovers: bool,
     text: String,
     tokens: Vec<Token>,
@@ -56,10 +106,7 @@ pub struct ArScore {
     /// How many of `scored` are set (counted, not recounted: a step must not cost O(text)).
     done: usize,
     side: tokens::SideCell,
-    window_start: usize,
-    pos: usize,
     cache: Option<Vec<Value>>,
-    finished: bool,
 }
 
 impl ArGolfer {
@@ -173,6 +220,7 @@ impl Golfer for ArGolfer {
         let n = tokens.len();
         Ok(ArScore {
             window: Window { size, stride },
+            walk: Walk::new(Window { size, stride }, n),
             popovers: options.popovers,
             text,
             tokens,
@@ -180,10 +228,7 @@ impl Golfer for ArGolfer {
             scored: vec![None; n],
             done: 0,
             side: Default::default(),
-            window_start: 0,
-            pos: 0,
             cache: None,
-            finished: n == 0,
         })
     }
 
@@ -195,31 +240,21 @@ impl Golfer for ArGolfer {
     async fn score_step(&self, run: &mut ArScore) -> Result<ScoreStep, GolfError> {
         let n = run.tokens.len();
         let progress = |run: &ArScore| Progress { done: run.done as u64, total: n as u64 };
-        if !run.finished {
-            let Window { size, stride } = run.window;
-            let window_end = (run.window_start + size).min(n);
-            let end = (run.pos + SCORE_CHUNK).min(window_end);
-            let (ids, targets) = (&run.stream[run.pos..end], &run.stream[run.pos + 1..end + 1]);
-            let (out, cache) = self.call(ids, targets, run.cache.take()).await?;
+        if let Some(call) = run.walk.next() {
+            let cache = if call.fresh { None } else { run.cache.take() };
+            let (ids, targets) = (&run.stream[call.from..call.to], &run.stream[call.from + 1..call.to + 1]);
+            let (out, cache) = self.call(ids, targets, cache).await?;
             let pred = Predictions::read(&out, run.popovers)?;
             for j in 0..ids.len() {
-                let at = run.pos + j;
+                let at = call.from + j;
                 if run.scored[at].is_none() {
                     run.scored[at] = Some(pred.scored(j, None));
                     run.done += 1;
                 }
             }
-            run.pos = end;
             run.cache = Some(cache);
-            if end == n {
-                run.finished = true;
-            } else if end == window_end {
-                // Next window: a fresh cache from the next stride.
-                run.window_start += stride;
-                run.pos = run.window_start;
-                run.cache = None;
-            }
-            if !run.finished {
+            run.walk.advance(call);
+            if !run.walk.finished {
                 return Ok(ScoreStep { spans: Vec::new(), progress: progress(run), finished: false });
             }
         }
@@ -324,4 +359,55 @@ pub struct ArGeneration {
     steps: usize,
     bytes: usize,
     finished: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs a walk to its end: for each position, the context the call that charged it gave it (tokens of the
+    /// window up to and including it), and the number of calls.
+    fn walk(size: usize, stride: usize, n: usize) -> (Vec<usize>, usize) {
+        let mut w = Walk::new(Window { size, stride }, n);
+        let mut charged_with = vec![0; n];
+        let mut calls = 0;
+        while let Some(call) = w.next() {
+            calls += 1;
+            assert!(call.to > call.from && call.to - call.from <= SCORE_CHUNK, "{call:?}");
+            assert!(call.to - w.window_start <= size, "a call reaches past its window: {call:?}");
+            for at in call.from..call.to {
+                if charged_with[at] == 0 {
+                    charged_with[at] = at - w.window_start + 1;
+                }
+            }
+            w.advance(call);
+        }
+        (charged_with, calls)
+    }
+
+    #[test]
+    fn non_overlapping_windows_charge_each_token_once_as_eval_val_does() {
+        let (ctx, calls) = walk(512, 512, 1300);
+        // Windows 0..512, 512..1024, 1024..1300: position i sees i mod 512 tokens before it, and itself.
+        assert!(ctx.iter().enumerate().all(|(i, &c)| c == i % 512 + 1));
+        assert_eq!(calls, 4 + 4 + 3);
+    }
+
+    #[test]
+    fn a_sliding_window_gives_every_later_token_at_least_size_minus_stride_of_context() {
+        for (size, stride, n) in [(256, 64, 1000), (512, 128, 513), (128, 1, 300), (1024, 1000, 2500)] {
+            let (ctx, _) = walk(size, stride, n);
+            for (i, &c) in ctx.iter().enumerate() {
+                assert!(c >= 1 && c <= size, "{size}/{stride}: position {i} charged with {c}");
+                if i >= size {
+                    assert!(c > size - stride, "{size}/{stride}: position {i} has only {c} tokens of context");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_empty_text_needs_no_call() {
+        assert_eq!(walk(512, 512, 0), (vec![], 0));
+    }
 }

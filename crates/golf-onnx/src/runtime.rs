@@ -98,14 +98,37 @@ pub mod native {
     }
 }
 
-/// Loads ONNX Runtime Web from `dist_base` (absolute, ending in `/`: the site's own copy, so nothing is fetched
-/// from elsewhere), telemetry off, with `threads` compute threads (more than 1 needs cross-origin isolation).
+/// Which build of ONNX Runtime Web a worker runs, and so where its sessions run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WebBuild {
+    /// `ort.wasm.min.js`: the wasm execution provider only (it has every operator our graphs use).
+    Wasm,
+    /// `ort.webgpu.min.js` with its asyncify wasm: sessions on the WebGPU execution provider. Its own wasm provider
+    /// lacks `GatherBlockQuantized` (SmolLM2's embedding), so a fallback to the CPU needs the plain build, in a
+    /// new worker: one ONNX Runtime Web per worker.
+    WebGpu,
+}
+
 #[cfg(target_arch = "wasm32")]
-pub async fn init_web(dist_base: &str, threads: u32) -> Result<(), OnnxError> {
-    if ENV.get().is_some() {
-        return Ok(());
+static BUILD: OnceLock<WebBuild> = OnceLock::new();
+
+/// Loads ONNX Runtime Web (`build`) from `dist_base` (absolute, ending in `/`: the site's own copy, so nothing is
+/// fetched from elsewhere), telemetry off, with `threads` compute threads (more than 1 needs cross-origin
+/// isolation). Once per worker: a second call with another build is refused.
+#[cfg(target_arch = "wasm32")]
+pub async fn init_web(dist_base: &str, threads: u32, build: WebBuild) -> Result<(), OnnxError> {
+    if let Some(loaded) = BUILD.get() {
+        return if *loaded == build {
+            Ok(())
+        } else {
+            Err(OnnxError::Runtime(format!("this worker already runs ONNX Runtime Web's {loaded:?} build")))
+        };
     }
-    ort::set_api(ort_web::api(ort_web::Dist::new(dist_base)).await.map_err(rt)?);
+    let script = match build {
+        WebBuild::Wasm => "ort.wasm.min.js",
+        WebBuild::WebGpu => "ort.webgpu.min.js",
+    };
+    ort::set_api(ort_web::api(ort_web::Dist::new(dist_base).with_script_name(script)).await.map_err(rt)?);
     // ONNX Runtime Web reads its thread count from the global `ort.env.wasm` before the first session.
     let set = || -> Result<(), wasm_bindgen::JsValue> {
         let ort = js_sys::Reflect::get(&js_sys::global(), &"ort".into())?;
@@ -119,21 +142,37 @@ pub async fn init_web(dist_base: &str, threads: u32) -> Result<(), OnnxError> {
     set().map_err(|e| OnnxError::Runtime(format!("cannot configure ONNX Runtime Web: {e:?}")))?;
     let env = ort::init().with_telemetry(false).build().map_err(rt)?;
     let _ = ENV.set(env);
+    let _ = BUILD.set(build);
     Ok(())
 }
 
+/// Adds ONNX Runtime Web's WebGPU provider to a session, by the name ort-web knows ("WebGPU"): ort's own
+/// `ep::WebGPU` passes the canonical "WebGpuExecutionProvider", which ort-web 0.5 refuses.
 #[cfg(target_arch = "wasm32")]
-async fn sleep_ms(ms: i32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into()).expect("setTimeout");
-        let f: &js_sys::Function = wasm_bindgen::JsCast::unchecked_ref(&set_timeout);
-        let _ = f.call2(&wasm_bindgen::JsValue::NULL, &resolve, &ms.into());
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+fn append_webgpu(builder: &mut ort::session::builder::SessionBuilder) -> Result<(), OnnxError> {
+    use ort::AsPointer;
+    let api = ort::api();
+    // SAFETY: the builder's options pointer is valid for its lifetime; no provider options are passed.
+    let status = unsafe {
+        (api.SessionOptionsAppendExecutionProvider)(
+            builder.ptr_mut(),
+            c"WebGPU".as_ptr(),
+            std::ptr::null(),
+            std::ptr::null(),
+            0,
+        )
+    };
+    if status.0.is_null() {
+        return Ok(());
+    }
+    // SAFETY: a non-null status carries a message until it is released, once, here.
+    let message = unsafe { std::ffi::CStr::from_ptr((api.GetErrorMessage)(status.0)) }.to_string_lossy().into_owned();
+    unsafe { (api.ReleaseStatus)(status.0) };
+    Err(OnnxError::Runtime(format!("ONNX Runtime Web cannot add its WebGPU provider: {message}")))
 }
 
-/// The session is lent out for each call (not locked across awaits): in the browser, scoring and generation
-/// may both be waiting on one model, and they take turns.
+/// The session is lent out for each call (not locked across awaits). The engine that owns a golfer runs one
+/// step at a time, so a model never has two calls in flight; one that would is refused, not queued.
 pub struct Model {
     session: Mutex<Option<Session>>,
 }
@@ -188,23 +227,21 @@ impl Model {
             builder.commit_from_memory(bytes).map_err(rt)?
         };
         #[cfg(target_arch = "wasm32")]
-        let session = builder.commit_from_memory(bytes).await.map_err(rt)?;
+        let session = {
+            if BUILD.get() == Some(&WebBuild::WebGpu) {
+                // Only WebGPU: a graph it cannot take fails here, and the page falls back to the plain build.
+                append_webgpu(&mut builder)?;
+                // Its warning that shape nodes stay on the CPU (as they should) reaches the console as an error.
+                builder = builder.with_log_level(ort::logging::LogLevel::Error).map_err(rt)?;
+            }
+            builder.commit_from_memory(bytes).await.map_err(rt)?
+        };
         Ok(Model { session: Mutex::new(Some(session)) })
     }
 
-    async fn lease(&self) -> Result<Lease<'_>, OnnxError> {
-        let take = || -> Result<Option<Session>, OnnxError> {
-            Ok(self.session.lock().map_err(|_| OnnxError::Runtime("session poisoned".into()))?.take())
-        };
-        #[cfg(target_arch = "wasm32")]
-        let session = loop {
-            match take()? {
-                Some(session) => break session,
-                None => sleep_ms(2).await,
-            }
-        };
-        #[cfg(not(target_arch = "wasm32"))]
-        let session = take()?.ok_or_else(|| OnnxError::Runtime("the model is already running".into()))?;
+    fn lease(&self) -> Result<Lease<'_>, OnnxError> {
+        let session = self.session.lock().map_err(|_| OnnxError::Runtime("session poisoned".into()))?.take();
+        let session = session.ok_or_else(|| OnnxError::Runtime("the model is already running".into()))?;
         Ok(Lease { model: self, session: Some(session) })
     }
 
@@ -218,7 +255,7 @@ impl Model {
             };
             feeds.push((name.to_string().into(), value.into()));
         }
-        let mut lease = self.lease().await?;
+        let mut lease = self.lease()?;
         let session = lease.session.as_mut().expect("leased");
         #[cfg(not(target_arch = "wasm32"))]
         let mut out = session.run(feeds).map_err(rt)?;

@@ -332,14 +332,23 @@ fn per_s(n: usize, ms: f64) -> f64 {
     }
 }
 
-/// The difference map as HTML: one span per character (`chars`: its text and byte range), coloured by `diff` (A's
-/// bits minus B's) per byte on `scale`, titled with the difference; `data-i` its index.
-pub fn diff_html(chars: &[(&str, (u32, u32))], diff: &[f64], scale: f64, dark: bool, a_label: &str) -> String {
+/// Part `range` of the difference map as HTML: one span per character (`chars`: its text and byte range),
+/// coloured by `diff` (A's bits minus B's) per byte on `scale`, titled with the difference; `data-i` its index.
+pub fn diff_html<S: AsRef<str>>(
+    chars: &[(S, (u32, u32))],
+    diff: &[f64],
+    range: std::ops::Range<usize>,
+    scale: f64,
+    dark: bool,
+    a_label: &str,
+) -> String {
     use std::fmt::Write;
-    let mut out = String::with_capacity(chars.len().min(crate::views::HEATMAP_MAX_CHARS) * 96);
+    let mut out = String::with_capacity(range.len() * 96);
     let mut title = String::new();
     crate::views::escape_html(a_label, &mut title);
-    for (k, ((c, (s, e)), d)) in chars.iter().zip(diff).enumerate().take(crate::views::HEATMAP_MAX_CHARS) {
+    for k in range {
+        let ((c, (s, e)), d) = (&chars[k], diff[k]);
+        let c = c.as_ref();
         let bg = diff_color(d / (e - s).max(1) as f64, scale, dark);
         let (bg, ink) = (crate::views::css_rgb(bg), crate::views::ink_for(bg));
         let _ =
@@ -478,7 +487,7 @@ mod tests {
     #[test]
     fn the_difference_map_escapes_text_and_labels() {
         let chars = [("<", (0, 1)), ("é", (1, 3))];
-        let html = diff_html(&chars, &[2.0, -1.0], 4.0, false, "A & B");
+        let html = diff_html(&chars, &[2.0, -1.0], 0..2, 4.0, false, "A & B");
         assert_eq!(html.matches("<span").count(), 2);
         assert!(html.contains(">&lt;</span>") && html.contains("A &amp; B: +2.00 bits") && html.contains("-1.00 bits"));
     }

@@ -97,6 +97,47 @@ pub fn escape_html(text: &str, out: &mut String) {
 /// Cells of a heatmap drawn per task: a long text is drawn a part at a time, so no task takes longer than a frame.
 pub const HEATMAP_CHUNK: usize = 1024;
 
+/// A heatmap is drawn as blocks of about this many characters or more, each ending after a line break where
+/// there is one: the browser lays out and restyles only the blocks on screen (`content-visibility: auto`), so a
+/// 100,000-character heatmap costs an edit or a scroll what a short one does.
+pub const HEATMAP_BLOCK: usize = 2048;
+
+/// The blocks of a heatmap of characters `texts`: each ends after a line break once it has [`HEATMAP_BLOCK`] cells, or
+/// after a space at 8x that (a paragraph that long gets a break there), or at 16x regardless. A block that ends
+/// after a line break lays out exactly as the unbroken text would.
+pub fn heatmap_blocks(texts: &[&str]) -> Vec<std::ops::Range<usize>> {
+    let mut blocks = Vec::new();
+    let mut start = 0;
+    for (i, c) in texts.iter().enumerate() {
+        let len = i + 1 - start;
+        let newline = c.ends_with('\n');
+        if (len >= HEATMAP_BLOCK && newline) || (len >= 8 * HEATMAP_BLOCK && *c == " ") || len >= 16 * HEATMAP_BLOCK {
+            blocks.push(start..i + 1);
+            start = i + 1;
+        }
+    }
+    if start < texts.len() {
+        blocks.push(start..texts.len());
+    }
+    blocks
+}
+
+/// The height a block of characters `texts` will have before it is laid out, in lines (a line per 100 characters of each
+/// line of text): off screen it keeps this size, so the page's scroll height is about right from the start.
+pub fn block_lines(texts: &[&str]) -> usize {
+    let mut lines = 0;
+    let mut run: usize = 0;
+    for c in texts {
+        if c.ends_with('\n') {
+            lines += run / 100 + 1;
+            run = 0;
+        } else {
+            run += 1;
+        }
+    }
+    (lines + run.div_ceil(100)).max(1)
+}
+
 /// Part `range` of a panel's heatmap as HTML: one span per character, its background `colors[i]`, `data-i` its
 /// index, class `tb` where a token begins (`starts`). Built as one string and set at once: element by element it
 /// took 64 ms for 3,600 characters, longer than a frame.
@@ -456,6 +497,28 @@ mod tests {
         assert_eq!(next_token_cell(&c, &spans, 4, true), None);
         assert_eq!(next_token_cell(&c, &spans, 3, false), Some(0));
         assert_eq!(next_token_cell(&c, &spans, 1, false), None);
+    }
+
+    #[test]
+    fn heatmap_blocks_tile_the_text_and_end_at_line_breaks() {
+        let text: String = (0..40).map(|i| format!("line {i} {}\n", "x".repeat(150))).collect();
+        let chars: Vec<String> = text.chars().map(String::from).collect();
+        let cells: Vec<&str> = chars.iter().map(String::as_str).collect();
+        let blocks = heatmap_blocks(&cells);
+        assert!(blocks.len() > 1);
+        assert_eq!(blocks[0].start, 0);
+        assert_eq!(blocks.last().unwrap().end, cells.len());
+        for w in blocks.windows(2) {
+            assert_eq!(w[0].end, w[1].start);
+            assert_eq!(cells[w[0].end - 1], "\n");
+            assert!(w[0].len() >= HEATMAP_BLOCK);
+        }
+        // One paragraph with no line break: cut at a space, never mid-word while one is near.
+        let words: Vec<String> = "word ".repeat(10_000).chars().map(String::from).collect();
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        let blocks = heatmap_blocks(&words);
+        assert!(blocks.iter().rev().skip(1).all(|b| words[b.end - 1] == " " && b.len() < 9 * HEATMAP_BLOCK));
+        assert_eq!(block_lines(&cells[..152]), 2);
     }
 
     #[test]

@@ -7,9 +7,10 @@ use std::rc::Rc;
 
 use golf_core::{Golfer, GolferInfo};
 use golf_engine::fetch::{fetch_folder, Step};
-use golf_engine::wire::{Reply, Request};
+use golf_engine::wire::{Device, Reply, Request, RunsOn, WebRuntime};
 use golf_engine::{AnyGolfer, Command, Course, Engine};
 use golf_gzip::{Dry, GzipGolfer, Method};
+use golf_onnx::runtime::WebBuild;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
@@ -41,6 +42,23 @@ export function install_dom_shim() {
 "#)]
 extern "C" {
     fn install_dom_shim();
+}
+
+// The worker's WebGPU adapter, named by its vendor and architecture; null where there is none (no
+// `navigator.gpu`, or `requestAdapter()` gives nothing, as headless Chromium without --enable-unsafe-webgpu).
+#[wasm_bindgen(inline_js = r#"
+export async function webgpu_adapter() {
+  if (!self.navigator || !navigator.gpu) return null;
+  let adapter = null;
+  try { adapter = await navigator.gpu.requestAdapter(); } catch (e) { return null; }
+  if (!adapter) return null;
+  const info = adapter.info || {};
+  const name = [info.vendor, info.architecture].filter((s) => s).join(' ');
+  return name || 'unnamed adapter';
+}
+"#)]
+extern "C" {
+    async fn webgpu_adapter() -> JsValue;
 }
 
 fn scope() -> DedicatedWorkerGlobalScope {
@@ -150,27 +168,75 @@ async fn serve(inbox: SharedInbox) {
     }
 }
 
-fn loaded(golfer: &AnyGolfer, ready_ms: f64) -> Reply {
+fn loaded(golfer: &AnyGolfer, ready_ms: f64, runs_on: RunsOn) -> Reply {
     let info: GolferInfo = golfer.info();
     let manifest = golfer.manifest().cloned().map(Box::new);
-    Reply::Loaded { info, manifest, diffusion: golfer.is_diffusion(), chat: golfer.can_chat(), ready_ms }
+    Reply::Loaded { info, manifest, diffusion: golfer.is_diffusion(), chat: golfer.can_chat(), ready_ms, runs_on }
 }
 
-/// ONNX Runtime Web, then the golfer from its manifest and files.
+/// Why a golfer did not load; `on_webgpu` when ONNX Runtime Web's WebGPU build is what failed.
+struct Failed {
+    message: String,
+    on_webgpu: bool,
+}
+
+impl From<String> for Failed {
+    fn from(message: String) -> Failed {
+        Failed { message, on_webgpu: false }
+    }
+}
+
+/// Scores a few bytes: WebGPU compiles its shaders on a session's first run, and a graph that creates but cannot
+/// run there fails now, while the page can still fall back, not in the middle of a score.
+async fn warm_up(golfer: &AnyGolfer) -> Result<(), String> {
+    let mut engine: Engine<AnyGolfer> = Engine::new(now_ms);
+    engine.insert("warm-up", golfer.clone());
+    let options = golf_engine::ScoreOptions::default();
+    let text = b"Hello.".to_vec();
+    engine.command(Command::Score { golfer: "warm-up".into(), text, options, limits: Default::default() });
+    while engine.busy() {
+        for event in engine.step().await {
+            if let golf_engine::Event::Error { error, .. } = event {
+                return Err(error.to_string());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// ONNX Runtime Web (the WebGPU build where it was asked for and the browser has an adapter, else the plain
+/// one), then the golfer from its manifest and files.
 async fn create(
     manifest: golf_onnx::Manifest,
     onnx: &[u8],
     tokenizer: &[u8],
-    dist: &str,
-    threads: u32,
-) -> Result<AnyGolfer, String> {
-    golf_onnx::runtime::init_web(dist, threads).await.map_err(|e| e.to_string())?;
-    AnyGolfer::load(manifest, onnx, tokenizer).await.map_err(|e| e.to_string())
+    runtime: &WebRuntime,
+) -> Result<(AnyGolfer, RunsOn), Failed> {
+    let adapter = match runtime.device {
+        Device::Cpu => None,
+        Device::Auto | Device::WebGpu => webgpu_adapter().await.as_string(),
+    };
+    let on_wasm = |why: Option<String>| RunsOn::Wasm { threads: runtime.threads, why };
+    let Some(adapter) = adapter else {
+        golf_onnx::runtime::init_web(&runtime.dist, runtime.threads, WebBuild::Wasm)
+            .await
+            .map_err(|e| e.to_string())?;
+        let golfer = AnyGolfer::load(manifest, onnx, tokenizer).await.map_err(|e| e.to_string())?;
+        let why = (runtime.device == Device::WebGpu).then(|| "this browser gives no WebGPU adapter".to_string());
+        return Ok((golfer, on_wasm(why)));
+    };
+    let on_gpu = |e: String| Failed { message: e, on_webgpu: true };
+    golf_onnx::runtime::init_web(&runtime.dist, runtime.threads, WebBuild::WebGpu)
+        .await
+        .map_err(|e| on_gpu(e.to_string()))?;
+    let golfer = AnyGolfer::load(manifest, onnx, tokenizer).await.map_err(|e| on_gpu(e.to_string()))?;
+    warm_up(&golfer).await.map_err(on_gpu)?;
+    Ok((golfer, RunsOn::WebGpu { adapter }))
 }
 
-/// Downloads a model folder (progress to the page as it goes) and creates its golfer; returns it and the
-/// milliseconds creating it took.
-async fn fetch_and_create(base: &str, folder: &str, dist: &str, threads: u32) -> Result<(AnyGolfer, f64), String> {
+/// Downloads a model folder (progress to the page as it goes) and creates its golfer; returns it, where it runs
+/// and the milliseconds creating it took.
+async fn fetch_and_create(base: &str, folder: &str, runtime: &WebRuntime) -> Result<(AnyGolfer, RunsOn, f64), Failed> {
     let last_pct = std::cell::Cell::new(u64::MAX);
     let progress = |step: Step| match step {
         Step::Named(label) => post(&Reply::Named { label: label.to_string() }),
@@ -185,19 +251,19 @@ async fn fetch_and_create(base: &str, folder: &str, dist: &str, threads: u32) ->
     let f = fetch_folder(base, folder, &progress).await?;
     post(&Reply::Fetched { bytes: f.onnx.len() as u64, source: f.source });
     let t0 = now_ms();
-    let golfer = create(f.manifest, &f.onnx, &f.tokenizer, dist, threads).await?;
-    Ok((golfer, now_ms() - t0))
+    let (golfer, runs_on) = create(f.manifest, &f.onnx, &f.tokenizer, runtime).await?;
+    Ok((golfer, runs_on, now_ms() - t0))
 }
 
 /// A load's end: the golfer joins the engine and the page hears it is ready, or why it is not.
-fn settle(engine: &mut Engine<AnyGolfer>, id: &mut String, result: Result<(AnyGolfer, f64), String>) {
+fn settle(engine: &mut Engine<AnyGolfer>, id: &mut String, result: Result<(AnyGolfer, RunsOn, f64), Failed>) {
     match result {
-        Ok((golfer, ready_ms)) => {
-            post(&loaded(&golfer, ready_ms));
+        Ok((golfer, runs_on, ready_ms)) => {
+            post(&loaded(&golfer, ready_ms, runs_on));
             *id = golfer.id();
             engine.insert(id.clone(), golfer);
         }
-        Err(message) => post(&Reply::LoadFailed { message }),
+        Err(Failed { message, on_webgpu }) => post(&Reply::LoadFailed { message, on_webgpu }),
     }
 }
 
@@ -209,21 +275,21 @@ async fn handle(
     files: Vec<Vec<u8>>,
 ) {
     match request {
-        Request::Load { manifest, dist, threads } => {
+        Request::Load { manifest, runtime } => {
             let t0 = now_ms();
             let result = match &files[..] {
-                [onnx, tokenizer] => create(*manifest, onnx, tokenizer, &dist, threads).await,
-                _ => Err(format!("a load needs two files (the model and its tokenizer), not {}", files.len())),
+                [onnx, tokenizer] => create(*manifest, onnx, tokenizer, &runtime).await,
+                _ => Err(format!("a load needs two files (the model and its tokenizer), not {}", files.len()).into()),
             };
-            settle(engine, id, result.map(|g| (g, now_ms() - t0)));
+            settle(engine, id, result.map(|(g, on)| (g, on, now_ms() - t0)));
         }
-        Request::Fetch { base, folder, dist, threads } => {
-            let result = fetch_and_create(&base, &folder, &dist, threads).await;
+        Request::Fetch { base, folder, runtime } => {
+            let result = fetch_and_create(&base, &folder, &runtime).await;
             settle(engine, id, result);
         }
         Request::Gzip => {
             let golfer = AnyGolfer::Gzip(Rc::new(GzipGolfer::new(Method::Exact, Dry::default())));
-            settle(engine, id, Ok((golfer, 0.0)));
+            settle(engine, id, Ok((golfer, RunsOn::Code, 0.0)));
         }
         Request::Score { run, text, options, limits } => {
             runs.score = run;

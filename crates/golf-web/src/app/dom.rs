@@ -70,7 +70,9 @@ pub async fn yield_now() {
 
 pub async fn sleep_ms(ms: i32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
-        window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms).expect("setTimeout");
+        if window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms).is_err() {
+            let _ = resolve.call0(&JsValue::NULL);
+        }
     });
     let _ = JsFuture::from(promise).await;
 }
@@ -91,4 +93,14 @@ pub fn js_err(e: JsValue) -> String {
 pub fn absolute(path: &str) -> String {
     let base = document().base_uri().ok().flatten().unwrap_or_default();
     web_sys::Url::new_with_base(path, &base).map(|u| u.href()).unwrap_or_else(|_| path.to_string())
+}
+
+/// Sets (or, with None, removes) a parameter of the page's URL, in place: a reload or a copied link keeps it.
+pub fn set_url_param(name: &str, value: Option<&str>) {
+    let Ok(url) = web_sys::Url::new(&window().location().href().unwrap_or_default()) else { return };
+    match value {
+        Some(v) => url.search_params().set(name, v),
+        None => url.search_params().delete(name),
+    }
+    let _ = window().history().and_then(|h| h.replace_state_with_url(&JsValue::NULL, "", Some(&url.href())));
 }

@@ -70,12 +70,12 @@ pub(super) async fn load_onnx(state: &Shared, folder: &str, threads: Option<u32>
     let load = Request::Fetch {
         base: absolute(&format!("models/{folder}/")),
         folder: format!("models/{folder}"),
-        dist: absolute("ort/"),
-        threads: ort_threads(threads),
+        runtime: web_runtime(state, threads),
     };
     match Remote::start(state, folder, load, Vec::new(), progress).await {
         Ok((golfer, ready_ms)) => {
-            note.set_text_content(Some(&format!("{}; model ready in {:.1} s", how.borrow(), ready_ms / 1e3)));
+            let on = golfer.runs_on().describe();
+            note.set_text_content(Some(&format!("{}; model ready in {:.1} s, {on}", how.borrow(), ready_ms / 1e3)));
             let _ = row.set_attribute("data-done", "true");
             add_panel(state, golfer);
             true
@@ -90,6 +90,11 @@ pub(super) async fn load_onnx(state: &Shared, folder: &str, threads: Option<u32>
     }
 }
 
+/// ONNX Runtime Web for a golfer's worker: the site's own copy, its threads, the device the page asks for.
+fn web_runtime(state: &Shared, threads: Option<u32>) -> WebRuntime {
+    WebRuntime { dist: absolute("ort/"), threads: ort_threads(threads), device: state.borrow().device }
+}
+
 /// A golfer imported in this page, in a worker of its own, from its manifest and files.
 pub(super) async fn start_golfer(
     state: &Shared,
@@ -99,7 +104,7 @@ pub(super) async fn start_golfer(
     threads: Option<u32>,
 ) -> Result<Rc<Remote>, String> {
     let manifest_id = manifest.id.clone();
-    let load = Request::Load { manifest: Box::new(manifest), dist: absolute("ort/"), threads: ort_threads(threads) };
+    let load = Request::Load { manifest: Box::new(manifest), runtime: web_runtime(state, threads) };
     let name = manifest_id.clone();
     Ok(Remote::start(state, &name, load, vec![onnx, tokenizer], |_| {}).await?.0)
 }

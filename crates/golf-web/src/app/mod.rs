@@ -24,7 +24,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{Element, Event, HtmlElement, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 
-use golf_engine::wire::{Reply, Request, Source};
+use golf_engine::wire::{Device, Reply, Request, RunsOn, Source, WebRuntime};
 use golf_engine::{Course, Event as GolfEvent, Limits, Outcome, ScoreOptions, ScoreSummary};
 
 use self::dom::*;
@@ -78,6 +78,8 @@ struct State {
     race: Option<race::Race>,
     /// `?bench=`: the threads its golfer was loaded with.
     bench_threads: u32,
+    /// Where the ONNX golfers are asked to run (the Device control, `?ep=`).
+    device: Device,
 }
 
 fn text_hash(text: &str) -> u64 {
@@ -136,6 +138,19 @@ pub fn start() {
     });
     on_id("diffusion-steps", "input", |_| {
         set_text("diffusion-steps-value", &by_id::<HtmlInputElement>("diffusion-steps").value())
+    });
+    // `?ep=auto|webgpu|cpu`: where the ONNX golfers run; anything else is said and ignored.
+    if let Some(ep) = param("ep") {
+        match Device::parse(&ep) {
+            Some(device) => state.borrow_mut().device = device,
+            None => show_error(&format!("?ep={ep} is not a device (auto, webgpu or cpu); the golfers run on Auto.")),
+        }
+    }
+    by_id::<HtmlSelectElement>("device").set_value(state.borrow().device.name());
+    let s = state.clone();
+    on_id("device", "change", move |_| {
+        let choice = by_id::<HtmlSelectElement>("device").value();
+        device_changed(&s, Device::parse(&choice).unwrap_or_default());
     });
     set_attr("app", "data-ready", "true");
     let threads: Option<u32> = param("threads").and_then(|t| t.parse().ok());
@@ -209,13 +224,20 @@ fn cancel_panel(p: &mut Panel) {
     }
 }
 
-/// The text box changed: results of another text are dimmed at once (until they are scored again), and a share
-/// link made for the old text is taken away. An emptied box replaces nothing, so the last results stay as they
+/// The text box changed: a score of the old text stops, results of another text are dimmed at once (until they
+/// are scored again), and a share link made for the old text is taken away. An emptied box replaces nothing, so the last results stay as they
 /// were (as when an empty text is scored).
 fn text_changed(state: &Shared) {
     let text = by_id::<HtmlTextAreaElement>("text").value();
     by_id::<HtmlElement>("share-link").set_hidden(true);
     set_text("share-note", "");
+    // A score of the text as it was is no longer wanted: it stops (Score scores the new text).
+    for p in state.borrow_mut().panels.iter_mut() {
+        if p.scoring.as_ref().is_some_and(|s| s.text() != text) {
+            cancel_panel(p);
+            set_text(&format!("status-{}", p.golf.id()), "stopped: the text changed; Score scores the new one");
+        }
+    }
     if text.is_empty() {
         return;
     }
@@ -263,6 +285,28 @@ fn on_event(state: &Shared, id: &str, run: u32, event: GolfEvent) {
     match event.course() {
         Course::Score => scoring::on_score_event(state, id, run, event),
         Course::Generate => race::on_race_event(state, id, run, event),
+    }
+}
+
+/// A golfer's worker started again (after a crash, or on another device): its status line says where it runs.
+fn golfer_started(state: &Shared, id: &str) {
+    if let Some(p) = state.borrow().panels.iter().find(|p| p.golf.id() == id) {
+        show_runs_on(id, &p.golf.runs_on());
+    }
+}
+
+/// The Device control (or `?ep=`) changed: the ONNX golfers move there (a new worker each), the URL keeps the
+/// choice, and the text is scored again where they now run.
+fn device_changed(state: &Shared, device: Device) {
+    state.borrow_mut().device = device;
+    set_url_param("ep", (device != Device::Auto).then_some(device.name()));
+    let moved: Vec<String> =
+        state.borrow().panels.iter().filter(|p| p.golf.move_to(device)).map(|p| p.golf.id()).collect();
+    for id in &moved {
+        set_text(&format!("runs-on-{id}"), &format!("moving to {}…", device.name()));
+    }
+    if !moved.is_empty() {
+        spawn_local(score(state.clone(), None));
     }
 }
 

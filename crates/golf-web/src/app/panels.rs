@@ -50,7 +50,8 @@ pub(super) fn add_panel(state: &Shared, golf: Rc<Remote>) {
     let _ = bpb.append_child(&document().create_text_node(" bits/byte"));
     let golf_bpb = el("span", "golf-bpb", &format!("golf-bpb-{id}"));
     let status = el("span", "status", &format!("status-{id}"));
-    for child in [&title, &bpb, &golf_bpb, &status] {
+    let runs_on = el("span", "runs-on", &format!("runs-on-{id}"));
+    for child in [&title, &bpb, &golf_bpb, &status, &runs_on] {
         let _ = head.append_child(child);
     }
     let _ = panel.append_child(&head);
@@ -92,6 +93,7 @@ pub(super) fn add_panel(state: &Shared, golf: Rc<Remote>) {
     race::add_toggle(&golf);
     add_score_toggle(state, &golf, index);
     describe_in_header(&golf);
+    show_runs_on(&id, &golf.runs_on());
     state.borrow_mut().panels.push(Panel {
         golf,
         scoring: None,
@@ -102,6 +104,17 @@ pub(super) fn add_panel(state: &Shared, golf: Rc<Remote>) {
         estimates: (0, Vec::new()),
         result: None,
     });
+}
+
+/// Where a golfer's model runs, in its panel's head (and `data-device` for the tests); gzip says nothing.
+pub(super) fn show_runs_on(id: &str, runs_on: &RunsOn) {
+    let (device, text) = match runs_on {
+        RunsOn::Code => ("code", String::new()),
+        RunsOn::WebGpu { .. } => ("webgpu", runs_on.describe()),
+        RunsOn::Wasm { .. } => ("wasm", runs_on.describe()),
+    };
+    set_text(&format!("runs-on-{id}"), &text);
+    set_attr(&format!("panel-{id}"), "data-device", device);
 }
 
 /// A checkbox per golfer above the panels: unticked, its panel is hidden and it does not score.
@@ -255,41 +268,59 @@ pub(super) fn estimator_label(e: Estimator) -> String {
 /// Draws a panel's heatmap: each character coloured by its bits per byte on the shared scale, or by the rank of
 /// its token (`by_rank`).
 pub(super) fn render_heatmap(gid: &str, cells: &[Cell], spans: &[Span], scale: f64, by_rank: bool) {
+    let (total, shown) = (cells.len(), cells.len().min(views::HEATMAP_MAX_CHARS));
+    let colors: Vec<[u8; 3]> = cells[..shown].iter().map(|c| views::cell_color(c, spans, scale, by_rank)).collect();
+    let starts = views::token_starts(&cells[..shown], spans);
+    let texts: Vec<&str> = cells[..shown].iter().map(|c| c.text.as_str()).collect();
+    let cells = cells[..shown].to_vec();
+    draw_blocks(&format!("heatmap-{gid}"), &texts, move |range| views::heatmap_html(&cells, &colors, &starts, range));
+    let note: HtmlElement = by_id(&format!("note-{gid}"));
+    let text = views::truncation_note(total);
+    note.set_hidden(text.is_none());
+    note.set_text_content(text.as_deref());
+}
+
+/// Draws characters `texts` into element `target_id` as heatmap blocks ([`views::heatmap_blocks`]), a part of
+/// [`views::HEATMAP_CHUNK`] characters per task: `html(range)` gives a part's HTML. A newer drawing of the same
+/// element stops an older one that is still going.
+pub(super) fn draw_blocks(target_id: &str, texts: &[&str], html: impl Fn(std::ops::Range<usize>) -> String + 'static) {
     thread_local! {
-        /// Each heatmap's latest drawing: a part of an older one that is still to come is not drawn.
+        /// Each element's latest drawing: a part of an older one that is still to come is not drawn.
         static DRAWING: RefCell<std::collections::HashMap<String, u32>> = RefCell::default();
     }
     let drawing = DRAWING.with(|d| {
         let mut d = d.borrow_mut();
-        let n = d.entry(gid.to_string()).or_default();
+        let n = d.entry(target_id.to_string()).or_default();
         *n += 1;
         *n
     });
-    let shown = cells.len().min(views::HEATMAP_MAX_CHARS);
-    let colors: Vec<[u8; 3]> = cells[..shown].iter().map(|c| views::cell_color(c, spans, scale, by_rank)).collect();
-    let starts = views::token_starts(&cells[..shown], spans);
-    let heatmap: Element = by_id(&format!("heatmap-{gid}"));
-    let first = shown.min(views::HEATMAP_CHUNK);
-    heatmap.set_inner_html(&views::heatmap_html(cells, &colors, &starts, 0..first));
-    if first < shown {
-        // The rest a part per task, in order.
-        let (gid, cells) = (gid.to_string(), cells[..shown].to_vec());
-        spawn_local(async move {
-            for start in (first..shown).step_by(views::HEATMAP_CHUNK) {
-                yield_now().await;
-                if DRAWING.with(|d| d.borrow().get(&gid).copied()) != Some(drawing) {
-                    return;
-                }
-                let end = (start + views::HEATMAP_CHUNK).min(shown);
-                let _ = heatmap
-                    .insert_adjacent_html("beforeend", &views::heatmap_html(&cells, &colors, &starts, start..end));
-            }
-        });
+    let target: Element = by_id(target_id);
+    target.set_text_content(None);
+    // Every block now, each as tall as its text will be, so the page does not grow as they fill.
+    let mut parts: Vec<(Element, std::ops::Range<usize>)> = Vec::new();
+    for block in views::heatmap_blocks(texts) {
+        let div = el("div", "hb", "");
+        let lines = views::block_lines(&texts[block.clone()]);
+        let _ = div.set_attribute("style", &format!("contain-intrinsic-block-size:auto calc({lines} * 1.55em)"));
+        let _ = target.append_child(&div);
+        for start in block.clone().step_by(views::HEATMAP_CHUNK) {
+            parts.push((div.clone(), start..(start + views::HEATMAP_CHUNK).min(block.end)));
+        }
     }
-    let note: HtmlElement = by_id(&format!("note-{gid}"));
-    let text = views::truncation_note(cells.len());
-    note.set_hidden(text.is_none());
-    note.set_text_content(text.as_deref());
+    let mut parts = parts.into_iter();
+    if let Some((div, range)) = parts.next() {
+        let _ = div.insert_adjacent_html("beforeend", &html(range));
+    }
+    let target_id = target_id.to_string();
+    spawn_local(async move {
+        for (div, range) in parts {
+            yield_now().await;
+            if DRAWING.with(|d| d.borrow().get(&target_id).copied()) != Some(drawing) {
+                return;
+            }
+            let _ = div.insert_adjacent_html("beforeend", &html(range));
+        }
+    });
 }
 
 /// Recolours every heatmap and the legend for a new shared scale or colouring.

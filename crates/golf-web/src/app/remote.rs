@@ -6,7 +6,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use golf_core::GolferInfo;
-use golf_engine::wire::{Reply, Request};
+use golf_engine::wire::{Device, Reply, Request, RunsOn};
 use golf_onnx::Manifest;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -43,8 +43,9 @@ pub struct Remote {
     pub manifest: Option<Manifest>,
     pub diffusion: bool,
     pub chat: bool,
+    runs_on: RefCell<RunsOn>,
     live: RefCell<Option<Live>>,
-    recipe: Recipe,
+    recipe: RefCell<Recipe>,
     /// Requests sent while the worker starts again, in order.
     waiting: RefCell<Vec<Request>>,
     restarting: Cell<bool>,
@@ -68,7 +69,7 @@ fn send_to(worker: &Worker, request: &Request, files: &[Vec<u8>]) -> Result<(), 
 type Settle = Rc<RefCell<Option<(js_sys::Function, js_sys::Function)>>>;
 
 /// Starts a worker and sends it `recipe`'s load once it listens. Until the golfer is loaded its replies settle
-/// the returned promise (with the Loaded reply's JSON) and go to `progress`; after, they go to the page's
+/// the returned promise (with the Loaded or LoadFailed reply's JSON) and go to `progress`; after, they go to the page's
 /// handlers for golfer `id` (known once loaded).
 fn spawn(
     state: &Weak<RefCell<State>>,
@@ -108,12 +109,11 @@ fn spawn(
                         }
                     }
                 }
-                Reply::Loaded { .. } => {
+                Reply::Loaded { .. } | Reply::LoadFailed { .. } => {
                     if let Some((resolve, _)) = settle.borrow_mut().take() {
                         let _ = resolve.call1(&JsValue::NULL, &JsValue::from_str(&json));
                     }
                 }
-                Reply::LoadFailed { message } => reject(&settle, message),
                 Reply::Named { .. } | Reply::Download { .. } | Reply::Fetched { .. } => progress(&reply),
                 Reply::Event { run, event } => {
                     if let Some(state) = state.upgrade() {
@@ -149,10 +149,56 @@ fn spawn(
     Ok((Live { worker, _on_message: on_message, _on_error: on_error }, promise))
 }
 
-/// The Loaded reply a start's promise gave, or why there is none.
+/// The Loaded or LoadFailed reply a start's promise gave, or why there is none.
 async fn loaded(promise: js_sys::Promise) -> Result<Reply, String> {
     let json = JsFuture::from(promise).await.map_err(|e| e.as_string().unwrap_or_else(|| super::dom::js_err(e)))?;
     serde_json::from_str(&json.as_string().unwrap_or_default()).map_err(|e| e.to_string())
+}
+
+/// A golfer ready in its worker: the worker and what its Loaded reply said.
+struct Booted {
+    live: Live,
+    info: GolferInfo,
+    manifest: Option<Manifest>,
+    diffusion: bool,
+    chat: bool,
+    ready_ms: f64,
+    runs_on: RunsOn,
+}
+
+/// Starts `recipe`'s worker and waits for its golfer. A golfer that fails in ONNX Runtime Web's WebGPU build is
+/// started again, on the CPU, in a new worker (one runtime per worker), and `recipe` keeps that choice; its
+/// status line says why.
+async fn boot(
+    state: &Weak<RefCell<State>>,
+    recipe: &RefCell<Recipe>,
+    id: Rc<RefCell<String>>,
+    progress: Rc<dyn Fn(&Reply)>,
+) -> Result<Booted, String> {
+    let mut fell_back: Option<String> = None;
+    loop {
+        let (live, promise) = spawn(state, &recipe.borrow(), id.clone(), progress.clone())?;
+        match loaded(promise).await? {
+            Reply::Loaded { info, manifest, diffusion, chat, ready_ms, runs_on } => {
+                let runs_on = match (runs_on, fell_back) {
+                    (RunsOn::Wasm { threads, .. }, Some(why)) => RunsOn::Wasm { threads, why: Some(why) },
+                    (runs_on, _) => runs_on,
+                };
+                let manifest = manifest.map(|m| *m);
+                return Ok(Booted { live, info, manifest, diffusion, chat, ready_ms, runs_on });
+            }
+            Reply::LoadFailed { message, on_webgpu: true } if fell_back.is_none() => {
+                drop(live);
+                web_sys::console::warn_1(
+                    &format!("{}: WebGPU failed, trying the CPU: {message}", recipe.borrow().name).into(),
+                );
+                recipe.borrow_mut().load.set_device(Device::Cpu);
+                fell_back = Some(format!("WebGPU failed ({message})"));
+            }
+            Reply::LoadFailed { message, .. } => return Err(message),
+            _ => return Err("the worker's answer was not a loaded golfer".into()),
+        }
+    }
 }
 
 impl Remote {
@@ -178,27 +224,41 @@ impl Remote {
         files: Vec<Vec<u8>>,
         progress: impl Fn(&Reply) + 'static,
     ) -> Result<(Rc<Remote>, f64), String> {
-        let recipe = Recipe { name: name.to_string(), load, files };
+        let recipe = RefCell::new(Recipe { name: name.to_string(), load, files });
         let weak = Rc::downgrade(state);
         let id: Rc<RefCell<String>> = Rc::default();
-        let (live, promise) = spawn(&weak, &recipe, id.clone(), Rc::new(progress))?;
-        let Reply::Loaded { info, manifest, diffusion, chat, ready_ms } = loaded(promise).await? else {
-            return Err("the worker's answer was not a loaded golfer".into());
-        };
-        *id.borrow_mut() = info.id.clone();
+        let b = boot(&weak, &recipe, id.clone(), Rc::new(progress)).await?;
+        *id.borrow_mut() = b.info.id.clone();
         let remote = Rc::new_cyclic(|me| Remote {
-            info,
-            manifest: manifest.map(|m| *m),
-            diffusion,
-            chat,
-            live: RefCell::new(Some(live)),
+            info: b.info,
+            manifest: b.manifest,
+            diffusion: b.diffusion,
+            chat: b.chat,
+            runs_on: RefCell::new(b.runs_on),
+            live: RefCell::new(Some(b.live)),
             recipe,
             waiting: RefCell::default(),
             restarting: Cell::new(false),
             state: weak,
             me: me.clone(),
         });
-        Ok((remote, ready_ms))
+        Ok((remote, b.ready_ms))
+    }
+
+    /// Where its model runs, for its status line.
+    pub fn runs_on(&self) -> RunsOn {
+        self.runs_on.borrow().clone()
+    }
+
+    /// Moves its model to another device: a new worker (one ONNX Runtime Web build per worker), loaded from the
+    /// same files; requests sent meanwhile wait for it. False for gzip, which has no device.
+    pub fn move_to(&self, device: Device) -> bool {
+        if !self.recipe.borrow_mut().load.set_device(device) {
+            return false;
+        }
+        self.live.borrow_mut().take();
+        self.restart();
+        true
     }
 
     /// Sends a request; a worker that died is started again first (the request waits for it).
@@ -234,15 +294,15 @@ impl Remote {
         let Some(me) = self.me.upgrade() else { return };
         spawn_local(async move {
             let id = Rc::new(RefCell::new(me.id()));
-            let started = spawn(&me.state, &me.recipe, id, Rc::new(|_: &Reply| {}));
-            let result = match started {
-                Ok((live, promise)) => loaded(promise).await.map(|_| live),
-                Err(e) => Err(e),
-            };
+            let result = boot(&me.state, &me.recipe, id, Rc::new(|_: &Reply| {})).await;
             me.restarting.set(false);
             match result {
-                Ok(live) => {
-                    *me.live.borrow_mut() = Some(live);
+                Ok(b) => {
+                    *me.live.borrow_mut() = Some(b.live);
+                    *me.runs_on.borrow_mut() = b.runs_on;
+                    if let Some(state) = me.state.upgrade() {
+                        super::golfer_started(&state, &me.id());
+                    }
                     for request in std::mem::take(&mut *me.waiting.borrow_mut()) {
                         me.send(&request);
                     }

@@ -148,10 +148,15 @@ pub fn render_diff(state: &Shared) {
     let diff = results::difference(&pa, &pb, &chars);
     let scale = state.borrow().scale / 2.0;
     let dark = super::charts::prefers_dark();
-    let shown: Vec<(&str, (u32, u32))> = graphemes.iter().map(|&(_, g)| g).zip(chars.iter().copied()).collect();
-    target.set_inner_html(&results::diff_html(&shown, &diff, scale, dark, &a.label));
+    let n = graphemes.len().min(crate::views::HEATMAP_MAX_CHARS);
+    let texts: Vec<&str> = graphemes[..n].iter().map(|&(_, g)| g).collect();
+    let shown: Vec<(String, (u32, u32))> = texts.iter().map(|g| g.to_string()).zip(chars.iter().copied()).collect();
+    let label = a.label.clone();
     let more = diff.iter().filter(|&&d| d > 0.0).count();
     let total: f64 = diff.iter().sum();
+    super::panels::draw_blocks("diff-heatmap", &texts, move |range| {
+        results::diff_html(&shown, &diff, range, scale, dark, &label)
+    });
     set_text(
         "diff-summary",
         &format!(

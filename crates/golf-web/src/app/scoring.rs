@@ -16,6 +16,13 @@ pub(super) struct Scoring {
     cut: Option<String>,
 }
 
+impl Scoring {
+    /// The text it scores.
+    pub(super) fn text(&self) -> &str {
+        &self.text
+    }
+}
+
 /// Scores the text with every ticked golfer (or only the one with id `only`): each in its own worker, all at
 /// once. A newer score of a panel (or cancel) replaces this one's run of it.
 pub(super) async fn score(state: Shared, only: Option<String>) {
@@ -254,7 +261,8 @@ pub(super) async fn replay_unmasking(state: Shared, index: usize) {
         return;
     }
     let heatmap: Element = by_id(&format!("heatmap-{gid}"));
-    let children = heatmap.children();
+    // Its characters in order, whichever block holds them.
+    let children = heatmap.get_elements_by_tag_name("span");
     let set_masked = |range: std::ops::Range<usize>, masked: bool| {
         for c in range.start.min(total)..range.end.min(total) {
             if let Some(e) = children.item(c as u32) {
