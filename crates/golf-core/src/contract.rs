@@ -153,8 +153,46 @@ pub enum GolfError {
     NoChat { golfer: String },
     #[error("{0}")]
     BadSetting(String),
-    #[error("{0}")]
-    Model(String),
+    /// The model itself failed (ONNX Runtime, a graph's output, a compressor's attribution); its cause is kept.
+    #[error(transparent)]
+    Model(ModelError),
+}
+
+/// A model's failure, with its cause kept for `source()`; shared, so that an error can be cloned to every view
+/// of a run (and equal when they say the same).
+#[derive(Clone, Debug)]
+pub struct ModelError(std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>);
+
+impl ModelError {
+    pub fn new(cause: impl std::error::Error + Send + Sync + 'static) -> ModelError {
+        ModelError(std::sync::Arc::new(cause))
+    }
+
+    /// A failure that has only a message.
+    pub fn msg(message: impl Into<String>) -> ModelError {
+        #[derive(Debug, thiserror::Error)]
+        #[error("{0}")]
+        struct Message(String);
+        ModelError::new(Message(message.into()))
+    }
+}
+
+impl std::fmt::Display for ModelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for ModelError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PartialEq for ModelError {
+    fn eq(&self, other: &ModelError) -> bool {
+        self.to_string() == other.to_string()
+    }
 }
 
 /// A token golfer's totals under both byte counts (AR and diffusion alike), for the CLI and the page's table.

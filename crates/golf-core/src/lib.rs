@@ -11,8 +11,8 @@ pub mod utf8;
 
 pub use accounting::{byte_bits, per_byte_bits, Summary, Units, UNITS_PER_BIT};
 pub use contract::{
-    Alternative, GenerateSettings, GenerateStep, GolfError, Golfer, GolferInfo, Progress, ScoreStep, Span, TokenInfo,
-    TokenReport,
+    Alternative, GenerateSettings, GenerateStep, GolfError, Golfer, GolferInfo, ModelError, Progress, ScoreStep, Span,
+    TokenInfo, TokenReport,
 };
 pub use exec::{block_on, score_to_end};
 pub use sampling::{Rng, Sampler, SamplerSettings, SettingsError};

@@ -169,7 +169,8 @@ impl Golfer for GzipGolfer {
 /// The exact method's spans: every bit of the stream charged to the bytes it encodes.
 fn exact_spans(d: &Deflater, popovers: bool) -> Result<Vec<Span>, GolfError> {
     let text = d.input();
-    let a = attribute(d.output(), text).map_err(|e| GolfError::Model(format!("gzip attribution failed: {e}")))?;
+    let a = attribute(d.output(), text)
+        .map_err(|e| GolfError::Model(golf_core::ModelError::msg(format!("gzip attribution failed: {e}"))))?;
     Ok(a.charges
         .iter()
         .map(|c| {

@@ -375,9 +375,9 @@ mod tests {
             calls += 1;
             assert!(call.to > call.from && call.to - call.from <= SCORE_CHUNK, "{call:?}");
             assert!(call.to - w.window_start <= size, "a call reaches past its window: {call:?}");
-            for at in call.from..call.to {
-                if charged_with[at] == 0 {
-                    charged_with[at] = at - w.window_start + 1;
+            for (at, c) in charged_with.iter_mut().enumerate().take(call.to).skip(call.from) {
+                if *c == 0 {
+                    *c = at - w.window_start + 1;
                 }
             }
             w.advance(call);

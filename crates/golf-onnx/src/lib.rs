@@ -14,6 +14,8 @@ pub use manifest::{Manifest, ModelKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OnnxError {
+    #[error("ONNX Runtime: {0}")]
+    Ort(#[from] ort::Error),
     #[error("{0}")]
     Runtime(String),
     #[error("{file}: {why}. Rebuild it with: {rebuild}")]
@@ -56,7 +58,7 @@ pub fn hex(digest: &[u8]) -> String {
 
 impl From<OnnxError> for golf_core::GolfError {
     fn from(e: OnnxError) -> Self {
-        golf_core::GolfError::Model(e.to_string())
+        golf_core::GolfError::Model(golf_core::ModelError::new(e))
     }
 }
 pub use ar::{ArGeneration, ArGolfer, ArScore, ArScoreOptions, Window};

@@ -20,8 +20,16 @@ pub enum Input {
     Value(Value),
 }
 
-fn rt<E: std::fmt::Display>(e: E) -> OnnxError {
-    OnnxError::Runtime(format!("ONNX Runtime: {e}"))
+/// An ONNX Runtime error as [`OnnxError::Ort`], with its code and message (without what some of them carry
+/// back: the session builder they failed on).
+fn rt<R>(e: ort::Error<R>) -> OnnxError {
+    OnnxError::Ort(ort::Error::new_with_code(e.code(), e.message()))
+}
+
+/// An error of ort-web's own (loading ONNX Runtime Web, copying a value out of it).
+#[cfg(target_arch = "wasm32")]
+fn web<E: std::fmt::Display>(e: E) -> OnnxError {
+    OnnxError::Runtime(format!("ONNX Runtime Web: {e}"))
 }
 
 /// The process's ONNX Runtime environment (kept alive here: sessions only hold a weak reference to it).
@@ -128,7 +136,7 @@ pub async fn init_web(dist_base: &str, threads: u32, build: WebBuild) -> Result<
         WebBuild::Wasm => "ort.wasm.min.js",
         WebBuild::WebGpu => "ort.webgpu.min.js",
     };
-    ort::set_api(ort_web::api(ort_web::Dist::new(dist_base).with_script_name(script)).await.map_err(rt)?);
+    ort::set_api(ort_web::api(ort_web::Dist::new(dist_base).with_script_name(script)).await.map_err(web)?);
     // ONNX Runtime Web reads its thread count from the global `ort.env.wasm` before the first session.
     let set = || -> Result<(), wasm_bindgen::JsValue> {
         let ort = js_sys::Reflect::get(&js_sys::global(), &"ort".into())?;
@@ -273,7 +281,7 @@ impl Model {
                 let mut value = value;
                 if !name.starts_with("present_") {
                     use ort_web::ValueExt;
-                    value.sync(ort_web::SyncDirection::Rust).await.map_err(rt)?;
+                    value.sync(ort_web::SyncDirection::Rust).await.map_err(web)?;
                 }
                 value
             };

@@ -32,7 +32,10 @@ impl Speed {
 pub async fn measure(golfer: &ArGolfer, text: &str, runs: usize, now: impl Fn() -> f64) -> Result<Speed, GolfError> {
     let tokens = golfer.tokenizer.encode(text);
     if tokens.len() < PREFILL {
-        return Err(GolfError::Model(format!("the benchmark text has {} tokens, fewer than {PREFILL}", tokens.len())));
+        return Err(GolfError::Model(golf_core::ModelError::msg(format!(
+            "the benchmark text has {} tokens, fewer than {PREFILL}",
+            tokens.len()
+        ))));
     }
     // PREFILL - 1 tokens of text: with the start-of-document token the model reads PREFILL positions.
     let mut end = tokens[PREFILL - 2].orig.end;
@@ -113,7 +116,10 @@ pub async fn measure_mdlm(
     let window = golfer.window_tokens();
     let tokens = golfer.tokenizer.encode(text);
     if tokens.len() < window {
-        return Err(GolfError::Model(format!("the benchmark text has {} tokens, fewer than {window}", tokens.len())));
+        return Err(GolfError::Model(golf_core::ModelError::msg(format!(
+            "the benchmark text has {} tokens, fewer than {window}",
+            tokens.len()
+        ))));
     }
     let prefix = &text.as_bytes()[..tokens[window - 1].orig.end];
     let mut best = MdlmSpeed {

@@ -19,8 +19,7 @@ pub(super) fn reserve_panel(id: &str, text: &str, controls: bool) {
     let hover = el("div", "hover", "");
     hover.set_text_content(Some("Its bits will colour the text once it has loaded and scored it."));
     let heatmap = el("div", "heatmap", "");
-    let shown: String = text.chars().take(views::HEATMAP_MAX_CHARS).collect();
-    heatmap.set_text_content(Some(&shown));
+    fill_plain(&heatmap, text);
     let _ = slot.append_child(&head);
     if controls {
         let _ = slot.append_child(&el("div", "controls panel-controls", ""));
@@ -66,8 +65,7 @@ pub(super) fn add_panel(state: &Shared, golf: Rc<Remote>) {
     let heatmap = el("div", "heatmap", &format!("heatmap-{id}"));
     // The text, uncoloured, until the golfer has scored it: the panel is as tall as it will be, so the page does
     // not jump when the golfers that load together score one after another.
-    let text = by_id::<HtmlTextAreaElement>("text").value();
-    heatmap.set_text_content(Some(&text.chars().take(views::HEATMAP_MAX_CHARS).collect::<String>()));
+    fill_plain(&heatmap, &by_id::<HtmlTextAreaElement>("text").value());
     let note = el("p", "note", &format!("note-{id}"));
     note.unchecked_ref::<HtmlElement>().set_hidden(true);
     for child in [&limit, &hover, &heatmap, &note] {
@@ -280,6 +278,27 @@ pub(super) fn render_heatmap(gid: &str, cells: &[Cell], spans: &[Span], scale: f
     note.set_text_content(text.as_deref());
 }
 
+/// A heatmap's text, uncoloured, in the blocks its drawing will have: the panel is as tall as it will be, and the
+/// browser lays out only the blocks on screen.
+fn fill_plain(heatmap: &Element, text: &str) {
+    use unicode_segmentation::UnicodeSegmentation;
+    let chars: Vec<&str> = text.graphemes(true).take(views::HEATMAP_MAX_CHARS).collect();
+    heatmap.set_text_content(None);
+    for block in views::heatmap_blocks(&chars) {
+        let div = block_div(&chars[block.clone()]);
+        div.set_text_content(Some(&chars[block].concat()));
+        let _ = heatmap.append_child(&div);
+    }
+}
+
+/// An empty block of a heatmap for characters `texts`, as tall as they will be while it is off screen.
+fn block_div(texts: &[&str]) -> Element {
+    let div = el("div", "hb", "");
+    let lines = views::block_lines(texts);
+    let _ = div.set_attribute("style", &format!("contain-intrinsic-block-size:auto calc({lines} * 1.55em)"));
+    div
+}
+
 /// Draws characters `texts` into element `target_id` as heatmap blocks ([`views::heatmap_blocks`]), a part of
 /// [`views::HEATMAP_CHUNK`] characters per task: `html(range)` gives a part's HTML. A newer drawing of the same
 /// element stops an older one that is still going.
@@ -296,20 +315,24 @@ pub(super) fn draw_blocks(target_id: &str, texts: &[&str], html: impl Fn(std::op
     });
     let target: Element = by_id(target_id);
     target.set_text_content(None);
+    // `data-drawn` once the last part is in (the tests wait for it).
+    let _ = target.remove_attribute("data-drawn");
     // Every block now, each as tall as its text will be, so the page does not grow as they fill.
     let mut parts: Vec<(Element, std::ops::Range<usize>)> = Vec::new();
     for block in views::heatmap_blocks(texts) {
-        let div = el("div", "hb", "");
-        let lines = views::block_lines(&texts[block.clone()]);
-        let _ = div.set_attribute("style", &format!("contain-intrinsic-block-size:auto calc({lines} * 1.55em)"));
+        let div = block_div(&texts[block.clone()]);
         let _ = target.append_child(&div);
         for start in block.clone().step_by(views::HEATMAP_CHUNK) {
             parts.push((div.clone(), start..(start + views::HEATMAP_CHUNK).min(block.end)));
         }
     }
-    let mut parts = parts.into_iter();
+    let mut parts = parts.into_iter().peekable();
     if let Some((div, range)) = parts.next() {
         let _ = div.insert_adjacent_html("beforeend", &html(range));
+    }
+    if parts.peek().is_none() {
+        let _ = target.set_attribute("data-drawn", "true");
+        return;
     }
     let target_id = target_id.to_string();
     spawn_local(async move {
@@ -320,6 +343,7 @@ pub(super) fn draw_blocks(target_id: &str, texts: &[&str], html: impl Fn(std::op
             }
             let _ = div.insert_adjacent_html("beforeend", &html(range));
         }
+        let _ = target.set_attribute("data-drawn", "true");
     });
 }
 
