@@ -18,7 +18,7 @@ use golf_tokenize::{TextTokenizer, Token};
 
 use crate::ar::Window;
 use crate::manifest::Manifest;
-use crate::runtime::{Input, Model, Outputs};
+use crate::runtime::{Input, Model};
 use crate::tokens::{self, Predictions, Scored};
 use crate::OnnxError;
 use golf_core::TokenReport;
@@ -42,8 +42,16 @@ impl Estimator {
     }
 }
 
+/// The network behind the golfer: its ONNX graph, or in the tests of the estimators' bookkeeping a fake that
+/// answers every call from the ids alone and records what it was asked.
+enum Net {
+    Onnx(Model),
+    #[cfg(test)]
+    Fake(tests::Fake),
+}
+
 pub struct MdlmGolfer {
-    model: Model,
+    model: Net,
     pub tokenizer: TextTokenizer,
     pub manifest: Manifest,
     mask_id: u32,
@@ -109,7 +117,7 @@ impl MdlmGolfer {
         let tokenizer = manifest.load_tokenizer(tokenizer)?;
         let mask_id = manifest.mask_id.ok_or_else(|| OnnxError::Manifest("golfer.json: no mask_id".into()))?;
         let t_eps = manifest.t_eps.unwrap_or(1e-3);
-        let model = Model::from_bytes(onnx).await?;
+        let model = Net::Onnx(Model::from_bytes(onnx).await?);
         Ok(MdlmGolfer { model, tokenizer, manifest, mask_id, t_eps })
     }
 
@@ -128,16 +136,40 @@ impl MdlmGolfer {
         win.iter().enumerate().map(|(i, &t)| i == 0 || t == self.manifest.bos_id).collect()
     }
 
-    async fn call(&self, ids: &[u32], masked: &[bool], targets: &[u32]) -> Result<Outputs, OnnxError> {
+    /// The graph's inputs for the window `ids` with its `masked` positions hidden, predicting `targets`.
+    fn inputs(&self, ids: &[u32], masked: &[bool], targets: &[u32]) -> Vec<(&'static str, Input)> {
         let t = ids.len() as i64;
         let input: Vec<i64> =
             ids.iter().zip(masked).map(|(&id, &m)| if m { self.mask_id as i64 } else { id as i64 }).collect();
-        self.model
-            .run(vec![
-                ("input_ids", Input::I64 { shape: vec![1, t], data: input }),
-                ("targets", Input::I64 { shape: vec![1, t], data: targets.iter().map(|&i| i as i64).collect() }),
-            ])
-            .await
+        let targets = targets.iter().map(|&i| i as i64).collect();
+        vec![
+            ("input_ids", Input::I64 { shape: vec![1, t], data: input }),
+            ("targets", Input::I64 { shape: vec![1, t], data: targets }),
+        ]
+    }
+
+    /// One scoring call: each position's prediction of `targets`, with the `masked` positions of `ids` hidden.
+    async fn call(
+        &self,
+        ids: &[u32],
+        masked: &[bool],
+        targets: &[u32],
+        popovers: bool,
+    ) -> Result<Predictions, OnnxError> {
+        match &self.model {
+            Net::Onnx(model) => Predictions::read(&model.run(self.inputs(ids, masked, targets)).await?, popovers),
+            #[cfg(test)]
+            Net::Fake(fake) => Ok(fake.predict(masked, targets, popovers)),
+        }
+    }
+
+    /// One generation call: the logits at every position.
+    async fn logits(&self, ids: &[u32], masked: &[bool], targets: &[u32]) -> Result<Vec<f32>, OnnxError> {
+        match &self.model {
+            Net::Onnx(model) => model.run(self.inputs(ids, masked, targets)).await?.f32("logits"),
+            #[cfg(test)]
+            Net::Fake(_) => Err(OnnxError::Runtime("the fake network does not generate".into())),
+        }
     }
 
     fn window_count(&self, stream_len: usize) -> usize {
@@ -307,7 +339,7 @@ impl Golfer for MdlmGolfer {
                         .collect();
                     let called = masked.iter().any(|&m| m);
                     if called {
-                        let pred = Predictions::read(&self.call(win, &masked, win).await?, run.popovers)?;
+                        let pred = self.call(win, &masked, win, run.popovers).await?;
                         for i in (0..win.len()).filter(|&i| masked[i]) {
                             run.acc[a + i - 1] += -(pred.logprob2[i] as f64) / t / steps as f64;
                             // The popover shows the prediction from the lowest masking rate that hid the token;
@@ -336,7 +368,7 @@ impl Golfer for MdlmGolfer {
                     }
                     let to_reveal = run.masked.iter().filter(|&&m| m).count() + run.revealed;
                     if to_reveal > 0 && run.revealed < to_reveal {
-                        let pred = Predictions::read(&self.call(win, &run.masked, win).await?, run.popovers)?;
+                        let pred = self.call(win, &run.masked, win, run.popovers).await?;
                         let i = if run.estimator == Estimator::LeftToRight {
                             run.masked.iter().position(|&m| m).expect("a masked position")
                         } else {
@@ -432,8 +464,7 @@ impl Golfer for MdlmGolfer {
         }
         // Targets only feed the scoring outputs; [MASK] is outside the vocabulary, so give any in-range id.
         let targets: Vec<u32> = run.canvas.iter().map(|&id| if id == self.mask_id { 0 } else { id }).collect();
-        let out = self.call(&run.canvas, &masked, &targets).await?;
-        let logits = out.f32("logits").map_err(GolfError::from)?;
+        let logits = self.logits(&run.canvas, &masked, &targets).await?;
         let v = logits.len() / run.canvas.len();
         // A proposal for every masked slot: a sampled token and the probability it was drawn with.
         let mut proposals: Vec<(usize, u32, f64)> = Vec::with_capacity(remaining);
@@ -484,7 +515,131 @@ pub struct MdlmGeneration {
 
 #[cfg(test)]
 mod tests {
-    use super::tokens_within;
+    use super::*;
+    use golf_core::block_on;
+    use std::sync::Mutex;
+
+    /// A network whose answers depend only on the ids: the bits of target `t` are `bits_of(t)` whatever is
+    /// masked, and position `j`'s confidence is a fixed shuffle of the positions, so each estimator's bookkeeping
+    /// can be checked against a count made here. It records each call's mask.
+    #[derive(Default)]
+    pub(super) struct Fake {
+        calls: Mutex<Vec<Vec<bool>>>,
+    }
+
+    fn bits_of(target: u32) -> f64 {
+        1.0 + (target % 7) as f64
+    }
+
+    /// Position `j`'s confidence: distinct for the first 29 positions, in an order that is not left to right.
+    fn confidence(j: usize) -> f32 {
+        ((j * 11) % 29) as f32 / 29.0
+    }
+
+    impl Fake {
+        pub(super) fn predict(&self, masked: &[bool], targets: &[u32], popovers: bool) -> Predictions {
+            if let Ok(mut calls) = self.calls.lock() {
+                calls.push(masked.to_vec());
+            }
+            let logprob2 = targets.iter().map(|&t| -bits_of(t) as f32).collect();
+            let top_probs = (0..targets.len()).map(confidence).collect();
+            Predictions::made_up(logprob2, top_probs, targets, popovers)
+        }
+    }
+
+    const TEXT: &[u8] = b"The adrenal glands are small organs above the kidneys. They make hormones such as cortisol, \
+        which helps the body respond to stress, and adrenaline.";
+
+    /// The committed diffusion golfer's manifest and tokenizer, windows of `context` tokens, over the fake.
+    fn golfer(context: usize) -> MdlmGolfer {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/mdlm");
+        let json = std::fs::read_to_string(format!("{dir}/golfer.json")).expect("models/mdlm/golfer.json");
+        let mut manifest = Manifest::parse(&json, "golfer.json").expect("its manifest");
+        manifest.context = context;
+        let bytes = std::fs::read(format!("{dir}/{}", manifest.tokenizer.file)).expect("its tokenizer");
+        let tokenizer = manifest.load_tokenizer(&bytes).expect("a tokenizer");
+        let mask_id = manifest.mask_id.expect("a mask id");
+        MdlmGolfer { model: Net::Fake(Fake::default()), tokenizer, mask_id, t_eps: 1e-3, manifest }
+    }
+
+    fn score(g: &MdlmGolfer, estimator: Estimator) -> MdlmScore {
+        let options = MdlmScoreOptions { estimator, popovers: true, max_tokens: None };
+        let mut run = g.start_score(TEXT, &options).expect("a run");
+        while !block_on(g.score_step(&mut run)).expect("a step").finished {}
+        run
+    }
+
+    fn calls(g: &MdlmGolfer) -> Vec<Vec<bool>> {
+        match &g.model {
+            Net::Fake(f) => f.calls.lock().map(|c| c.clone()).unwrap_or_default(),
+            Net::Onnx(_) => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn chain_rules_charge_every_token_once_in_their_order() {
+        for estimator in [Estimator::LeftToRight, Estimator::Confidence] {
+            let g = golfer(9);
+            let run = score(&g, estimator);
+            let n = run.tokens.len();
+            assert!(run.windows >= 4, "the text spans several windows ({n} tokens)");
+            // One call per token, each masking exactly the window's positions not yet revealed.
+            let calls = calls(&g);
+            assert_eq!(calls.len(), n, "{estimator:?}");
+            assert_eq!(run.calls as usize, n);
+            for w in 0..run.windows {
+                let (a, win) = g.window(&run.stream, w);
+                let mut order: Vec<(u32, usize)> = (1..win.len())
+                    .map(|j| (run.scored[a + j - 1].as_ref().and_then(|s| s.revealed).unwrap(), j))
+                    .collect();
+                order.sort();
+                let revealed: Vec<usize> = order.iter().map(|&(_, j)| j).collect();
+                let mut want: Vec<usize> = (1..win.len()).collect();
+                if estimator == Estimator::Confidence {
+                    // Most confident first; ties to the left.
+                    want.sort_by(|&x, &y| confidence(y).total_cmp(&confidence(x)).then(x.cmp(&y)));
+                }
+                assert_eq!(revealed, want, "{estimator:?}, window {w}");
+                for (step, &(call, _)) in order.iter().enumerate() {
+                    let masked = calls[call as usize].iter().filter(|&&m| m).count();
+                    assert_eq!(masked, win.len() - 1 - step, "{estimator:?}, window {w}: call {call} hides the rest");
+                }
+            }
+            for (i, s) in run.scored.iter().enumerate() {
+                assert_eq!(s.as_ref().map(|s| s.bits), Some(bits_of(run.stream[i + 1])), "{estimator:?} token {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn nelbo_charges_each_hidden_token_its_bits_over_t_at_every_rate() {
+        let (steps, seed) = (5, 7);
+        let g = golfer(9);
+        let run = score(&g, Estimator::Nelbo { steps, seed });
+        let mut want = vec![0.0; run.tokens.len()];
+        let mut calls_made = 0;
+        for w in 0..run.windows {
+            let (a, win) = g.window(&run.stream, w);
+            for k in 0..steps {
+                let t = 1e-3 + (1.0 - 1e-3) * (k as f64 + 0.5) / steps as f64;
+                let hidden: Vec<usize> =
+                    (1..win.len()).filter(|&j| mask_uniform(seed, w as u64, k as u64, j as u64) < t).collect();
+                calls_made += usize::from(!hidden.is_empty());
+                for j in hidden {
+                    want[a + j - 1] += bits_of(win[j]) / t / steps as f64;
+                }
+            }
+        }
+        assert_eq!(calls(&g).len(), calls_made, "a rate that hides nothing makes no call");
+        assert_eq!(run.calls as usize, run.windows * steps, "progress counts every rate");
+        for (i, s) in run.scored.iter().enumerate() {
+            let s = s.as_ref().expect("every token has a score");
+            assert!((s.bits - want[i]).abs() < 1e-9, "token {i}: {} bits, {} counted here", s.bits, want[i]);
+            if want[i] == 0.0 {
+                assert_eq!(s.detail.as_deref(), Some("never masked in this estimate"));
+            }
+        }
+    }
 
     #[test]
     fn chain_rules_are_cut_to_whole_windows_that_fit() {

@@ -51,6 +51,14 @@ impl Predictions {
         })
     }
 
+    /// Predictions made up by a test's fake network: top-1 only (its target), rank 0, no entropy.
+    #[cfg(test)]
+    pub fn made_up(logprob2: Vec<f32>, top_probs: Vec<f32>, targets: &[u32], popovers: bool) -> Predictions {
+        let n = logprob2.len();
+        let top_ids = targets.iter().map(|&t| t as i64).collect();
+        Predictions { logprob2, rank: vec![0; n], entropy: vec![0.0; n], top_ids, top_probs, k: 1, popovers }
+    }
+
     /// Position `i` charged -log2 p of its target.
     pub fn scored(&self, i: usize, detail: Option<String>) -> Scored {
         let k = self.k;
