@@ -7,6 +7,7 @@
 // - a share link opened in a new page shows the same text, settings and numbers; a damaged link says so;
 // - a 100,000-character text is scored and drawn whole, and an edit of the text box then lands within 1 s with
 //   no main-thread task over 50 ms;
+// - ?ep=webgpu where the browser has no adapter runs on the CPU and says why; an unknown ?ep= is said;
 // - no request leaves 127.0.0.1; no console error. Saves a screenshot of the results.
 import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -388,4 +389,19 @@ await session('views (browser)', async ({ browser, url, watch }) => {
   const editTasks = await page.evaluate(([a, b]) => window.longTasks.filter((t) => t.start >= a && t.start <= b), [typedAt, settled]);
   check(landed - typedAt < 1000 && editTasks.length === 0,
     `an edit of the 100,000-character text landed in ${(landed - typedAt).toFixed(0)} ms, ${editTasks.length} tasks over 50 ms ${JSON.stringify(editTasks)}`);
+
+  // 11. WebGPU asked for where the browser has no adapter (this Chromium without --enable-unsafe-webgpu): the
+  // golfer runs on the CPU and says why; a device the page does not know is said and ignored.
+  const noGpu = await context.newPage();
+  watch(noGpu);
+  await noGpu.goto(`${url}?golfers=ar&ep=webgpu`);
+  await noGpu.waitForSelector('#panel-ar[data-scored="true"]', { timeout: 300_000 });
+  const noGpuSays = await noGpu.textContent('#runs-on-ar');
+  check((await noGpu.getAttribute('#panel-ar', 'data-device')) === 'wasm' && /no WebGPU adapter/.test(noGpuSays),
+    `?ep=webgpu without an adapter: "${noGpuSays}"`);
+  await noGpu.goto(`${url}?golfers=none&ep=tpu`);
+  await noGpu.waitForSelector('#error:not([hidden])');
+  const badEp = await noGpu.textContent('#error');
+  check(/\?ep=tpu is not a device/.test(badEp) && (await noGpu.inputValue('#device')) === 'auto', `?ep=tpu: ${badEp}`);
+  await noGpu.close();
 });

@@ -74,8 +74,8 @@ pub(super) async fn load_onnx(state: &Shared, folder: &str, threads: Option<u32>
     };
     match Remote::start(state, folder, load, Vec::new(), progress).await {
         Ok((golfer, ready_ms)) => {
-            let on = golfer.runs_on().describe();
-            note.set_text_content(Some(&format!("{}; model ready in {:.1} s, {on}", how.borrow(), ready_ms / 1e3)));
+            // Where it runs is said in its panel's head (one line here, so the page below does not move).
+            note.set_text_content(Some(&format!("{}; model ready in {:.1} s", how.borrow(), ready_ms / 1e3)));
             let _ = row.set_attribute("data-done", "true");
             add_panel(state, golfer);
             true
