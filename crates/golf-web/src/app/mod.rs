@@ -225,8 +225,8 @@ fn cancel_panel(p: &mut Panel) {
 }
 
 /// The text box changed: a score of the old text stops, results of another text are dimmed at once (until they
-/// are scored again), and a share link made for the old text is taken away. An emptied box replaces nothing, so the last results stay as they
-/// were (as when an empty text is scored).
+/// are scored again), and a share link made for the old text is taken away. An emptied box replaces nothing, so
+/// the last results stay as they were (as when an empty text is scored).
 fn text_changed(state: &Shared) {
     let text = by_id::<HtmlTextAreaElement>("text").value();
     by_id::<HtmlElement>("share-link").set_hidden(true);

@@ -69,8 +69,8 @@ fn send_to(worker: &Worker, request: &Request, files: &[Vec<u8>]) -> Result<(), 
 type Settle = Rc<RefCell<Option<(js_sys::Function, js_sys::Function)>>>;
 
 /// Starts a worker and sends it `recipe`'s load once it listens. Until the golfer is loaded its replies settle
-/// the returned promise (with the Loaded or LoadFailed reply's JSON) and go to `progress`; after, they go to the page's
-/// handlers for golfer `id` (known once loaded).
+/// the returned promise (with the Loaded or LoadFailed reply's JSON) and go to `progress`; after, they go to the
+/// page's handlers for golfer `id` (known once loaded).
 fn spawn(
     state: &Weak<RefCell<State>>,
     recipe: &Recipe,
