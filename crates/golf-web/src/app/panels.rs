@@ -27,12 +27,23 @@ pub(super) fn reserve_panel(id: &str, text: &str, controls: bool) {
     let _ = slot.append_child(&hover);
     let _ = slot.append_child(&heatmap);
     let _ = by_id::<Element>("panels").append_child(&slot);
+    // Its score toggle's place too (greyed until it loads): the first toggle would push every panel down a line.
+    let toggle = el("label", "toggle", &format!("slot-toggle-{id}"));
+    let input = el("input", "", "");
+    for (k, v) in [("type", "checkbox"), ("checked", ""), ("disabled", "")] {
+        let _ = input.set_attribute(k, v);
+    }
+    let _ = toggle.append_child(&input);
+    let _ = toggle.append_child(&document().create_text_node(&format!(" {id}")));
+    let _ = by_id::<Element>("score-golfers").append_child(&toggle);
 }
 
 /// A reserved panel whose golfer did not load gives its place up (the error banner says why).
 pub(super) fn release_panel(id: &str) {
-    if let Some(slot) = document().get_element_by_id(&format!("slot-{id}")) {
-        slot.remove();
+    for slot in [format!("slot-{id}"), format!("slot-toggle-{id}")] {
+        if let Some(slot) = document().get_element_by_id(&slot) {
+            slot.remove();
+        }
     }
 }
 
@@ -124,7 +135,14 @@ pub(super) fn add_score_toggle(state: &Shared, golf: &Remote, index: usize) {
     let _ = input.set_attribute("checked", "");
     let _ = label.append_child(&input);
     let _ = label.append_child(&document().create_text_node(&format!(" {}", golf.label())));
-    let _ = by_id::<Element>("score-golfers").append_child(&label);
+    match document().get_element_by_id(&format!("slot-toggle-{gid}")) {
+        Some(slot) => {
+            let _ = slot.replace_with_with_node_1(&label);
+        }
+        None => {
+            let _ = by_id::<Element>("score-golfers").append_child(&label);
+        }
+    }
     let s = state.clone();
     on(&input, "change", move |_| {
         let on = by_id::<HtmlInputElement>(&format!("score-{gid}")).checked();
@@ -317,18 +335,26 @@ pub(super) fn draw_blocks(target_id: &str, texts: &[&str], html: impl Fn(std::op
     target.set_text_content(None);
     // `data-drawn` once the last part is in (the tests wait for it).
     let _ = target.remove_attribute("data-drawn");
-    // Every block now, each as tall as its text will be, so the page does not grow as they fill.
-    let mut parts: Vec<(Element, std::ops::Range<usize>)> = Vec::new();
+    // Every block now, holding its text uncoloured until its parts replace it: a block on screen is as tall as its
+    // content, so the page does not move as the parts arrive.
+    let mut parts: Vec<Part> = Vec::new();
     for block in views::heatmap_blocks(texts) {
         let div = block_div(&texts[block.clone()]);
+        let plain: Rc<str> = texts[block.clone()].concat().into();
+        let rest = el("span", "rest", "");
+        rest.set_text_content(Some(&plain));
+        let _ = div.append_child(&rest);
         let _ = target.append_child(&div);
+        let mut offset = 0;
         for start in block.clone().step_by(views::HEATMAP_CHUNK) {
-            parts.push((div.clone(), start..(start + views::HEATMAP_CHUNK).min(block.end)));
+            let end = (start + views::HEATMAP_CHUNK).min(block.end);
+            offset += texts[start..end].iter().map(|t| t.len()).sum::<usize>();
+            parts.push(Part { rest: rest.clone(), range: start..end, plain: plain.clone(), left_from: offset });
         }
     }
     let mut parts = parts.into_iter().peekable();
-    if let Some((div, range)) = parts.next() {
-        let _ = div.insert_adjacent_html("beforeend", &html(range));
+    if let Some(part) = parts.next() {
+        part.draw(&html);
     }
     if parts.peek().is_none() {
         let _ = target.set_attribute("data-drawn", "true");
@@ -336,15 +362,35 @@ pub(super) fn draw_blocks(target_id: &str, texts: &[&str], html: impl Fn(std::op
     }
     let target_id = target_id.to_string();
     spawn_local(async move {
-        for (div, range) in parts {
+        for part in parts {
             yield_now().await;
             if DRAWING.with(|d| d.borrow().get(&target_id).copied()) != Some(drawing) {
                 return;
             }
-            let _ = div.insert_adjacent_html("beforeend", &html(range));
+            part.draw(&html);
         }
         let _ = target.set_attribute("data-drawn", "true");
     });
+}
+
+/// A part of a heatmap block still to draw: its characters, and where the block's uncoloured text goes on after
+/// them (a byte offset into `plain`).
+struct Part {
+    rest: Element,
+    range: std::ops::Range<usize>,
+    plain: Rc<str>,
+    left_from: usize,
+}
+
+impl Part {
+    /// Its HTML goes in before the block's uncoloured rest, which shrinks by as much (and goes once empty).
+    fn draw(self, html: &impl Fn(std::ops::Range<usize>) -> String) {
+        let _ = self.rest.insert_adjacent_html("beforebegin", &html(self.range));
+        match self.plain.get(self.left_from..) {
+            Some(left) if !left.is_empty() => self.rest.set_text_content(Some(left)),
+            _ => self.rest.remove(),
+        }
+    }
 }
 
 /// Recolours every heatmap and the legend for a new shared scale or colouring.
