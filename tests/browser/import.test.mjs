@@ -5,6 +5,7 @@
 // - its race lane streams the same text as `golf generate --model` with the same seed;
 // - a reload keeps it (Cache Storage) and scores it again; a share link tells a browser without it which file to
 //   drop; Remove takes it out of the page and out of storage;
+// - the import runs in the golfer's worker: no main-thread task over 50 ms meanwhile;
 // - an entry the importer cannot convert exactly (DigitalSword99's SwiGLU) is refused with the names it lacks;
 // - no request leaves 127.0.0.1; no console error. Saves a screenshot.
 import { appendFileSync, existsSync, mkdtempSync } from 'node:fs';
@@ -39,9 +40,17 @@ await session('Import (browser)', async ({ browser, url, watch }) => {
   const native = JSON.parse(golfOn(text, ['score', '--model', dir, '--json']));
   await page.fill('#import-name', 'samtruss');
   await page.fill('#import-context', '512');
+  // The import (seconds of decompression and conversion) runs in the golfer's worker: the page never freezes.
+  await page.evaluate(() => {
+    window.importTasks = [];
+    new PerformanceObserver((l) => { for (const e of l.getEntries()) window.importTasks.push(e.duration); })
+      .observe({ type: 'longtask' });
+  });
   const t0 = Date.now();
   await page.setInputFiles('#import-file', entry);
   await page.waitForSelector(`#panel-${ID}[data-scored="true"]`, { timeout: 120_000 });
+  const tasks = await page.evaluate(() => window.importTasks);
+  check(tasks.every((ms) => ms <= 50), `no main-thread task over 50 ms while it imported, loaded and scored (the longest ${Math.max(0, ...tasks).toFixed(0)} ms, ${tasks.length} over 50 ms)`);
   const shown = Number(await page.getAttribute(`#bpb-${ID}`, 'data-bpb'));
   const shownGolf = Number(await page.getAttribute(`#golf-bpb-${ID}`, 'data-bpb'));
   check(rel(shown, native.bpb) < 1e-4, `imported in the browser: bpb ${shown} = native import's ${native.bpb} (${((Date.now() - t0) / 1e3).toFixed(1)} s to import and score)`);

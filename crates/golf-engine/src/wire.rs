@@ -79,6 +79,17 @@ impl RunsOn {
     }
 }
 
+/// How to import an artifact: its file's name, the golfer's name, the MLP's activation (empty: the importer's
+/// default), the tokens per window, and the tokenizer's file name when one is sent.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Import {
+    pub file: String,
+    pub name: String,
+    pub activation: String,
+    pub context: Option<usize>,
+    pub tokenizer: Option<String>,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Request {
     /// Downloads the model folder at `base` (an absolute URL ending in `/`; `folder` names it in messages: its
@@ -92,6 +103,13 @@ pub enum Request {
     /// with this message.
     Load {
         manifest: Box<Manifest>,
+        runtime: WebRuntime,
+    },
+    /// Imports a participant's artifact (the file sent with this message, then optionally its SentencePiece
+    /// `.model`) as `golf import` does, and loads the result as [`Request::Load`] does: the import's
+    /// decompression and conversion take seconds, which the page's main thread must not spend.
+    Import {
+        import: Import,
         runtime: WebRuntime,
     },
     /// The gzip golfer: its model is its code.
@@ -120,7 +138,7 @@ impl Request {
     /// Points a load at another device; false for a request that loads no ONNX golfer.
     pub fn set_device(&mut self, device: Device) -> bool {
         match self {
-            Request::Fetch { runtime, .. } | Request::Load { runtime, .. } => {
+            Request::Fetch { runtime, .. } | Request::Load { runtime, .. } | Request::Import { runtime, .. } => {
                 runtime.device = device;
                 true
             }
@@ -141,6 +159,11 @@ pub enum Reply {
     Download {
         done: u64,
         total: u64,
+    },
+    /// An artifact is imported (its golfer id, and what the import assumed); the model is being created.
+    Imported {
+        id: String,
+        assumed: Vec<String>,
     },
     /// The files are here and checked; the model is being created.
     Fetched {

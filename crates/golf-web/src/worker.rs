@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use golf_core::{Golfer, GolferInfo};
 use golf_engine::fetch::{fetch_folder, Step};
-use golf_engine::wire::{Device, Reply, Request, RunsOn, WebRuntime};
+use golf_engine::wire::{Device, Import, Reply, Request, RunsOn, WebRuntime};
 use golf_engine::{AnyGolfer, Command, Course, Engine};
 use golf_gzip::{Dry, GzipGolfer, Method};
 use golf_onnx::runtime::WebBuild;
@@ -255,6 +255,46 @@ async fn fetch_and_create(base: &str, folder: &str, runtime: &WebRuntime) -> Res
     Ok((golfer, runs_on, now_ms() - t0))
 }
 
+/// Imports a participant's artifact (`files`: the `.ptz`, then optionally its tokenizer) as `golf import` does,
+/// tells the page what was assumed, and creates its golfer (id `local-NAME`).
+async fn import_and_create(
+    import: Import,
+    files: Vec<Vec<u8>>,
+    runtime: &WebRuntime,
+) -> Result<(AnyGolfer, RunsOn, f64), Failed> {
+    let mut files = files.into_iter();
+    let ptz = files.next().ok_or_else(|| Failed::from("an import needs the artifact".to_string()))?;
+    let tokenizer = match (import.tokenizer, files.next()) {
+        (Some(name), Some(bytes)) => Some((name, bytes)),
+        (None, None) => None,
+        _ => return Err("an import's tokenizer needs both its name and its file".to_string().into()),
+    };
+    let not_imported = |e: String| Failed::from(format!("{} was not imported: {e}", import.file));
+    let activation = (!import.activation.is_empty())
+        .then(|| golf_import::parse_activation(&import.activation))
+        .transpose()
+        .map_err(|e| not_imported(e.to_string()))?;
+    let options = golf_import::Options {
+        activation,
+        rope_base: None,
+        logit_softcap: None,
+        context: import.context,
+        name: Some(import.name),
+        tokenizer,
+        artifact_name: import.file.clone(),
+        rebuild: format!("drop {} on the page again", import.file),
+    };
+    let folder = golf_import::import(&ptz, &options).map_err(|e| not_imported(e.to_string()))?;
+    let mut manifest = folder.manifest;
+    manifest.id = format!("local-{}", manifest.id);
+    post(&Reply::Imported { id: manifest.id.clone(), assumed: folder.assumed });
+    let file = |name: &str| folder.files.iter().find(|(n, _)| n == name).map(|(_, b)| b.as_slice()).unwrap_or_default();
+    let tokenizer_file = manifest.tokenizer.file.clone();
+    let t0 = now_ms();
+    let (golfer, runs_on) = create(manifest, file("model.onnx"), file(&tokenizer_file), runtime).await?;
+    Ok((golfer, runs_on, now_ms() - t0))
+}
+
 /// A load's end: the golfer joins the engine and the page hears it is ready, or why it is not.
 fn settle(engine: &mut Engine<AnyGolfer>, id: &mut String, result: Result<(AnyGolfer, RunsOn, f64), Failed>) {
     match result {
@@ -285,6 +325,10 @@ async fn handle(
         }
         Request::Fetch { base, folder, runtime } => {
             let result = fetch_and_create(&base, &folder, &runtime).await;
+            settle(engine, id, result);
+        }
+        Request::Import { import, runtime } => {
+            let result = import_and_create(import, files, &runtime).await;
             settle(engine, id, result);
         }
         Request::Gzip => {

@@ -95,16 +95,23 @@ fn web_runtime(state: &Shared, threads: Option<u32>) -> WebRuntime {
     WebRuntime { dist: absolute("ort/"), threads: ort_threads(threads), device: state.borrow().device }
 }
 
-/// A golfer imported in this page, in a worker of its own, from its manifest and files.
-pub(super) async fn start_golfer(
+/// A participant's artifact imported and loaded in a worker of its own (the import takes seconds: not on this
+/// thread); with what the import assumed.
+pub(super) async fn start_import(
     state: &Shared,
-    manifest: Manifest,
-    onnx: Vec<u8>,
-    tokenizer: Vec<u8>,
-    threads: Option<u32>,
-) -> Result<Rc<Remote>, String> {
-    let manifest_id = manifest.id.clone();
-    let load = Request::Load { manifest: Box::new(manifest), runtime: web_runtime(state, threads) };
-    let name = manifest_id.clone();
-    Ok(Remote::start(state, &name, load, vec![onnx, tokenizer], |_| {}).await?.0)
+    import: Import,
+    files: Vec<Vec<u8>>,
+) -> Result<(Rc<Remote>, Vec<String>), String> {
+    let assumed: Rc<RefCell<Vec<String>>> = Rc::default();
+    let heard = assumed.clone();
+    let name = import.name.clone();
+    let load = Request::Import { import, runtime: web_runtime(state, None) };
+    let (golf, _) = Remote::start(state, &name, load, files, move |reply| {
+        if let Reply::Imported { assumed, .. } = reply {
+            *heard.borrow_mut() = assumed.clone();
+        }
+    })
+    .await?;
+    let assumed = assumed.take();
+    Ok((golf, assumed))
 }

@@ -1,5 +1,5 @@
 //! Your own golfer: a participant's `.ptz` dropped on the page (or chosen), imported here by the same code as
-//! `golf import`, added as a panel and a race lane, and kept in this browser's Cache Storage until removed. What
+//! `golf import` (in its worker), added as a panel and a race lane, and kept in this browser's Cache Storage until removed. What
 //! is kept is the artifact and the import's options, so a reload imports it again, exactly as the first time.
 
 use wasm_bindgen_futures::JsFuture;
@@ -106,44 +106,28 @@ fn form_options() -> Result<(String, Option<usize>, String), String> {
     Ok((activation, context, by_id::<HtmlInputElement>("import-name").value().trim().to_string()))
 }
 
-/// The importer's run: a model folder's manifest and files, with the page's id (`local-NAME`).
-fn import(k: &Kept) -> Result<golf_import::Folder, String> {
-    let options = golf_import::Options {
-        activation: (!k.activation.is_empty())
-            .then(|| golf_import::parse_activation(&k.activation))
-            .transpose()
-            .map_err(|e| e.to_string())?,
-        rope_base: None,
-        logit_softcap: None,
-        context: k.context,
-        name: Some(k.name.clone()),
-        tokenizer: k.tokenizer.clone(),
-        artifact_name: k.file.clone(),
-        rebuild: format!("drop {} on the page again", k.file),
-    };
-    let mut folder = golf_import::import(&k.ptz, &options).map_err(|e| e.to_string())?;
-    folder.manifest.id = format!("local-{}", folder.manifest.id);
-    Ok(folder)
-}
-
-fn file_of(folder: &golf_import::Folder, name: &str) -> Vec<u8> {
-    folder.files.iter().find(|(n, _)| n == name).map(|(_, b)| b.clone()).unwrap_or_default()
-}
-
 /// Adds the golfer's panel and race lane, with what was assumed and a Remove button, and scores the text.
-async fn add(state: &Shared, folder: golf_import::Folder) -> Result<String, String> {
-    let id = folder.manifest.id.clone();
+async fn add(state: &Shared, k: &Kept) -> Result<String, String> {
+    let import = Import {
+        file: k.file.clone(),
+        name: k.name.clone(),
+        activation: k.activation.clone(),
+        context: k.context,
+        tokenizer: k.tokenizer.as_ref().map(|(name, _)| name.clone()),
+    };
+    let mut files = vec![k.ptz.clone()];
+    files.extend(k.tokenizer.as_ref().map(|(_, bytes)| bytes.clone()));
+    let (golf, assumed) = start_import(state, import, files).await?;
+    let id = golf.id();
     if state.borrow().panels.iter().any(|p| p.golf.id() == id) {
+        golf.terminate();
         return Err(format!("a golfer called {id} is already here: remove it first, or give this one another name"));
     }
-    let onnx = file_of(&folder, "model.onnx");
-    let tokenizer = file_of(&folder, &folder.manifest.tokenizer.file);
-    let golf = start_golfer(state, folder.manifest.clone(), onnx, tokenizer, None).await?;
     add_panel(state, golf);
     let panel: Element = by_id(&format!("panel-{id}"));
     let _ = panel.set_attribute("data-local", "true");
     let note = el("p", "note local-note", &format!("local-note-{id}"));
-    let assumed = if folder.assumed.is_empty() { "nothing".to_string() } else { folder.assumed.join("; ") };
+    let assumed = if assumed.is_empty() { "nothing".to_string() } else { assumed.join("; ") };
     note.set_text_content(Some(&format!(
         "Imported in this browser, and kept here until removed; a share link tells its recipient which file to drop. Assumed: {assumed}. "
     )));
@@ -214,8 +198,7 @@ pub(super) async fn import_files(state: Shared, files: Vec<web_sys::File>) {
         status(&format!("importing {file}…"));
         yield_now().await;
         let kept = Kept { file: file.clone(), ptz, tokenizer, name, activation, context };
-        let folder = import(&kept).map_err(|e| format!("{file} was not imported: {e}"))?;
-        let id = add(&state, folder).await.map_err(|e| format!("{file}: {e}"))?;
+        let id = add(&state, &kept).await?;
         let kept_note = match cache().await {
             Ok(c) => match keep(&c, &id, &kept).await {
                 Ok(()) => "kept in this browser".to_string(),
@@ -246,12 +229,9 @@ pub(super) async fn restore(state: &Shared) {
             show_error(&format!("The kept golfer {id} is damaged in this browser's storage; drop its file again."));
             continue;
         };
-        match import(&kept) {
-            Ok(folder) => match add(state, folder).await {
-                Ok(id) => score(state.clone(), Some(id)).await,
-                Err(e) => show_error(&format!("The kept golfer {id} did not load: {e}")),
-            },
-            Err(e) => show_error(&format!("The kept golfer {id} ({}) is no longer imported: {e}", kept.file)),
+        match add(state, &kept).await {
+            Ok(id) => score(state.clone(), Some(id)).await,
+            Err(e) => show_error(&format!("The kept golfer {id} did not load: {e}")),
         }
     }
 }

@@ -19,12 +19,12 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use golf_core::{per_byte_bits, Span};
-use golf_onnx::{Estimator, Manifest};
+use golf_onnx::Estimator;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{Element, Event, HtmlElement, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 
-use golf_engine::wire::{Device, Reply, Request, RunsOn, Source, WebRuntime};
+use golf_engine::wire::{Device, Import, Reply, Request, RunsOn, Source, WebRuntime};
 use golf_engine::{Course, Event as GolfEvent, Limits, Outcome, ScoreOptions, ScoreSummary};
 
 use self::dom::*;

@@ -114,7 +114,9 @@ fn spawn(
                         let _ = resolve.call1(&JsValue::NULL, &JsValue::from_str(&json));
                     }
                 }
-                Reply::Named { .. } | Reply::Download { .. } | Reply::Fetched { .. } => progress(&reply),
+                Reply::Named { .. } | Reply::Download { .. } | Reply::Fetched { .. } | Reply::Imported { .. } => {
+                    progress(&reply)
+                }
                 Reply::Event { run, event } => {
                     if let Some(state) = state.upgrade() {
                         super::on_event(&state, &id.borrow(), run, event);
