@@ -68,6 +68,22 @@ pub async fn yield_now() {
     sleep_ms(0).await;
 }
 
+/// Waits until the browser has drawn a frame (an animation frame, then a task after it): the page's layout is
+/// clean then, so work that reads it (plotters measures every label with a span in the page) lays out only what
+/// it changed itself.
+pub async fn after_frame() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let fallback = resolve.clone();
+        let next = Closure::once_into_js(move || {
+            let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(resolve.unchecked_ref(), 0);
+        });
+        if window().request_animation_frame(next.unchecked_ref()).is_err() {
+            let _ = fallback.call0(&JsValue::NULL);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
 pub async fn sleep_ms(ms: i32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         if window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms).is_err() {

@@ -51,7 +51,9 @@ pub async fn render(state: &Shared) -> f64 {
         ("chart-cumulative", charts::cumulative),
         ("chart-histogram", charts::histogram),
     ] {
-        yield_now().await;
+        // After a frame: plotters measures each label with a span in the page, which would otherwise lay out
+        // whatever the page changed since (heatmaps being drawn) inside this task.
+        after_frame().await;
         t = now_ms();
         if let Err(e) = draw(id, &refs) {
             show_error(&format!("the chart {id} could not be drawn: {e}"));
