@@ -25,6 +25,31 @@ fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
 }
 
 /// Prefill and decode speed (golf_onnx::speed, the same measurement the page's `?bench=` mode makes).
+/// `golf bench` for one golfer, by its kind: gzip against zlib on the data's texts, a neural golfer's speed (and
+/// for the small AR golfers, generation with and without the KV cache).
+pub struct Bench {
+    pub data: std::path::PathBuf,
+    pub tokens: usize,
+    pub compare_cache: bool,
+}
+
+impl golf_engine::PerKind for Bench {
+    type Out = Result<()>;
+    fn gzip(self, _: &golf_gzip::GzipGolfer) -> Result<()> {
+        run(&self.data)
+    }
+    fn autoregressive(self, golfer: &golf_onnx::ArGolfer) -> Result<()> {
+        onnx_speed(golfer)?;
+        if self.compare_cache {
+            ar_generation(golfer, self.tokens)?;
+        }
+        Ok(())
+    }
+    fn diffusion(self, golfer: &golf_onnx::MdlmGolfer) -> Result<()> {
+        mdlm_speed(golfer)
+    }
+}
+
 pub fn onnx_speed(golfer: &golf_onnx::ArGolfer) -> Result<()> {
     let path = locate::sample(SAMPLE)?;
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read '{}'", path.display()))?;

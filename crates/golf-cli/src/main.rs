@@ -371,18 +371,10 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(n) = threads {
                 golf_onnx::runtime::native::set_threads(n);
             }
-            match places.load(golfer, GzipGolfer::default())? {
-                AnyGolfer::Gzip(_) => bench::run(&locate::data_dir(places.data.as_deref())),
-                AnyGolfer::Mdlm(g) => bench::mdlm_speed(&g),
-                AnyGolfer::Ar(g) => {
-                    bench::onnx_speed(&g)?;
-                    // The cache-vs-full comparison is the small AR golfers'; SmolLM2's full passes would take minutes.
-                    if golfer == GolferId::Ar || places.model.is_some() {
-                        bench::ar_generation(&g, tokens)?;
-                    }
-                    Ok(())
-                }
-            }
+            let data = locate::data_dir(places.data.as_deref());
+            // The cache-vs-full comparison is the small AR golfers'; SmolLM2's full passes would take minutes.
+            let compare_cache = golfer == GolferId::Ar || places.model.is_some();
+            places.load(golfer, GzipGolfer::default())?.per_kind(bench::Bench { data, tokens, compare_cache })
         }
         Command::Tokenize { model, json_array, file } => tokenize(&model, json_array, file.as_ref()),
         Command::Import { artifact, tokenizer, activation, context, rope_base, softcap, name, out } => {

@@ -12,4 +12,4 @@ pub mod wire;
 pub use engine::{Command, Course, Cut, Engine, EngineError, Event, GolferId, Limits, Outcome, ScoreSummary};
 #[cfg(not(target_arch = "wasm32"))]
 pub use load::load_folder;
-pub use roster::{AnyGeneration, AnyGolfer, AnyScore, ScoreOptions};
+pub use roster::{AnyGeneration, AnyGolfer, AnyScore, PerKind, ScoreOptions};

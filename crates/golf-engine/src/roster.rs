@@ -67,7 +67,25 @@ macro_rules! each {
     };
 }
 
+/// A front end's work that differs by kind of golfer (the CLI's benchmarks): a method per kind, called by
+/// [`AnyGolfer::per_kind`], so that the match over golfers stays here and a new kind is a compile error there.
+pub trait PerKind {
+    type Out;
+    fn gzip(self, golfer: &GzipGolfer) -> Self::Out;
+    fn autoregressive(self, golfer: &ArGolfer) -> Self::Out;
+    fn diffusion(self, golfer: &MdlmGolfer) -> Self::Out;
+}
+
 impl AnyGolfer {
+    /// `work`'s method for this golfer's kind.
+    pub fn per_kind<W: PerKind>(&self, work: W) -> W::Out {
+        match self {
+            AnyGolfer::Gzip(g) => work.gzip(g),
+            AnyGolfer::Ar(g) => work.autoregressive(g),
+            AnyGolfer::Mdlm(g) => work.diffusion(g),
+        }
+    }
+
     /// The golfer a model folder's manifest describes, from the bytes of its files (already checked against the
     /// manifest by the loader).
     pub async fn load(manifest: Manifest, onnx: &[u8], tokenizer: &[u8]) -> Result<AnyGolfer, OnnxError> {
