@@ -7,7 +7,8 @@
 // - a share link opened in a new page shows the same text, settings and numbers; a damaged link says so;
 // - a 100,000-character text is scored and drawn whole, and an edit of the text box then lands within 1 s with
 //   no main-thread task over 50 ms;
-// - ?ep=webgpu where the browser has no adapter runs on the CPU and says why; an unknown ?ep= is said;
+// - ?ep=webgpu where the browser has no adapter runs on the CPU and says why; Run on changed mid-race stops
+//   the moved golfer's lane, saying why; an unknown ?ep= is said;
 // - no request leaves 127.0.0.1; no console error. Saves a screenshot of the results.
 import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -135,8 +136,10 @@ await session('views (browser)', async ({ browser, url, watch }) => {
   //     the popover), gzip's have no ranks; back to bits per byte, the colours come back.
   await page.selectOption('#colour-by', 'rank');
   const buckets = { 'rgb(155, 216, 138)': [1, 1], 'rgb(252, 227, 122)': [2, 10], 'rgb(247, 160, 106)': [11, 100], 'rgb(201, 167, 224)': [101, Infinity] };
-  const rankSeen = await page.$$eval('#heatmap-ar span', (es) => [...new Set(es.map((e) => e.style.background))]);
-  const gzipSeen = await page.$$eval('#heatmap-gzip span', (es) => [...new Set(es.map((e) => e.style.background))]);
+  await page.waitForSelector('#heatmap-ar[data-drawn]', { state: 'attached' });
+  await page.waitForSelector('#heatmap-gzip[data-drawn]', { state: 'attached' });
+  const rankSeen = await page.$$eval('#heatmap-ar span[data-i]', (es) => [...new Set(es.map((e) => e.style.background))]);
+  const gzipSeen = await page.$$eval('#heatmap-gzip span[data-i]', (es) => [...new Set(es.map((e) => e.style.background))]);
   let agree = 0;
   for (const i of [12, 300, 900, 2000]) {
     await page.hover(`#heatmap-ar span[data-i="${i}"]`);
@@ -179,7 +182,7 @@ await session('views (browser)', async ({ browser, url, watch }) => {
   await page.selectOption('#diff-b', 'gzip');
   // Drawn a part per task: whole once it says so.
   await page.waitForSelector('#diff-heatmap[data-drawn="true"]');
-  const diffCells = await page.locator('#diff-heatmap span').count();
+  const diffCells = await page.locator('#diff-heatmap span[data-i]').count();
   const summary = await page.textContent('#diff-summary');
   const total = Number(/([+-]\d+) bits/.exec(summary)?.[1]);
   check(diffCells === chars.length && Math.abs(total - (native.ar.bits - native.gzip.bits)) <= 1,
@@ -370,7 +373,7 @@ await session('views (browser)', async ({ browser, url, watch }) => {
   const chars100k = await page.evaluate(() => [...new Intl.Segmenter().segment(document.querySelector('#text').value)].length);
   await page.waitForFunction(() => ['gzip', 'ar'].every((id) => document.querySelector(`#heatmap-${id}`).dataset.drawn === 'true'),
     null, { timeout: 120_000, polling: 500 });
-  const drawn = await page.$$eval('#heatmap-gzip span, #heatmap-ar span', (s) => s.length);
+  const drawn = await page.$$eval('#heatmap-gzip span[data-i], #heatmap-ar span[data-i]', (s) => s.length);
   check(drawn === 2 * chars100k, `both heatmaps hold every one of the ${chars100k} characters (${drawn / 2})`);
   const blocks = await page.$$eval('#heatmap-ar .hb', (bs) => bs.length);
   console.log(`     100,000 characters: scored and drawn in ${((Date.now() - tScore) / 1e3).toFixed(1)} s, ${blocks} blocks per heatmap`);
@@ -399,6 +402,20 @@ await session('views (browser)', async ({ browser, url, watch }) => {
   const noGpuSays = await noGpu.textContent('#runs-on-ar');
   check((await noGpu.getAttribute('#panel-ar', 'data-device')) === 'wasm' && /no WebGPU adapter/.test(noGpuSays),
     `?ep=webgpu without an adapter: "${noGpuSays}"`);
+  // Run on changed during a race: the moved golfer's lane stops and says why (it waited for its old worker
+  // forever), the race ends, and the golfer scores again in its new worker.
+  await raceOnly(noGpu, ['ar']);
+  await noGpu.fill('#max-tokens', '1000');
+  await noGpu.fill('#max-bytes', '4000');
+  await noGpu.click('#generate');
+  await noGpu.waitForFunction(() => (document.querySelector('#lane-out-ar')?.textContent.length ?? 0) > 30, null, { timeout: 60_000 });
+  await noGpu.selectOption('#device', 'cpu');
+  await noGpu.waitForSelector('#lanes[data-done="true"]', { state: 'attached', timeout: 30_000 });
+  const movedSays = await noGpu.textContent('#lane-stats-ar');
+  await noGpu.waitForFunction(() => !/moving/.test(document.querySelector('#runs-on-ar').textContent)
+    && !document.querySelector('#panel-ar').classList.contains('stale'), null, { timeout: 300_000 });
+  check(/moved to cpu/.test(movedSays) && (await noGpu.getAttribute('#panel-ar', 'data-device')) === 'wasm',
+    `Run on changed mid-race: the lane says "${movedSays}", the race ended, AR scored again on the CPU`);
   await noGpu.goto(`${url}?golfers=none&ep=tpu`);
   await noGpu.waitForSelector('#error:not([hidden])');
   const badEp = await noGpu.textContent('#error');

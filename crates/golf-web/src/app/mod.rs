@@ -304,6 +304,8 @@ fn device_changed(state: &Shared, device: Device) {
         state.borrow().panels.iter().filter(|p| p.golf.move_to(device)).map(|p| p.golf.id()).collect();
     for id in &moved {
         set_text(&format!("runs-on-{id}"), &format!("moving to {}…", device.name()));
+        // Its lane in a race under way would wait for the old worker forever: it stops, saying why.
+        race::lane_failed(state, id, &format!("it moved to {} (Generate races it there)", device.name()));
     }
     if !moved.is_empty() {
         spawn_local(score(state.clone(), None));
