@@ -288,10 +288,13 @@ async fn import_and_create(
     let mut manifest = folder.manifest;
     manifest.id = format!("local-{}", manifest.id);
     post(&Reply::Imported { id: manifest.id.clone(), assumed: folder.assumed });
-    let file = |name: &str| folder.files.iter().find(|(n, _)| n == name).map(|(_, b)| b.as_slice()).unwrap_or_default();
-    let tokenizer_file = manifest.tokenizer.file.clone();
+    let file = |name: &str| {
+        let found = folder.files.iter().find(|(n, _)| n == name).map(|(_, b)| b.as_slice());
+        found.ok_or_else(|| not_imported(format!("the import made no {name}")))
+    };
+    let (onnx, tokenizer) = (file("model.onnx")?, file(&manifest.tokenizer.file)?);
     let t0 = now_ms();
-    let (golfer, runs_on) = create(manifest, file("model.onnx"), file(&tokenizer_file), runtime).await?;
+    let (golfer, runs_on) = create(manifest, onnx, tokenizer, runtime).await?;
     Ok((golfer, runs_on, now_ms() - t0))
 }
 
