@@ -1,6 +1,7 @@
-//! Your own golfer: a participant's `.ptz` dropped on the page (or chosen), imported here by the same code as
-//! `golf import` (in its worker), added as a panel and a race lane, and kept in this browser's Cache Storage until removed. What
-//! is kept is the artifact and the import's options, so a reload imports it again, exactly as the first time.
+//! Your own golfer: a participant's `.ptz` dropped on the page (or chosen), imported in its worker by the same
+//! code as `golf import`, added as a panel and a race lane, and kept in this browser's Cache Storage until
+//! removed. What is kept is the artifact and the import's options, so a reload imports it again, exactly as the
+//! first time.
 
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Cache, Response};

@@ -303,10 +303,18 @@ fn fill_plain(heatmap: &Element, text: &str) {
     let chars: Vec<&str> = text.graphemes(true).take(views::HEATMAP_MAX_CHARS).collect();
     heatmap.set_text_content(None);
     for block in views::heatmap_blocks(&chars) {
-        let div = block_div(&chars[block.clone()]);
-        div.set_text_content(Some(&chars[block].concat()));
-        let _ = heatmap.append_child(&div);
+        let _ = heatmap.append_child(&plain_block(&chars[block.clone()], &chars[block].concat()).0);
     }
+}
+
+/// A heatmap block for characters `texts` holding them uncoloured (`plain`, their text, in a `span.rest`, which
+/// the drawing replaces part by part), and that span.
+fn plain_block(texts: &[&str], plain: &str) -> (Element, Element) {
+    let div = block_div(texts);
+    let rest = el("span", "rest", "");
+    rest.set_text_content(Some(plain));
+    let _ = div.append_child(&rest);
+    (div, rest)
 }
 
 /// An empty block of a heatmap for characters `texts`, as tall as they will be while it is off screen.
@@ -339,11 +347,8 @@ pub(super) fn draw_blocks(target_id: &str, texts: &[&str], html: impl Fn(std::op
     // content, so the page does not move as the parts arrive.
     let mut parts: Vec<Part> = Vec::new();
     for block in views::heatmap_blocks(texts) {
-        let div = block_div(&texts[block.clone()]);
         let plain: Rc<str> = texts[block.clone()].concat().into();
-        let rest = el("span", "rest", "");
-        rest.set_text_content(Some(&plain));
-        let _ = div.append_child(&rest);
+        let (div, rest) = plain_block(&texts[block.clone()], &plain);
         let _ = target.append_child(&div);
         let mut offset = 0;
         for start in block.clone().step_by(views::HEATMAP_CHUNK) {
