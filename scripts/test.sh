@@ -27,7 +27,7 @@ say "cargo clippy (native)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 ensure_wasm_target
 say "cargo clippy (wasm32)"
-cargo clippy -p golf-web -p golf-core -p golf-gzip -p golf-tokenize -p golf-onnx -p golf-import -p golf-engine --target wasm32-unknown-unknown --locked -- -D warnings
+cargo clippy -p golf-web -p golf-core -p golf-gzip -p golf-tokenize -p golf-onnx -p golf-import -p golf-llama -p golf-engine --target wasm32-unknown-unknown --locked -- -D warnings
 say "cargo test"
 cargo test --workspace --locked
 say "building the golf CLI (release)"

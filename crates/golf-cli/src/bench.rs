@@ -50,6 +50,27 @@ impl golf_engine::PerKind for Bench {
     }
 }
 
+/// `golf decoder-logprobs`: an autoregressive golfer's decoder, token by token (the others have none).
+pub struct DecoderLogprobs {
+    pub ids: Vec<u32>,
+    pub prefill: usize,
+}
+
+impl golf_engine::PerKind for DecoderLogprobs {
+    type Out = Result<()>;
+    fn gzip(self, _: &golf_gzip::GzipGolfer) -> Result<()> {
+        anyhow::bail!("gzip has no decoder")
+    }
+    fn autoregressive(self, golfer: &golf_onnx::ArGolfer) -> Result<()> {
+        let lp = golf_core::block_on(golfer.decoder_logprobs(&self.ids, self.prefill))?;
+        println!("{}", serde_json::to_string(&lp)?);
+        Ok(())
+    }
+    fn diffusion(self, _: &golf_onnx::MdlmGolfer) -> Result<()> {
+        anyhow::bail!("the diffusion golfer has no decoder")
+    }
+}
+
 pub fn onnx_speed(golfer: &golf_onnx::ArGolfer) -> Result<()> {
     let path = locate::sample(SAMPLE)?;
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read '{}'", path.display()))?;
@@ -57,7 +78,17 @@ pub fn onnx_speed(golfer: &golf_onnx::ArGolfer) -> Result<()> {
     let s = golf_core::block_on(golf_onnx::speed::measure(golfer, &text, 3, || t0.elapsed().as_secs_f64()))?;
     println!("{} speed, native ONNX Runtime {}:", golfer.manifest.label, threads_note());
     println!("  prefill {} tokens   {:>8.1} tokens/s", s.prefill_tokens, s.prefill_tokens_per_s());
-    println!("  decode {} tokens     {:>8.2} ms/token", s.decode_tokens, s.decode_ms_per_token());
+    let ours = s.decode_ms_per_token();
+    match s.graph_decode_ms_per_token() {
+        Some(graph) => {
+            println!("  decode {} tokens     {ours:>8.2} ms/token  (golf-llama's 4-bit kernels)", s.decode_tokens);
+            println!(
+                "  decode on the graph  {graph:>8.2} ms/token  (ONNX Runtime; {:.2}x golf-llama's time)",
+                graph / ours
+            );
+        }
+        None => println!("  decode {} tokens     {ours:>8.2} ms/token", s.decode_tokens),
+    }
     Ok(())
 }
 

@@ -183,9 +183,26 @@ enum Command {
         /// The diffusion golfer: print the canvas after every step (masked slots as ░)
         #[arg(long)]
         show_steps: bool,
+        /// SmolLM2: decode through the ONNX graph instead of golf-llama's 4-bit kernels (to compare them)
+        #[arg(long)]
+        graph_decode: bool,
         /// Strength of gzip's penalty on verbatim repeats (0 = off)
         #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
         dry_multiplier: f64,
+        #[command(flatten)]
+        places: Places,
+    },
+    /// SmolLM2's decoder checked: log2 p of each next token of IDS as generation computes it (the first PREFILL
+    /// through the ONNX graph, then golf-llama's decode step per token), as a JSON array
+    #[command(hide = true)]
+    DecoderLogprobs {
+        #[arg(long, value_enum, default_value = "smollm2")]
+        golfer: GolferId,
+        /// Token ids, comma-separated
+        #[arg(long, value_delimiter = ',')]
+        ids: Vec<u32>,
+        #[arg(long, default_value_t = 1)]
+        prefill: usize,
         #[command(flatten)]
         places: Places,
     },
@@ -344,9 +361,11 @@ fn run(cli: Cli) -> Result<()> {
             steps,
             leftmost,
             show_steps,
+            graph_decode,
             dry_multiplier,
             places,
         } => {
+            golf_onnx::runtime::native::set_graph_decode(graph_decode);
             let mut settings = GenerateSettings {
                 sampler: SamplerSettings { temperature, top_k, top_p, repetition_penalty, seed },
                 max_bytes,
@@ -375,6 +394,9 @@ fn run(cli: Cli) -> Result<()> {
             // The cache-vs-full comparison is the small AR golfers'; SmolLM2's full passes would take minutes.
             let compare_cache = golfer == GolferId::Ar || places.model.is_some();
             places.load(golfer, GzipGolfer::default())?.per_kind(bench::Bench { data, tokens, compare_cache })
+        }
+        Command::DecoderLogprobs { golfer, ids, prefill, places } => {
+            places.load(golfer, GzipGolfer::default())?.per_kind(bench::DecoderLogprobs { ids, prefill })
         }
         Command::Tokenize { model, json_array, file } => tokenize(&model, json_array, file.as_ref()),
         Command::Import { artifact, tokenizer, activation, context, rope_base, softcap, name, out } => {

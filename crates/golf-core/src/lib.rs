@@ -6,6 +6,7 @@
 pub mod accounting;
 pub mod contract;
 pub mod exec;
+pub mod protobuf;
 pub mod sampling;
 pub mod utf8;
 

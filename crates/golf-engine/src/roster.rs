@@ -137,6 +137,7 @@ impl AnyGolfer {
                 serde_json::json!({
                     "prefill_tokens": s.prefill_tokens, "prefill_tokens_per_s": s.prefill_tokens_per_s(),
                     "decode_tokens": s.decode_tokens, "decode_ms_per_token": s.decode_ms_per_token(),
+                    "graph_decode_ms_per_token": s.graph_decode_ms_per_token(),
                 })
             }
             AnyGolfer::Mdlm(g) => {

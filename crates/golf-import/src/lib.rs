@@ -195,6 +195,7 @@ pub fn import(ptz: &[u8], o: &Options) -> Result<Folder, ImportError> {
         bos_id,
         stop_ids: Vec::new(),
         chat: None,
+        decoder: None,
         mask_id: diffusion.then_some(vocab as u32),
         t_eps: diffusion.then_some(1e-3),
         rebuild: o.rebuild.clone(),

@@ -29,6 +29,8 @@ pub struct Window {
 
 pub struct ArGolfer {
     model: Model,
+    /// The manifest's own decode step for generation (SmolLM2's 4-bit kernels), where it names one.
+    decoder: Option<golf_llama::Llama>,
     pub tokenizer: TextTokenizer,
     pub manifest: Manifest,
     /// The manifest's window: its context, and its stride for scoring.
@@ -114,7 +116,25 @@ impl ArGolfer {
         let tokenizer = manifest.load_tokenizer(tokenizer)?;
         let model = Model::from_bytes(onnx).await?;
         let window = Window { size: manifest.context, stride: manifest.stride.unwrap_or(manifest.context) };
-        Ok(ArGolfer { model, tokenizer, manifest, window })
+        let decoder = match manifest.decoder {
+            #[cfg(not(target_arch = "wasm32"))]
+            Some(_) if crate::runtime::native::graph_decode() => None,
+            Some(_) if crate::runtime::on_gpu() => None,
+            Some(crate::Decoder::Llama) => {
+                let shape = golf_llama::Shape {
+                    layers: manifest.layers,
+                    kv_heads: manifest.kv_heads,
+                    head_dim: manifest.head_dim,
+                };
+                #[cfg(not(target_arch = "wasm32"))]
+                let threads = crate::runtime::native::threads();
+                #[cfg(target_arch = "wasm32")]
+                let threads = 1;
+                Some(golf_llama::Llama::from_onnx(onnx, shape, threads)?)
+            }
+            None => None,
+        };
+        Ok(ArGolfer { model, decoder, tokenizer, manifest, window })
     }
 
     fn empty_cache(&self) -> Vec<Input> {
@@ -132,6 +152,18 @@ impl ArGolfer {
         targets: &[u32],
         cache: Option<Vec<Value>>,
     ) -> Result<(crate::runtime::Outputs, Vec<Value>), OnnxError> {
+        let mut out = self.call_outputs(ids, targets, cache).await?;
+        let present = self.cache_names().iter().map(|(_, name)| out.take(name)).collect::<Result<_, _>>()?;
+        Ok((out, present))
+    }
+
+    /// [`Self::call`]'s outputs, the new cache among them.
+    async fn call_outputs(
+        &self,
+        ids: &[u32],
+        targets: &[u32],
+        cache: Option<Vec<Value>>,
+    ) -> Result<crate::runtime::Outputs, OnnxError> {
         let t = ids.len() as i64;
         let mut inputs = vec![
             ("input_ids", Input::I64 { shape: vec![1, t], data: ids.iter().map(|&i| i as i64).collect() }),
@@ -145,12 +177,67 @@ impl ArGolfer {
         for (name, value) in names.iter().zip(past) {
             inputs.push((name.0.as_str(), value));
         }
-        let mut out = self.model.run(inputs).await?;
-        let mut present = Vec::with_capacity(names.len());
-        for (_, out_name) in &names {
-            present.push(out.take(out_name)?);
+        self.model.run(inputs).await
+    }
+
+    /// The next token's logits after `ids`, fed over the run's cache: one step of our decoder where there is one
+    /// and the ids are one token it has the cache for; else the graph (a prompt, or a window started again),
+    /// whose cache the decoder then takes over.
+    async fn next_logits(&self, run: &mut ArGeneration, ids: &[u32]) -> Result<Vec<f32>, OnnxError> {
+        let decoder = self.decoder.as_ref().filter(|_| !run.on_graph);
+        if let (Some(decoder), Some(cache), [id]) = (decoder, &mut run.decoded, ids) {
+            return Ok(decoder.step(*id, cache));
         }
-        Ok((out, present))
+        let Some(decoder) = decoder else {
+            let (out, cache) = self.call(ids, ids, run.cache.take()).await?;
+            run.cache = Some(cache);
+            return out.f32("last_logits");
+        };
+        let (logits, cache) = self.prefill_for(decoder, ids).await?;
+        run.decoded = Some(cache);
+        Ok(logits)
+    }
+
+    /// `ids` through the graph from an empty cache: the last position's logits and the cache, for `decoder`.
+    async fn prefill_for(
+        &self,
+        decoder: &golf_llama::Llama,
+        ids: &[u32],
+    ) -> Result<(Vec<f32>, golf_llama::Cache), OnnxError> {
+        let out = self.call_outputs(ids, ids, None).await?;
+        let present = (0..self.manifest.layers)
+            .map(|i| Ok((out.f32(&format!("present_key_{i}"))?, out.f32(&format!("present_value_{i}"))?)))
+            .collect::<Result<Vec<_>, OnnxError>>()?;
+        Ok((out.f32("last_logits")?, decoder.cache_from_present(&present)?))
+    }
+
+    /// log2 p(ids[i + 1] | ids[..=i]) for i from `prefill - 1` on, the way generation computes them: `ids[..prefill]`
+    /// through the graph, then one token per step through the golfer's decoder (for its parity test against a
+    /// float64 reference). An error where the golfer has no decoder.
+    pub async fn decoder_logprobs(&self, ids: &[u32], prefill: usize) -> Result<Vec<f64>, GolfError> {
+        let decoder = self.decoder.as_ref().ok_or_else(|| {
+            GolfError::BadSetting(format!(
+                "{} has no decoder of its own (its manifest names none)",
+                self.manifest.label
+            ))
+        })?;
+        if prefill == 0 || prefill >= ids.len() {
+            return Err(GolfError::BadSetting(format!(
+                "the prefill must be from 1 to {}, not {prefill}",
+                ids.len() - 1
+            )));
+        }
+        let (mut logits, mut cache) = self.prefill_for(decoder, &ids[..prefill]).await?;
+        let mut out = Vec::with_capacity(ids.len() - prefill);
+        for (i, &next) in ids.iter().enumerate().skip(prefill) {
+            let max = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
+            let z: f64 = logits.iter().map(|&l| (l as f64 - max).exp()).sum();
+            out.push((logits[next as usize] as f64 - max - z.ln()) / std::f64::consts::LN_2);
+            if i + 1 < ids.len() {
+                logits = decoder.step(next, &mut cache);
+            }
+        }
+        Ok(out)
     }
 
     fn cache_names(&self) -> Vec<(String, String)> {
@@ -186,6 +273,23 @@ impl ArGolfer {
         ids.push(chat.im_start);
         ids.extend(self.tokenizer.encode_ids("assistant\n"));
         Ok(ids)
+    }
+
+    /// Whether generation decodes with a decoder of ours (the manifest's `decoder`) rather than the graph.
+    pub fn has_decoder(&self) -> bool {
+        self.decoder.is_some()
+    }
+
+    /// [`Golfer::start_generate`], decoding every token through the graph even where the golfer has a decoder
+    /// of its own (the benchmark compares the two).
+    pub fn start_generate_on_graph(
+        &self,
+        prompt: &str,
+        settings: &GenerateSettings,
+    ) -> Result<ArGeneration, GolfError> {
+        let mut run = self.start_generate(prompt, settings)?;
+        run.on_graph = true;
+        Ok(run)
     }
 
     /// The manifest's window: the context, and the stride scoring uses unless told otherwise.
@@ -280,6 +384,8 @@ impl Golfer for ArGolfer {
             pending: context.clone(),
             context,
             cache: None,
+            decoded: None,
+            on_graph: false,
             cache_len: 0,
             sampler: Sampler::new(settings.sampler),
             settings: settings.clone(),
@@ -300,13 +406,12 @@ impl Golfer for ArGolfer {
             let keep = self.window.size / 2;
             run.pending = run.context[run.context.len() - keep..].to_vec();
             run.cache = None;
+            run.decoded = None;
             run.cache_len = 0;
         }
         let ids = std::mem::take(&mut run.pending);
-        let (out, cache) = self.call(&ids, &ids, run.cache.take()).await?;
-        run.cache = Some(cache);
+        let logits = self.next_logits(run, &ids).await?;
         run.cache_len += ids.len();
-        let logits = out.f32("last_logits")?;
         let recent = &run.context[run.context.len().saturating_sub(64)..];
         let id = run.sampler.sample(&tokens::sampleable(&self.tokenizer, &logits), recent) as u32;
         if self.manifest.stop_ids.contains(&id) {
@@ -330,8 +435,14 @@ pub(crate) fn describe_logits(tok: &TextTokenizer, logits: &[f32], id: u32) -> T
     let max = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
     let z: f64 = logits.iter().map(|&l| (l as f64 - max).exp()).sum();
     let p = |l: f32| (l as f64 - max).exp() / z;
+    // The ten most likely, without sorting the whole vocabulary (49,152 logits: milliseconds per token).
+    let by_logit = |&a: &usize, &b: &usize| logits[b].total_cmp(&logits[a]).then(a.cmp(&b));
     let mut order: Vec<usize> = (0..logits.len()).collect();
-    order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
+    if order.len() > 10 {
+        order.select_nth_unstable_by(9, by_logit);
+        order.truncate(10);
+    }
+    order.sort_by(by_logit);
     let entropy = logits.iter().map(|&l| p(l)).filter(|&q| q > 0.0).map(|q| -q * q.log2()).sum::<f64>();
     TokenInfo {
         text: tok.token_text(id),
@@ -352,6 +463,10 @@ pub struct ArGeneration {
     context: Vec<u32>,
     pending: Vec<u32>,
     cache: Option<Vec<Value>>,
+    /// The cache of the golfer's own decoder, once a prompt was prefilled (then `cache` stays empty).
+    decoded: Option<golf_llama::Cache>,
+    /// Every step through the graph even where the golfer has a decoder (to compare them).
+    on_graph: bool,
     cache_len: usize,
     sampler: Sampler,
     settings: GenerateSettings,

@@ -10,7 +10,7 @@ pub mod runtime;
 pub mod speed;
 mod tokens;
 
-pub use manifest::{Manifest, ModelKind};
+pub use manifest::{Decoder, Manifest, ModelKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OnnxError {
@@ -22,6 +22,8 @@ pub enum OnnxError {
     BadFile { file: String, why: String, rebuild: String },
     #[error("{0}")]
     Manifest(String),
+    #[error(transparent)]
+    Decoder(#[from] golf_llama::LlamaError),
 }
 
 /// Checks a model file's bytes against its manifest entry; the error names the file and how to rebuild it.

@@ -43,6 +43,14 @@ pub enum ModelKind {
     Diffusion,
 }
 
+/// A decode step of our own that generation uses instead of the ONNX graph's (prefill and scoring stay on it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decoder {
+    /// `golf-llama`: llama blocks over the graph's own Q4_1/Q8_0 initializers (SmolLM2's converter).
+    Llama,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Manifest {
     pub id: String,
@@ -73,6 +81,9 @@ pub struct Manifest {
     pub stop_ids: Vec<u32>,
     #[serde(default)]
     pub chat: Option<ChatTemplate>,
+    /// Generation decodes with this instead of the graph (the graph's numbers up to float32 rounding, faster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoder: Option<Decoder>,
     /// The diffusion golfer's [MASK] token (one past the vocabulary).
     #[serde(default)]
     pub mask_id: Option<u32>,

@@ -54,6 +54,17 @@ pub mod native {
     /// Intra-op threads for sessions created from now on (0: ONNX Runtime's default, one per core).
     pub(super) static THREADS: AtomicUsize = AtomicUsize::new(0);
 
+    /// Generation through the ONNX graph even where the manifest names a faster decoder of ours (to compare).
+    static GRAPH_DECODE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+    pub fn set_graph_decode(on: bool) {
+        GRAPH_DECODE.store(on, Ordering::Relaxed);
+    }
+
+    pub fn graph_decode() -> bool {
+        GRAPH_DECODE.load(Ordering::Relaxed)
+    }
+
     pub fn set_threads(n: usize) {
         THREADS.store(n, Ordering::Relaxed);
     }
@@ -119,6 +130,14 @@ pub enum WebBuild {
 
 #[cfg(target_arch = "wasm32")]
 static BUILD: OnceLock<WebBuild> = OnceLock::new();
+
+/// Whether sessions run on a GPU (WebGPU); then a decode step is the graph's, not a CPU kernel of ours.
+pub fn on_gpu() -> bool {
+    #[cfg(target_arch = "wasm32")]
+    return BUILD.get() == Some(&WebBuild::WebGpu);
+    #[cfg(not(target_arch = "wasm32"))]
+    false
+}
 
 /// Loads ONNX Runtime Web (`build`) from `dist_base` (absolute, ending in `/`: the site's own copy, so nothing is
 /// fetched from elsewhere), telemetry off, with `threads` compute threads (more than 1 needs cross-origin

@@ -16,6 +16,8 @@ pub struct Speed {
     pub prefill_seconds: f64,
     pub decode_tokens: usize,
     pub decode_seconds: f64,
+    /// Where the golfer decodes with a decoder of its own: the same decode through the ONNX graph.
+    pub graph_decode_seconds: Option<f64>,
 }
 
 impl Speed {
@@ -25,6 +27,10 @@ impl Speed {
 
     pub fn decode_ms_per_token(&self) -> f64 {
         self.decode_seconds * 1e3 / self.decode_tokens.max(1) as f64
+    }
+
+    pub fn graph_decode_ms_per_token(&self) -> Option<f64> {
+        self.graph_decode_seconds.map(|s| s * 1e3 / self.decode_tokens.max(1) as f64)
     }
 }
 
@@ -50,8 +56,13 @@ pub async fn measure(golfer: &ArGolfer, text: &str, runs: usize, now: impl Fn() 
         chat: false,
         ..GenerateSettings::default()
     };
-    let mut best =
-        Speed { prefill_tokens: 0, prefill_seconds: f64::INFINITY, decode_tokens: 0, decode_seconds: f64::INFINITY };
+    let mut best = Speed {
+        prefill_tokens: 0,
+        prefill_seconds: f64::INFINITY,
+        decode_tokens: 0,
+        decode_seconds: f64::INFINITY,
+        graph_decode_seconds: None,
+    };
     for _ in 0..runs.max(1) {
         let t = now();
         // With popovers, as the page scores.
@@ -64,20 +75,32 @@ pub async fn measure(golfer: &ArGolfer, text: &str, runs: usize, now: impl Fn() 
             best.prefill_tokens = golfer.report(&run).map_or(0, |r| r.tokens) + 1;
         }
 
-        let mut run = golfer.start_generate(PROMPT, &settings)?;
-        golfer.generate_step(&mut run).await?; // the prompt's prefill and the first token
-        let t = now();
-        let mut steps = 0;
-        while !golfer.generate_step(&mut run).await?.finished {
-            steps += 1;
-        }
-        let seconds = now() - t;
+        let (seconds, steps) = decode(golfer, golfer.start_generate(PROMPT, &settings)?, &now).await?;
         if seconds < best.decode_seconds {
             best.decode_seconds = seconds;
             best.decode_tokens = steps;
         }
+        if golfer.has_decoder() {
+            let (seconds, _) = decode(golfer, golfer.start_generate_on_graph(PROMPT, &settings)?, &now).await?;
+            best.graph_decode_seconds = Some(best.graph_decode_seconds.map_or(seconds, |b| b.min(seconds)));
+        }
     }
     Ok(best)
+}
+
+/// Seconds for the decode steps of `run` after the prompt's prefill and first token, and their number.
+async fn decode(
+    golfer: &ArGolfer,
+    mut run: crate::ArGeneration,
+    now: &impl Fn() -> f64,
+) -> Result<(f64, usize), GolfError> {
+    golfer.generate_step(&mut run).await?;
+    let t = now();
+    let mut steps = 0;
+    while !golfer.generate_step(&mut run).await?.finished {
+        steps += 1;
+    }
+    Ok((now() - t, steps))
 }
 
 /// The diffusion golfer's speed: model calls on full windows of text. The chain rules make one call per token

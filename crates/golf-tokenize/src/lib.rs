@@ -4,8 +4,6 @@ pub mod byte_bpe;
 pub mod restore;
 pub mod sentencepiece;
 
-mod protobuf;
-
 pub use byte_bpe::ByteBpe;
 pub use restore::{Edit, EditKind, SideChannel};
 pub use sentencepiece::{PieceKind, SentencePiece, Token, TokenizeError};

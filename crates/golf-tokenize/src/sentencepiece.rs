@@ -15,7 +15,7 @@ use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 use std::ops::Range;
 
-use crate::protobuf::{Fields, Value};
+use golf_core::protobuf::{Fields, Value};
 
 pub(crate) const SPACE_SYMBOL: &str = "\u{2581}";
 

@@ -1,4 +1,5 @@
-//! Just enough of the protobuf wire format to read a SentencePiece `.model` file.
+//! Just enough of the protobuf wire format to read the messages we load: a SentencePiece `.model` file, an ONNX
+//! model's initializers. Zero-copy: byte fields borrow from the buffer.
 
 #[derive(Debug)]
 pub enum Value<'a> {
@@ -75,4 +76,32 @@ impl<'a> Iterator for Fields<'a> {
             }
         }
     }
+}
+
+/// A packed varint field that ends inside a value.
+#[derive(Debug, thiserror::Error)]
+#[error("a packed varint field is cut short")]
+pub struct Truncated;
+
+/// The values of a packed `repeated` varint field (how proto3 writes an ONNX tensor's `dims`).
+pub fn packed_varints(mut buf: &[u8]) -> Result<Vec<u64>, Truncated> {
+    let mut out = Vec::new();
+    while !buf.is_empty() {
+        let mut v = 0u64;
+        let mut shift = 0;
+        loop {
+            let (&b, rest) = buf.split_first().ok_or(Truncated)?;
+            buf = rest;
+            v |= ((b & 0x7f) as u64) << shift;
+            if b & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+            if shift >= 64 {
+                return Err(Truncated);
+            }
+        }
+        out.push(v);
+    }
+    Ok(out)
 }
