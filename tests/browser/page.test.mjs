@@ -7,7 +7,7 @@
 // Saves screenshots to tests/browser/screenshots/.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { check, nativeScore, raceOnly, samplesDir, session, shots } from './harness.mjs';
+import { check, golfRun, nativeScore, raceOnly, samplesDir, session, shots } from './harness.mjs';
 
 await session('page (browser)', async ({ browser, url, watch, outside }) => {
   const page = watch(await browser.newPage({ viewport: { width: 1200, height: 1000 } }));
@@ -166,6 +166,12 @@ await session('page (browser)', async ({ browser, url, watch, outside }) => {
   await page.waitForSelector('#lanes[data-done="true"]', { timeout: 300_000 });
   const chat = await page.textContent('#lane-out-smollm2');
   check(/Paris/.test(chat) && !/im_end/.test(chat), `SmolLM2 chat answer: ${JSON.stringify(chat.slice(0, 160))}`);
+  // Decoded in the worker by golf-llama's SIMD128 kernels; the CLI decodes with its AVX2 ones: the same answer.
+  const cliChat = golfRun(['generate', '--golfer', 'smollm2', '--chat', '--prompt', 'What is the capital of France?',
+    '--temperature', '0', '--max-bytes', '400', '--max-tokens', await page.inputValue('#max-tokens'),
+    '--top-p', await page.inputValue('#top-p'), '--repetition-penalty', await page.inputValue('#repetition-penalty')]);
+  const cliAnswer = cliChat.slice(cliChat.indexOf('\n') + 1).replace(/\n$/, '');
+  check(chat === `What is the capital of France?\n${cliAnswer}`, `the page's greedy answer is the CLI's (${cliAnswer.length} characters)`);
   console.log(`     SmolLM2: ${await page.textContent('#lane-stats-smollm2')}`);
   await page.uncheck('#chat');
 

@@ -106,9 +106,19 @@ impl Tensor<'_> {
         Ok(self.raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
     }
 
-    fn f16s(&self, name: &str, dims: &[Option<usize>]) -> Result<Vec<f32>, LlamaError> {
+    /// Halves as their bits (kept so: half the bytes a decode step reads for them). Infinities and NaNs are
+    /// refused, so that the kernels' conversion need not handle them.
+    fn f16s(&self, name: &str, dims: &[Option<usize>]) -> Result<Vec<u16>, LlamaError> {
         self.check(name, FLOAT16, dims)?;
-        Ok(self.raw.chunks_exact(2).map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]]))).collect())
+        let halves: Vec<u16> = self.raw.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect();
+        if halves.iter().any(|h| h & 0x7c00 == 0x7c00) {
+            return Err(LlamaError::Shape {
+                name: name.into(),
+                got: self.dims.clone(),
+                expected: "finite scales".into(),
+            });
+        }
+        Ok(halves)
     }
 
     pub(crate) fn dims(&self) -> &[usize] {
@@ -117,7 +127,7 @@ impl Tensor<'_> {
 }
 
 /// IEEE half to single precision (exact: every half is a float).
-fn f16_to_f32(h: u16) -> f32 {
+pub(crate) fn f16_to_f32(h: u16) -> f32 {
     let sign = ((h as u32) & 0x8000) << 16;
     let exp = ((h >> 10) & 0x1f) as u32;
     let man = (h & 0x3ff) as u32;
@@ -150,8 +160,9 @@ pub struct Q4 {
     pub rows: usize,
     pub cols: usize,
     pub(crate) nibbles: Vec<u8>,
-    pub(crate) d: Vec<f32>,
-    pub(crate) m: Vec<f32>,
+    /// fp16 bits.
+    pub(crate) d: Vec<u16>,
+    pub(crate) m: Vec<u16>,
 }
 
 impl Q4 {
@@ -180,7 +191,7 @@ impl Q4 {
         }
         let d = get("d")?.f16s(&format!("{hint}.d"), &[Some(rows), Some(blocks)])?;
         let m = get("m")?.f16s(&format!("{hint}.m"), &[Some(rows), Some(blocks)])?;
-        let (mut nibbles, mut gd, mut gm) = (vec![0u8; q4.raw.len()], vec![0f32; d.len()], vec![0f32; m.len()]);
+        let (mut nibbles, mut gd, mut gm) = (vec![0u8; q4.raw.len()], vec![0u16; d.len()], vec![0u16; m.len()]);
         for (at, src) in q4.raw.chunks_exact(16).enumerate() {
             let to = grouped(at / blocks, at % blocks, blocks);
             let elem = |e: usize| (src[e / 2] >> (4 * (e % 2))) & 15;
@@ -199,7 +210,8 @@ pub struct Q8 {
     pub rows: usize,
     pub cols: usize,
     pub(crate) q: Vec<i8>,
-    pub(crate) d: Vec<f32>,
+    /// fp16 bits.
+    pub(crate) d: Vec<u16>,
 }
 
 impl Q8 {
@@ -223,7 +235,7 @@ impl Q8 {
             });
         }
         let d = inits.one("token_embd.d")?.f16s("token_embd.d", &[Some(rows), Some(blocks), Some(1)])?;
-        let (mut q, mut gd) = (vec![0i8; codes.raw.len()], vec![0f32; d.len()]);
+        let (mut q, mut gd) = (vec![0i8; codes.raw.len()], vec![0u16; d.len()]);
         for (at, src) in codes.raw.chunks_exact(32).enumerate() {
             let to = grouped(at / blocks, at % blocks, blocks);
             for (o, &u) in q[to * 32..][..32].iter_mut().zip(src) {
@@ -239,8 +251,9 @@ impl Q8 {
         let blocks = self.cols / 32;
         for (b, o) in out.chunks_exact_mut(32).enumerate() {
             let at = grouped(r, b, blocks);
+            let d = f16_to_f32(self.d[at]);
             for (o, &q) in o.iter_mut().zip(&self.q[at * 32..][..32]) {
-                *o = q as f32 * self.d[at];
+                *o = q as f32 * d;
             }
         }
     }
