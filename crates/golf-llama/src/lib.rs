@@ -5,7 +5,7 @@
 //! activations straight from its nibbles (no 8-bit rounding of the activations, unlike llama.cpp), so the
 //! logits are the graph's up to float32 rounding. The weights are read from the golfer's own ONNX graph
 //! (`scripts/smollm2/convert.py`), so the page downloads nothing more. Prefill stays on ONNX Runtime; its KV
-//! cache is handed over with [`Cache::from_present`].
+//! cache is handed over with [`Llama::cache_from_present`].
 
 mod decode;
 mod kernels;
