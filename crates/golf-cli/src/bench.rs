@@ -31,21 +31,25 @@ pub struct Bench {
     pub data: std::path::PathBuf,
     pub tokens: usize,
     pub compare_cache: bool,
+    /// Print the neural golfers' speed as JSON (golf_onnx::speed::Speed) instead of lines.
+    pub json: bool,
 }
 
 impl golf_engine::PerKind for Bench {
     type Out = Result<()>;
     fn gzip(self, _: &golf_gzip::GzipGolfer) -> Result<()> {
+        anyhow::ensure!(!self.json, "bench --json is for the autoregressive golfers (ar, smollm2, --model)");
         run(&self.data)
     }
     fn autoregressive(self, golfer: &golf_onnx::ArGolfer) -> Result<()> {
-        onnx_speed(golfer)?;
+        onnx_speed(golfer, self.json)?;
         if self.compare_cache {
             ar_generation(golfer, self.tokens)?;
         }
         Ok(())
     }
     fn diffusion(self, golfer: &golf_onnx::MdlmGolfer) -> Result<()> {
+        anyhow::ensure!(!self.json, "bench --json is for the autoregressive golfers (ar, smollm2, --model)");
         mdlm_speed(golfer)
     }
 }
@@ -71,11 +75,15 @@ impl golf_engine::PerKind for DecoderLogprobs {
     }
 }
 
-pub fn onnx_speed(golfer: &golf_onnx::ArGolfer) -> Result<()> {
+pub fn onnx_speed(golfer: &golf_onnx::ArGolfer, json: bool) -> Result<()> {
     let path = locate::sample(SAMPLE)?;
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read '{}'", path.display()))?;
     let t0 = Instant::now();
     let s = golf_core::block_on(golf_onnx::speed::measure(golfer, &text, 3, || t0.elapsed().as_secs_f64()))?;
+    if json {
+        println!("{}", serde_json::to_string(&s)?);
+        return Ok(());
+    }
     println!("{} speed, native ONNX Runtime {}:", golfer.manifest.label, threads_note());
     println!("  prefill {} tokens   {:>8.1} tokens/s", s.prefill_tokens, s.prefill_tokens_per_s());
     let ours = s.decode_ms_per_token();

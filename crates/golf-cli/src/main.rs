@@ -260,6 +260,9 @@ enum Command {
         /// ONNX Runtime intra-op threads (default: as many as cores)
         #[arg(long)]
         threads: Option<usize>,
+        /// AR and SmolLM2: print the prefill and decode measurement as one JSON object (for peer benchmarks)
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         places: Places,
     },
@@ -386,14 +389,15 @@ fn run(cli: Cli) -> Result<()> {
             }
             generate(golfer, &prompt, settings, show_steps, &mut std::io::stdout().lock())
         }
-        Command::Bench { golfer, tokens, threads, places } => {
+        Command::Bench { golfer, tokens, threads, json, places } => {
             if let Some(n) = threads {
                 golf_onnx::runtime::native::set_threads(n);
             }
             let data = locate::data_dir(places.data.as_deref());
             // The cache-vs-full comparison is the small AR golfers'; SmolLM2's full passes would take minutes.
             let compare_cache = golfer == GolferId::Ar || places.model.is_some();
-            places.load(golfer, GzipGolfer::default())?.per_kind(bench::Bench { data, tokens, compare_cache })
+            let compare_cache = compare_cache && !json;
+            places.load(golfer, GzipGolfer::default())?.per_kind(bench::Bench { data, tokens, compare_cache, json })
         }
         Command::DecoderLogprobs { golfer, ids, prefill, places } => {
             places.load(golfer, GzipGolfer::default())?.per_kind(bench::DecoderLogprobs { ids, prefill })

@@ -2,8 +2,8 @@
 //!
 //! A decode step reads every weight once, so these are bound by how fast the nibbles become floats: per block
 //! of 32, the 4-bit codes are widened to f32 and dotted with x, then scaled once (`d * dot + m * sum(x)` for
-//! Q4_1). One version per instruction set (AVX2+FMA natively when the CPU has it, SIMD128 in the browser) and
-//! a scalar one that is the reference the tests hold them to.
+//! Q4_1). One version per instruction set (AVX-512 natively where the CPU has it, else AVX2+FMA, SIMD128 in the
+//! browser) and a scalar one that is the reference the tests hold them to.
 
 use crate::weights::{GROUP, Q4, Q8};
 
@@ -19,12 +19,17 @@ pub(crate) fn q4_rows(w: &Q4, first: usize, x: &[f32], xs: &[f32], y: &mut [f32]
     let span = first * blocks..(first + y.len()) * blocks;
     let (nibbles, d, m) = (&w.nibbles[span.start * 16..span.end * 16], &w.d[span.clone()], &w.m[span]);
     #[cfg(target_arch = "x86_64")]
+    if avx512::detected() {
+        // SAFETY: as below.
+        return unsafe { avx512::q4_rows(nibbles, d, m, &avx512::nibble_order(x), xs, y) };
+    }
+    #[cfg(target_arch = "x86_64")]
     if avx2::detected() {
         // SAFETY: the features were detected; the slices hold `y.len()` rows of `blocks` blocks (asserted inside).
         return unsafe { avx2::q4_rows(nibbles, d, m, x, xs, y) };
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    return simd128::q4_rows(nibbles, d, m, x, xs, y);
+    return simd128::q4_rows(nibbles, d, m, &limbs::Limbs::of(x), xs, y);
     #[allow(unreachable_code)]
     scalar::q4_rows(nibbles, d, m, x, xs, y)
 }
@@ -35,12 +40,17 @@ pub(crate) fn q8_rows(w: &Q8, first: usize, x: &[f32], y: &mut [f32]) {
     assert!(first.is_multiple_of(GROUP) && y.len().is_multiple_of(GROUP) && x.len() == w.cols);
     let (q, d) = (&w.q[first * w.cols..(first + y.len()) * w.cols], &w.d[first * blocks..(first + y.len()) * blocks]);
     #[cfg(target_arch = "x86_64")]
+    if avx512::detected() {
+        // SAFETY: as in q4_rows.
+        return unsafe { avx512::q8_rows(q, d, x, y) };
+    }
+    #[cfg(target_arch = "x86_64")]
     if avx2::detected() {
         // SAFETY: as in q4_rows.
         return unsafe { avx2::q8_rows(q, d, x, y) };
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    return simd128::q8_rows(q, d, x, y);
+    return simd128::q8_rows(q, d, &limbs::Limbs::of(x), y);
     #[allow(unreachable_code)]
     scalar::q8_rows(q, d, x, y)
 }
@@ -193,10 +203,181 @@ mod avx2 {
     }
 }
 
+/// AVX-512: sixteen lanes, and a Q4 block's nibbles widened without shuffles. Each row's 16 bytes are broadcast
+/// to the four 128-bit lanes (a load, no shuffle port) and lane k shifts its 32 bits right by 8*(k/4) (+4 for the
+/// high nibbles): lane k then holds element 4*(k%4) + k/4 of the block (or 16 more), so x is put in that order
+/// once per product ([`nibble_order`]) instead of every row reordering its weights.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    use super::GROUP;
+
+    pub(super) fn detected() -> bool {
+        is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") && super::avx2::detected()
+    }
+
+    /// x with each block of 32 in the order the Q4 kernel's lanes hold the elements.
+    pub(super) fn nibble_order(x: &[f32]) -> Vec<f32> {
+        let mut out = vec![0f32; x.len()];
+        for (o, x) in out.chunks_exact_mut(32).zip(x.chunks_exact(32)) {
+            for k in 0..16 {
+                let e = 4 * (k % 4) + k / 4;
+                (o[k], o[16 + k]) = (x[e], x[16 + e]);
+            }
+        }
+        out
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
+    #[inline]
+    unsafe fn halves(p: *const u16) -> __m128 {
+        _mm_cvtph_ps(_mm_loadl_epi64(p as *const __m128i))
+    }
+
+    /// `x` is in [`nibble_order`].
+    #[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
+    pub(super) unsafe fn q4_rows(nibbles: &[u8], d: &[u16], m: &[u16], x: &[f32], xs: &[f32], y: &mut [f32]) {
+        let blocks = xs.len();
+        assert!(nibbles.len() == y.len() * blocks * 16 && d.len() == y.len() * blocks && m.len() == d.len());
+        assert!(x.len() == blocks * 32);
+        let (np, dp, mp, xp) = (nibbles.as_ptr(), d.as_ptr(), m.as_ptr(), x.as_ptr());
+        let low = _mm512_set_epi32(24, 24, 24, 24, 16, 16, 16, 16, 8, 8, 8, 8, 0, 0, 0, 0);
+        let high = _mm512_add_epi32(low, _mm512_set1_epi32(4));
+        let mask = _mm512_set1_epi32(15);
+        for (g, y) in y.chunks_exact_mut(GROUP).enumerate() {
+            let mut acc = [_mm512_setzero_ps(); GROUP];
+            let mut offsets = _mm_setzero_ps();
+            for (b, &sum) in xs.iter().enumerate() {
+                let (x0, x1) = (_mm512_loadu_ps(xp.add(b * 32)), _mm512_loadu_ps(xp.add(b * 32 + 16)));
+                let at = (g * blocks + b) * GROUP;
+                offsets = _mm_fmadd_ps(halves(mp.add(at)), _mm_set1_ps(sum), offsets);
+                let mut ds = [0f32; GROUP];
+                _mm_storeu_ps(ds.as_mut_ptr(), halves(dp.add(at)));
+                for (i, acc) in acc.iter_mut().enumerate() {
+                    let v = _mm512_broadcast_i32x4(_mm_loadu_si128(np.add((at + i) * 16) as *const __m128i));
+                    let lo = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srlv_epi32(v, low), mask));
+                    let hi = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srlv_epi32(v, high), mask));
+                    let dot = _mm512_fmadd_ps(hi, x1, _mm512_mul_ps(lo, x0));
+                    *acc = _mm512_fmadd_ps(_mm512_set1_ps(ds[i]), dot, *acc);
+                }
+            }
+            let mut o = [0f32; GROUP];
+            _mm_storeu_ps(o.as_mut_ptr(), offsets);
+            for i in 0..GROUP {
+                y[i] = _mm512_reduce_add_ps(acc[i]) + o[i];
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
+    pub(super) unsafe fn q8_rows(q: &[i8], d: &[u16], x: &[f32], y: &mut [f32]) {
+        let blocks = x.len() / 32;
+        assert!(q.len() == y.len() * blocks * 32 && d.len() == y.len() * blocks && x.len() == blocks * 32);
+        let (qp, dp, xp) = (q.as_ptr(), d.as_ptr(), x.as_ptr());
+        for (g, y) in y.chunks_exact_mut(GROUP).enumerate() {
+            let mut acc = [_mm512_setzero_ps(); GROUP];
+            for b in 0..blocks {
+                let (x0, x1) = (_mm512_loadu_ps(xp.add(b * 32)), _mm512_loadu_ps(xp.add(b * 32 + 16)));
+                let at = (g * blocks + b) * GROUP;
+                let mut ds = [0f32; GROUP];
+                _mm_storeu_ps(ds.as_mut_ptr(), halves(dp.add(at)));
+                for (i, acc) in acc.iter_mut().enumerate() {
+                    let p = qp.add((at + i) * 32) as *const __m128i;
+                    let lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(p)));
+                    let hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(p.add(1))));
+                    let dot = _mm512_fmadd_ps(hi, x1, _mm512_mul_ps(lo, x0));
+                    *acc = _mm512_fmadd_ps(_mm512_set1_ps(ds[i]), dot, *acc);
+                }
+            }
+            for i in 0..GROUP {
+                y[i] = _mm512_reduce_add_ps(acc[i]);
+            }
+        }
+    }
+}
+
+/// The activations as two 16-bit integer limbs, for instruction sets whose integer dot product is cheaper than
+/// widening every weight to a float (wasm SIMD128 has no fused multiply-add, but has `i32x4.dot_i16x8_s`: eight
+/// products and four sums in one instruction).
+///
+/// Per block of 32, with s the power of two that puts the block's largest |x| just under 2^14: x = s * (hi +
+/// lo / 2^15), hi and lo integers of at most 2^14 in size. That leaves an error of at most 2^-16 s, under 2^-29
+/// of the block's largest |x|: far below float32's own rounding of a product of that element (2^-24 of it).
+/// The weights times each limb are summed exactly in 32-bit integers (15 x 2^14 x 32 < 2^23 for Q4; for Q8
+/// 127 x 2^14 x 32 < 2^31), then become floats once per block.
+#[cfg(any(test, all(target_arch = "wasm32", target_feature = "simd128")))]
+pub(crate) mod limbs {
+    pub(crate) struct Limbs {
+        pub(crate) hi: Vec<i16>,
+        pub(crate) lo: Vec<i16>,
+        /// Per block: s.
+        pub(crate) scale: Vec<f32>,
+    }
+
+    /// 2^k as a float, subnormal powers included.
+    fn power_of_two(k: i32) -> f32 {
+        if k >= -126 {
+            f32::from_bits(((k.min(127) + 127) as u32) << 23)
+        } else {
+            f32::from_bits(1 << (k.max(-149) + 149))
+        }
+    }
+
+    impl Limbs {
+        pub(crate) fn of(x: &[f32]) -> Limbs {
+            let mut out = Limbs { hi: vec![0; x.len()], lo: vec![0; x.len()], scale: Vec::with_capacity(x.len() / 32) };
+            for (b, xb) in x.chunks_exact(32).enumerate() {
+                let max = xb.iter().fold(0f32, |m, v| m.max(v.abs()));
+                // 2^e > max (e from the float's exponent; a subnormal max counts as 2^-126).
+                let e = if max == 0.0 { 0 } else { (((max.to_bits() >> 23) & 0xff) as i32 - 127).max(-126) + 1 };
+                let s = power_of_two(e - 14);
+                out.scale.push(s);
+                for (i, &v) in xb.iter().enumerate() {
+                    // x / s is exact (a power of two), as is its distance from the nearest integer.
+                    let v = v / s;
+                    let h = v.round();
+                    out.hi[b * 32 + i] = h as i16;
+                    out.lo[b * 32 + i] = ((v - h) * 32768.0).round() as i16;
+                }
+            }
+            out
+        }
+    }
+
+    /// The portable statement of what the SIMD128 kernels compute, for the native tests: Q4_1 rows (the
+    /// grouped layout, as `scalar::q4_rows`) dotted with the limbs.
+    #[cfg(test)]
+    pub(crate) fn q4_rows(nibbles: &[u8], d: &[u16], m: &[u16], x: &Limbs, xs: &[f32], y: &mut [f32]) {
+        use super::GROUP;
+        use crate::weights::f16_to_f32 as f;
+        let blocks = xs.len();
+        for (g, y) in y.chunks_exact_mut(GROUP).enumerate() {
+            for (i, y) in y.iter_mut().enumerate() {
+                let mut acc = 0f32;
+                for b in 0..blocks {
+                    let at = (g * blocks + b) * GROUP + i;
+                    let q = &nibbles[at * 16..][..16];
+                    let code = |j: usize| if j < 16 { q[j] & 15 } else { q[j - 16] >> 4 } as i32;
+                    let (mut hi, mut lo) = (0i32, 0i32);
+                    for j in 0..32 {
+                        hi += code(j) * x.hi[b * 32 + j] as i32;
+                        lo += code(j) * x.lo[b * 32 + j] as i32;
+                    }
+                    let dot = hi as f32 + lo as f32 * (1.0 / 32768.0);
+                    acc += f(d[at]) * x.scale[b] * dot + f(m[at]) * xs[b];
+                }
+                *y = acc;
+            }
+        }
+    }
+}
+
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd128 {
     use core::arch::wasm32::*;
 
+    use super::limbs::Limbs;
     use super::GROUP;
 
     fn hsum(v: v128) -> f32 {
@@ -206,32 +387,18 @@ mod simd128 {
             + f32x4_extract_lane::<3>(v)
     }
 
-    /// Sixteen codes (one per byte of `v`: 0..16 unsigned, or i8 when `signed`) dotted with 16 floats of x.
-    #[inline]
-    fn dot16(v: v128, x: &[v128], signed: bool) -> v128 {
-        let (lo, hi) = if signed {
-            (i16x8_extend_low_i8x16(v), i16x8_extend_high_i8x16(v))
-        } else {
-            (u16x8_extend_low_u8x16(v), u16x8_extend_high_u8x16(v))
-        };
-        let f = |h: v128, high: bool| {
-            f32x4_convert_i32x4(match (signed, high) {
-                (true, false) => i32x4_extend_low_i16x8(h),
-                (true, true) => i32x4_extend_high_i16x8(h),
-                (false, false) => u32x4_extend_low_u16x8(h),
-                (false, true) => u32x4_extend_high_u16x8(h),
-            })
-        };
-        let a = f32x4_add(f32x4_mul(f(lo, false), x[0]), f32x4_mul(f(lo, true), x[1]));
-        let b = f32x4_add(f32x4_mul(f(hi, false), x[2]), f32x4_mul(f(hi, true), x[3]));
-        f32x4_add(a, b)
-    }
-
     /// 16 bytes at byte offset `at` of `bytes` (bounds-checked).
     fn load(bytes: &[u8], at: usize) -> v128 {
         let b: &[u8; 16] = bytes[at..at + 16].try_into().expect("16 bytes");
         // SAFETY: `b` is 16 readable bytes; v128_load has no alignment requirement.
         unsafe { v128_load(b.as_ptr() as *const v128) }
+    }
+
+    /// A block's 32 limbs as four vectors of eight.
+    fn load_limbs(l: &[i16], b: usize) -> [v128; 4] {
+        let l: &[i16; 32] = l[b * 32..b * 32 + 32].try_into().expect("32 limbs");
+        // SAFETY: `l` is 64 readable bytes; v128_load has no alignment requirement.
+        core::array::from_fn(|i| unsafe { v128_load(l.as_ptr().add(8 * i) as *const v128) })
     }
 
     /// Four finite halves (bits) as floats, exactly: the magnitude's bits moved into a float's place are the
@@ -247,58 +414,69 @@ mod simd128 {
         [f32x4_extract_lane::<0>(v), f32x4_extract_lane::<1>(v), f32x4_extract_lane::<2>(v), f32x4_extract_lane::<3>(v)]
     }
 
-    fn load_x(x: &[f32], b: usize) -> [v128; 8] {
-        core::array::from_fn(|i| {
-            let f = &x[b * 32 + 4 * i..][..4];
-            f32x4(f[0], f[1], f[2], f[3])
-        })
+    /// 32 codes (four vectors of eight 16-bit integers) dotted with a block's limbs: hi + lo / 2^15 per lane.
+    #[inline]
+    fn dot32(a: &[v128; 4], hi: &[v128; 4], lo: &[v128; 4]) -> v128 {
+        let sum = |l: &[v128; 4]| {
+            i32x4_add(
+                i32x4_add(i32x4_dot_i16x8(a[0], l[0]), i32x4_dot_i16x8(a[1], l[1])),
+                i32x4_add(i32x4_dot_i16x8(a[2], l[2]), i32x4_dot_i16x8(a[3], l[3])),
+            )
+        };
+        let (h, l) = (f32x4_convert_i32x4(sum(hi)), f32x4_convert_i32x4(sum(lo)));
+        f32x4_add(h, f32x4_mul(l, f32x4_splat(1.0 / 32768.0)))
     }
 
-    pub(super) fn q4_rows(nibbles: &[u8], d: &[u16], m: &[u16], x: &[f32], xs: &[f32], y: &mut [f32]) {
+    pub(super) fn q4_rows(nibbles: &[u8], d: &[u16], m: &[u16], x: &Limbs, xs: &[f32], y: &mut [f32]) {
         let blocks = xs.len();
         let mask = u8x16_splat(15);
         for (g, y) in y.chunks_exact_mut(GROUP).enumerate() {
             let mut acc = [f32x4_splat(0.0); GROUP];
             let mut offsets = f32x4_splat(0.0);
             for (b, &sum) in xs.iter().enumerate() {
-                let xb = load_x(x, b);
+                let (hi, lo) = (load_limbs(&x.hi, b), load_limbs(&x.lo, b));
                 let at = (g * blocks + b) * GROUP;
                 offsets = f32x4_add(offsets, f32x4_mul(halves(&m[at..at + GROUP]), f32x4_splat(sum)));
-                let ds = lanes(halves(&d[at..at + GROUP]));
+                let ds = lanes(f32x4_mul(halves(&d[at..at + GROUP]), f32x4_splat(x.scale[b])));
                 for (i, acc) in acc.iter_mut().enumerate() {
                     let v = load(nibbles, (at + i) * 16);
-                    let dot =
-                        f32x4_add(dot16(v128_and(v, mask), &xb[..4], false), dot16(u8x16_shr(v, 4), &xb[4..], false));
-                    *acc = f32x4_add(*acc, f32x4_mul(f32x4_splat(ds[i]), dot));
+                    let (low, high) = (v128_and(v, mask), u8x16_shr(v, 4));
+                    let codes = [
+                        u16x8_extend_low_u8x16(low),
+                        u16x8_extend_high_u8x16(low),
+                        u16x8_extend_low_u8x16(high),
+                        u16x8_extend_high_u8x16(high),
+                    ];
+                    *acc = f32x4_add(*acc, f32x4_mul(f32x4_splat(ds[i]), dot32(&codes, &hi, &lo)));
                 }
             }
-            let o = [
-                f32x4_extract_lane::<0>(offsets),
-                f32x4_extract_lane::<1>(offsets),
-                f32x4_extract_lane::<2>(offsets),
-                f32x4_extract_lane::<3>(offsets),
-            ];
+            let o = lanes(offsets);
             for i in 0..GROUP {
                 y[i] = hsum(acc[i]) + o[i];
             }
         }
     }
 
-    pub(super) fn q8_rows(q: &[i8], d: &[u16], x: &[f32], y: &mut [f32]) {
-        let blocks = x.len() / 32;
+    pub(super) fn q8_rows(q: &[i8], d: &[u16], x: &Limbs, y: &mut [f32]) {
+        let blocks = x.scale.len();
         // SAFETY: i8 and u8 have the same size and alignment; the bytes are only read.
         let bytes = unsafe { core::slice::from_raw_parts(q.as_ptr() as *const u8, q.len()) };
         for (g, y) in y.chunks_exact_mut(GROUP).enumerate() {
             let mut acc = [f32x4_splat(0.0); GROUP];
             for b in 0..blocks {
-                let xb = load_x(x, b);
+                let (hi, lo) = (load_limbs(&x.hi, b), load_limbs(&x.lo, b));
                 let at = (g * blocks + b) * GROUP;
-                let ds = lanes(halves(&d[at..at + GROUP]));
+                let ds = lanes(f32x4_mul(halves(&d[at..at + GROUP]), f32x4_splat(x.scale[b])));
                 for (i, acc) in acc.iter_mut().enumerate() {
                     let p = (at + i) * 32;
-                    let dot =
-                        f32x4_add(dot16(load(bytes, p), &xb[..4], true), dot16(load(bytes, p + 16), &xb[4..], true));
-                    *acc = f32x4_add(*acc, f32x4_mul(f32x4_splat(ds[i]), dot));
+                    let (first, second) = (load(bytes, p), load(bytes, p + 16));
+                    let codes = [
+                        i16x8_extend_low_i8x16(first),
+                        i16x8_extend_high_i8x16(first),
+                        i16x8_extend_low_i8x16(second),
+                        i16x8_extend_high_i8x16(second),
+                    ];
+                    *acc = f32x4_add(*acc, f32x4_mul(f32x4_splat(ds[i]), dot32(&codes, &hi, &lo)));
                 }
             }
             for i in 0..GROUP {
@@ -347,23 +525,58 @@ mod tests {
         let w = random_q4(12, 96, &mut rng);
         let x: Vec<f32> = (0..96).map(|_| rng.next_f64() as f32 * 2.0 - 1.0).collect();
         let xs = block_sums(&x);
-        // The dispatched kernel (AVX2 here where the CPU has it), then the scalar one the others fall back to.
-        let scalar = |first: usize, y: &mut [f32]| {
+        // The dispatched kernel (AVX-512 or AVX2 here where the CPU has it), the AVX2 one where the CPU has it
+        // (the dispatch skips it on an AVX-512 CPU), the scalar one the others fall back to, and the integer
+        // limbs the SIMD128 kernel computes with.
+        let direct = |kernel: &str, first: usize, y: &mut [f32]| {
             let span = first * 3..(first + y.len()) * 3;
-            scalar::q4_rows(&w.nibbles[span.start * 16..span.end * 16], &w.d[span.clone()], &w.m[span], &x, &xs, y)
+            let (nibbles, d, m) = (&w.nibbles[span.start * 16..span.end * 16], &w.d[span.clone()], &w.m[span]);
+            match kernel {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: the caller checked the CPU's features.
+                "avx2" => unsafe { avx2::q4_rows(nibbles, d, m, &x, &xs, y) },
+                "limbs" => limbs::q4_rows(nibbles, d, m, &limbs::Limbs::of(&x), &xs, y),
+                _ => scalar::q4_rows(nibbles, d, m, &x, &xs, y),
+            }
         };
-        for (first, use_scalar) in [(0, false), (4, false), (0, true), (4, true)] {
+        let mut kernels = vec!["dispatched", "scalar", "limbs"];
+        #[cfg(target_arch = "x86_64")]
+        if avx2::detected() {
+            kernels.push("avx2");
+        }
+        for (first, kernel) in kernels.iter().flat_map(|k| [(0, *k), (4, *k)]) {
             let mut y = vec![0f32; 12 - first];
-            if use_scalar {
-                scalar(first, &mut y);
-            } else {
+            if kernel == "dispatched" {
                 q4_rows(&w, first, &x, &xs, &mut y);
+            } else {
+                direct(kernel, first, &mut y);
             }
             for (i, &got) in y.iter().enumerate() {
                 let terms: Vec<f64> = (0..96).map(|c| q4_weight(&w, first + i, c) * x[c] as f64).collect();
                 let (want, scale) = (terms.iter().sum::<f64>(), terms.iter().map(|t| t.abs()).sum::<f64>());
                 // Float32 rounding of the terms' sizes, no more.
-                assert!((got as f64 - want).abs() <= 1e-6 * scale, "row {}: {got} vs {want}", first + i);
+                assert!((got as f64 - want).abs() <= 1e-6 * scale, "{kernel}, row {}: {got} vs {want}", first + i);
+            }
+        }
+    }
+
+    #[test]
+    fn limbs_hold_each_activation_to_2_to_the_minus_29_of_its_blocks_largest() {
+        let mut rng = Rng::new(9);
+        // Ordinary values, an outlier block (one element 10^4 times the rest), tiny values, zeros, exact powers of two.
+        let mut x: Vec<f32> = (0..32).map(|_| rng.next_f64() as f32 * 2.0 - 1.0).collect();
+        x.extend((0..32).map(|i| if i == 5 { -300.0 } else { (rng.next_f64() as f32 - 0.5) * 0.06 }));
+        x.extend((0..32).map(|_| (rng.next_f64() as f32 - 0.5) * 1e-30));
+        x.extend([0f32; 32]);
+        x.extend((0..32).map(|i| if i % 2 == 0 { 16384.0 } else { -0.5 }));
+        let l = limbs::Limbs::of(&x);
+        for (b, xb) in x.chunks_exact(32).enumerate() {
+            let max = xb.iter().fold(0f64, |m, v| m.max(v.abs() as f64));
+            for (i, &v) in xb.iter().enumerate() {
+                let (hi, lo) = (l.hi[b * 32 + i], l.lo[b * 32 + i]);
+                assert!(hi.unsigned_abs() <= 1 << 14 && lo.unsigned_abs() <= 1 << 14, "block {b}: {hi}, {lo}");
+                let back = l.scale[b] as f64 * (hi as f64 + lo as f64 / 32768.0);
+                assert!((back - v as f64).abs() <= max * 2f64.powi(-29), "block {b}, element {i}: {v} became {back}");
             }
         }
     }
@@ -379,11 +592,20 @@ mod tests {
             d: (0..rows * cols / 32).map(|_| half(&mut rng)).collect(),
         };
         let x: Vec<f32> = (0..cols).map(|_| rng.next_f64() as f32 - 0.5).collect();
+        // The dispatched kernel, the scalar one and (where the CPU has it) AVX2, as for Q4.
         let (mut y, mut y_scalar) = (vec![0f32; rows], vec![0f32; rows]);
         q8_rows(&w, 0, &x, &mut y);
         scalar::q8_rows(&w.q, &w.d, &x, &mut y_scalar);
+        y.extend(y_scalar);
+        #[cfg(target_arch = "x86_64")]
+        if avx2::detected() {
+            let mut y_avx2 = vec![0f32; rows];
+            // SAFETY: the features were detected.
+            unsafe { avx2::q8_rows(&w.q, &w.d, &x, &mut y_avx2) };
+            y.extend(y_avx2);
+        }
         let mut row = vec![0f32; cols];
-        for (r, &got) in y.iter().chain(&y_scalar).enumerate() {
+        for (r, &got) in y.iter().enumerate() {
             let r = r % rows;
             w.row(r, &mut row);
             let terms: Vec<f64> = row.iter().zip(&x).map(|(&a, &b)| a as f64 * b as f64).collect();
