@@ -360,7 +360,7 @@ pub(crate) mod limbs {
         for (g, y) in y.chunks_exact_mut(GROUP).enumerate() {
             for (i, y) in y.iter_mut().enumerate() {
                 let mut acc = 0f32;
-                for b in 0..blocks {
+                for (b, &sum) in xs.iter().enumerate() {
                     let at = (g * blocks + b) * GROUP + i;
                     let q = &nibbles[at * 16..][..16];
                     let code = |j: usize| if j < 16 { q[j] & 15 } else { q[j - 16] >> 4 } as i32;
@@ -370,7 +370,7 @@ pub(crate) mod limbs {
                         lo += code(j) * x.lo[b * 32 + j] as i32;
                     }
                     let dot = hi as f32 + lo as f32 * (1.0 / 32768.0);
-                    acc += f(d[at]) * x.scale[b] * dot + f(m[at]) * xs[b];
+                    acc += f(d[at]) * x.scale[b] * dot + f(m[at]) * sum;
                 }
                 *y = acc;
             }
