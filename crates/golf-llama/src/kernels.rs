@@ -392,6 +392,17 @@ mod simd128 {
             + f32x4_extract_lane::<3>(v)
     }
 
+    /// Bytes ahead of the block in use that a kernel reads early (see [`touch`]).
+    const AHEAD: usize = 2048;
+
+    /// The byte `AHEAD` past `at` (or the last): wasm has no prefetch instruction, so the kernels load one byte
+    /// of each cache line well before they need it, which starts its fetch from memory while they work on the
+    /// blocks before it (natively the same distance of prefetching halved a decode step's time).
+    #[inline(always)]
+    fn touch(bytes: &[u8], at: usize) -> u8 {
+        bytes[(at + AHEAD).min(bytes.len() - 1)]
+    }
+
     /// 16 bytes at byte offset `at` of `bytes` (bounds-checked).
     fn load(bytes: &[u8], at: usize) -> v128 {
         let b: &[u8; 16] = bytes[at..at + 16].try_into().expect("16 bytes");
@@ -435,12 +446,14 @@ mod simd128 {
     pub(super) fn q4_rows(nibbles: &[u8], d: &[u16], m: &[u16], x: &Limbs, xs: &[f32], y: &mut [f32]) {
         let blocks = xs.len();
         let mask = u8x16_splat(15);
+        let mut touched = 0u8;
         for (g, y) in y.chunks_exact_mut(GROUP).enumerate() {
             let mut acc = [f32x4_splat(0.0); GROUP];
             let mut offsets = f32x4_splat(0.0);
             for (b, &sum) in xs.iter().enumerate() {
                 let (hi, lo) = (load_limbs(&x.hi, b), load_limbs(&x.lo, b));
                 let at = (g * blocks + b) * GROUP;
+                touched = touched.wrapping_add(touch(nibbles, at * 16));
                 offsets = f32x4_add(offsets, f32x4_mul(halves(&m[at..at + GROUP]), f32x4_splat(sum)));
                 let ds = lanes(f32x4_mul(halves(&d[at..at + GROUP]), f32x4_splat(x.scale[b])));
                 for (i, acc) in acc.iter_mut().enumerate() {
@@ -460,17 +473,20 @@ mod simd128 {
                 y[i] = hsum(acc[i]) + o[i];
             }
         }
+        core::hint::black_box(touched);
     }
 
     pub(super) fn q8_rows(q: &[i8], d: &[u16], x: &Limbs, y: &mut [f32]) {
         let blocks = x.scale.len();
         // SAFETY: i8 and u8 have the same size and alignment; the bytes are only read.
         let bytes = unsafe { core::slice::from_raw_parts(q.as_ptr() as *const u8, q.len()) };
+        let mut touched = 0u8;
         for (g, y) in y.chunks_exact_mut(GROUP).enumerate() {
             let mut acc = [f32x4_splat(0.0); GROUP];
             for b in 0..blocks {
                 let (hi, lo) = (load_limbs(&x.hi, b), load_limbs(&x.lo, b));
                 let at = (g * blocks + b) * GROUP;
+                touched = touched.wrapping_add(touch(bytes, at * 32)).wrapping_add(touch(bytes, at * 32 + 64));
                 let ds = lanes(f32x4_mul(halves(&d[at..at + GROUP]), f32x4_splat(x.scale[b])));
                 for (i, acc) in acc.iter_mut().enumerate() {
                     let p = (at + i) * 32;
@@ -488,6 +504,7 @@ mod simd128 {
                 y[i] = hsum(acc[i]);
             }
         }
+        core::hint::black_box(touched);
     }
 }
 

@@ -6,7 +6,8 @@ use std::ops::Range;
 use plotters::chart::MeshStyle;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
-use plotters_canvas::CanvasBackend;
+
+use super::canvas::Canvas;
 
 use crate::results::{self, Scored, BASELINE_BPB};
 
@@ -49,11 +50,11 @@ fn theme() -> Theme {
 }
 
 type Drawn = Result<(), Box<dyn std::error::Error>>;
-type Root = DrawingArea<CanvasBackend, plotters::coord::Shift>;
-type Chart<'a> = ChartContext<'a, CanvasBackend, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+type Root = DrawingArea<Canvas, plotters::coord::Shift>;
+type Chart<'a> = ChartContext<'a, Canvas, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 fn canvas(id: &str, t: Theme) -> Result<Root, Box<dyn std::error::Error>> {
-    let backend = CanvasBackend::new(id).ok_or_else(|| format!("no canvas #{id}"))?;
+    let backend = Canvas::new(id).ok_or_else(|| format!("no canvas #{id}"))?;
     let root = backend.into_drawing_area();
     root.fill(&t.paper)?;
     Ok(root)
@@ -76,10 +77,7 @@ fn chart<'a>(
         .build_cartesian_2d(x, y)?)
 }
 
-fn mesh<'a, 'b>(
-    chart: &'b mut Chart<'a>,
-    t: Theme,
-) -> MeshStyle<'a, 'b, RangedCoordf64, RangedCoordf64, CanvasBackend> {
+fn mesh<'a, 'b>(chart: &'b mut Chart<'a>, t: Theme) -> MeshStyle<'a, 'b, RangedCoordf64, RangedCoordf64, Canvas> {
     let mut m = chart.configure_mesh();
     m.axis_style(t.ink)
         .bold_line_style(t.ink.mix(0.2))

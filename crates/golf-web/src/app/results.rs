@@ -51,8 +51,8 @@ pub async fn render(state: &Shared) -> f64 {
         ("chart-cumulative", charts::cumulative),
         ("chart-histogram", charts::histogram),
     ] {
-        // After a frame: plotters measures each label with a span in the page, which would otherwise lay out
-        // whatever the page changed since (heatmaps being drawn) inside this task.
+        // A task each, after a frame (a chart draws outside the page and never needs the page's layout:
+        // canvas.rs).
         after_frame().await;
         t = now_ms();
         if let Err(e) = draw(id, &refs) {
