@@ -392,16 +392,22 @@ mod simd128 {
             + f32x4_extract_lane::<3>(v)
     }
 
-    /// Bytes ahead of the block in use that a kernel reads early (see [`touch`]).
-    const AHEAD: usize = 2048;
-
-    /// The byte `AHEAD` past `at` (or the last): wasm has no prefetch instruction, so the kernels load one byte
-    /// of each cache line well before they need it, which starts its fetch from memory while they work on the
-    /// blocks before it (natively the same distance of prefetching halved a decode step's time).
+    /// Reads one byte of every cache line of `bytes[range]` (clipped to the slice), so that the lines come from
+    /// memory together while the kernel works on the groups before them. Wasm has no prefetch instruction and a
+    /// load must finish before the ones after it retire: a load one line ahead at a time kept only about four
+    /// lines in flight (about 2.4 GB/s), a burst of a whole group's lines keeps them all.
     #[inline(always)]
-    fn touch(bytes: &[u8], at: usize) -> u8 {
-        bytes[(at + AHEAD).min(bytes.len() - 1)]
+    fn touch(bytes: &[u8], range: core::ops::Range<usize>) -> u8 {
+        let end = range.end.min(bytes.len());
+        let mut sum = 0u8;
+        for at in (range.start..end).step_by(64) {
+            sum = sum.wrapping_add(bytes[at]);
+        }
+        sum
     }
+
+    /// Groups ahead of the one in use whose weights a kernel touches.
+    const AHEAD_GROUPS: usize = 2;
 
     /// 16 bytes at byte offset `at` of `bytes` (bounds-checked).
     fn load(bytes: &[u8], at: usize) -> v128 {
@@ -410,17 +416,12 @@ mod simd128 {
         unsafe { v128_load(b.as_ptr() as *const v128) }
     }
 
-    /// A block's 32 limbs as four vectors of eight.
-    fn load_limbs(l: &[i16], b: usize) -> [v128; 4] {
-        let l: &[i16; 32] = l[b * 32..b * 32 + 32].try_into().expect("32 limbs");
-        // SAFETY: `l` is 64 readable bytes; v128_load has no alignment requirement.
-        core::array::from_fn(|i| unsafe { v128_load(l.as_ptr().add(8 * i) as *const v128) })
-    }
-
     /// Four finite halves (bits) as floats, exactly: the magnitude's bits moved into a float's place are the
     /// value times 2^-112 (subnormal halves too), so one multiply by 2^112 makes them the value.
     fn halves(h: &[u16]) -> v128 {
-        let bits = u32x4(h[0] as u32, h[1] as u32, h[2] as u32, h[3] as u32);
+        let h: &[u16; 4] = h[..4].try_into().expect("four halves");
+        // SAFETY: `h` is 8 readable bytes; v128_load64_zero has no alignment requirement.
+        let bits = u32x4_extend_low_u16x8(unsafe { v128_load64_zero(h.as_ptr() as *const u64) });
         let magnitude =
             f32x4_mul(i32x4_shl(v128_and(bits, u32x4_splat(0x7fff)), 13), f32x4_splat(f32::from_bits(0x7780_0000)));
         v128_or(magnitude, i32x4_shl(v128_and(bits, u32x4_splat(0x8000)), 16))
@@ -430,47 +431,80 @@ mod simd128 {
         [f32x4_extract_lane::<0>(v), f32x4_extract_lane::<1>(v), f32x4_extract_lane::<2>(v), f32x4_extract_lane::<3>(v)]
     }
 
-    /// 32 codes (four vectors of eight 16-bit integers) dotted with a block's limbs: hi + lo / 2^15 per lane.
-    #[inline]
-    fn dot32(a: &[v128; 4], hi: &[v128; 4], lo: &[v128; 4]) -> v128 {
-        let sum = |l: &[v128; 4]| {
-            i32x4_add(
-                i32x4_add(i32x4_dot_i16x8(a[0], l[0]), i32x4_dot_i16x8(a[1], l[1])),
-                i32x4_add(i32x4_dot_i16x8(a[2], l[2]), i32x4_dot_i16x8(a[3], l[3])),
-            )
+    /// Two rows' 32 codes of one block (per row four vectors of eight 16-bit integers, made by `codes(row, k)`)
+    /// dotted with the block's limbs, as four partial sums (hi + lo / 2^15) per row. The limbs are read eight
+    /// at a time and each used for both rows, so that few vectors are live at once (wasm engines have 16
+    /// registers; a group of four rows with all of a block's limbs held spilled).
+    #[inline(always)]
+    fn dot_pair(codes: impl Fn(usize, usize) -> v128, hi: &[i16; 32], lo: &[i16; 32]) -> [v128; 2] {
+        let (mut h, mut l) = ([i32x4_splat(0); 2], [i32x4_splat(0); 2]);
+        for k in 0..4 {
+            // SAFETY: `hi` and `lo` are 32 limbs (64 bytes); v128_load has no alignment requirement.
+            let (xh, xl) = unsafe {
+                (v128_load(hi.as_ptr().add(8 * k) as *const v128), v128_load(lo.as_ptr().add(8 * k) as *const v128))
+            };
+            for r in 0..2 {
+                let c = codes(r, k);
+                h[r] = i32x4_add(h[r], i32x4_dot_i16x8(c, xh));
+                l[r] = i32x4_add(l[r], i32x4_dot_i16x8(c, xl));
+            }
+        }
+        let f = |r: usize| {
+            f32x4_add(f32x4_convert_i32x4(h[r]), f32x4_mul(f32x4_convert_i32x4(l[r]), f32x4_splat(1.0 / 32768.0)))
         };
-        let (h, l) = (f32x4_convert_i32x4(sum(hi)), f32x4_convert_i32x4(sum(lo)));
-        f32x4_add(h, f32x4_mul(l, f32x4_splat(1.0 / 32768.0)))
+        [f(0), f(1)]
+    }
+
+    /// Block `b`'s limbs.
+    fn block_limbs(x: &Limbs, b: usize) -> (&[i16; 32], &[i16; 32]) {
+        let at = b * 32..b * 32 + 32;
+        (x.hi[at.clone()].try_into().expect("32 limbs"), x.lo[at].try_into().expect("32 limbs"))
     }
 
     pub(super) fn q4_rows(nibbles: &[u8], d: &[u16], m: &[u16], x: &Limbs, xs: &[f32], y: &mut [f32]) {
         let blocks = xs.len();
-        let mask = u8x16_splat(15);
+        let mask = u16x8_splat(15);
         let mut touched = 0u8;
+        let mut scales = vec![[0f32; GROUP]; blocks];
         for (g, y) in y.chunks_exact_mut(GROUP).enumerate() {
-            let mut acc = [f32x4_splat(0.0); GROUP];
+            // Two rows at a time; the group's four rows share cache lines, so the second pair reads them from
+            // the cache.
+            let group_bytes = blocks * GROUP * 16;
+            let ahead = (g + AHEAD_GROUPS) * group_bytes;
+            touched = touched.wrapping_add(touch(nibbles, ahead..ahead + group_bytes));
+            // The group's scales (d times the limbs' scale) and its rows' m terms, once for both pairs.
             let mut offsets = f32x4_splat(0.0);
-            for (b, &sum) in xs.iter().enumerate() {
-                let (hi, lo) = (load_limbs(&x.hi, b), load_limbs(&x.lo, b));
+            for (b, (&sum, scale)) in xs.iter().zip(scales.iter_mut()).enumerate() {
                 let at = (g * blocks + b) * GROUP;
-                touched = touched.wrapping_add(touch(nibbles, at * 16));
+                *scale = lanes(f32x4_mul(halves(&d[at..at + GROUP]), f32x4_splat(x.scale[b])));
                 offsets = f32x4_add(offsets, f32x4_mul(halves(&m[at..at + GROUP]), f32x4_splat(sum)));
-                let ds = lanes(f32x4_mul(halves(&d[at..at + GROUP]), f32x4_splat(x.scale[b])));
-                for (i, acc) in acc.iter_mut().enumerate() {
-                    let v = load(nibbles, (at + i) * 16);
-                    let (low, high) = (v128_and(v, mask), u8x16_shr(v, 4));
-                    let codes = [
-                        u16x8_extend_low_u8x16(low),
-                        u16x8_extend_high_u8x16(low),
-                        u16x8_extend_low_u8x16(high),
-                        u16x8_extend_high_u8x16(high),
-                    ];
-                    *acc = f32x4_add(*acc, f32x4_mul(f32x4_splat(ds[i]), dot32(&codes, &hi, &lo)));
-                }
             }
             let o = lanes(offsets);
-            for i in 0..GROUP {
-                y[i] = hsum(acc[i]) + o[i];
+            for pair in 0..GROUP / 2 {
+                let mut acc = [f32x4_splat(0.0); 2];
+                for (b, scale) in scales.iter().enumerate() {
+                    let at = (g * blocks + b) * GROUP;
+                    let (hi, lo) = block_limbs(x, b);
+                    let row = at + 2 * pair;
+                    // Each byte (element j | element j+16 << 4) widened to 16 bits once, then masked or
+                    // shifted: elements 0..8, 8..16, 16..24, 24..32.
+                    let v = [load(nibbles, row * 16), load(nibbles, (row + 1) * 16)];
+                    let wide = v.map(|v| [u16x8_extend_low_u8x16(v), u16x8_extend_high_u8x16(v)]);
+                    let dots = dot_pair(
+                        |r, k| match k {
+                            0 | 1 => v128_and(wide[r][k], mask),
+                            _ => u16x8_shr(wide[r][k - 2], 4),
+                        },
+                        hi,
+                        lo,
+                    );
+                    for r in 0..2 {
+                        acc[r] = f32x4_add(acc[r], f32x4_mul(f32x4_splat(scale[2 * pair + r]), dots[r]));
+                    }
+                }
+                for r in 0..2 {
+                    y[2 * pair + r] = hsum(acc[r]) + o[2 * pair + r];
+                }
             }
         }
         core::hint::black_box(touched);
@@ -481,27 +515,42 @@ mod simd128 {
         // SAFETY: i8 and u8 have the same size and alignment; the bytes are only read.
         let bytes = unsafe { core::slice::from_raw_parts(q.as_ptr() as *const u8, q.len()) };
         let mut touched = 0u8;
+        let mut scales = vec![[0f32; GROUP]; blocks];
         for (g, y) in y.chunks_exact_mut(GROUP).enumerate() {
-            let mut acc = [f32x4_splat(0.0); GROUP];
-            for b in 0..blocks {
-                let (hi, lo) = (load_limbs(&x.hi, b), load_limbs(&x.lo, b));
+            let group_bytes = blocks * GROUP * 32;
+            let ahead = (g + AHEAD_GROUPS) * group_bytes;
+            touched = touched.wrapping_add(touch(bytes, ahead..ahead + group_bytes));
+            for (b, scale) in scales.iter_mut().enumerate() {
                 let at = (g * blocks + b) * GROUP;
-                touched = touched.wrapping_add(touch(bytes, at * 32)).wrapping_add(touch(bytes, at * 32 + 64));
-                let ds = lanes(f32x4_mul(halves(&d[at..at + GROUP]), f32x4_splat(x.scale[b])));
-                for (i, acc) in acc.iter_mut().enumerate() {
-                    let p = (at + i) * 32;
-                    let (first, second) = (load(bytes, p), load(bytes, p + 16));
-                    let codes = [
-                        i16x8_extend_low_i8x16(first),
-                        i16x8_extend_high_i8x16(first),
-                        i16x8_extend_low_i8x16(second),
-                        i16x8_extend_high_i8x16(second),
-                    ];
-                    *acc = f32x4_add(*acc, f32x4_mul(f32x4_splat(ds[i]), dot32(&codes, &hi, &lo)));
-                }
+                *scale = lanes(f32x4_mul(halves(&d[at..at + GROUP]), f32x4_splat(x.scale[b])));
             }
-            for i in 0..GROUP {
-                y[i] = hsum(acc[i]);
+            for pair in 0..GROUP / 2 {
+                let mut acc = [f32x4_splat(0.0); 2];
+                for (b, scale) in scales.iter().enumerate() {
+                    let at = (g * blocks + b) * GROUP;
+                    let (hi, lo) = block_limbs(x, b);
+                    let row = at + 2 * pair;
+                    let v = [
+                        [load(bytes, row * 32), load(bytes, row * 32 + 16)],
+                        [load(bytes, (row + 1) * 32), load(bytes, (row + 1) * 32 + 16)],
+                    ];
+                    let dots = dot_pair(
+                        |r, k| match k {
+                            0 => i16x8_extend_low_i8x16(v[r][0]),
+                            1 => i16x8_extend_high_i8x16(v[r][0]),
+                            2 => i16x8_extend_low_i8x16(v[r][1]),
+                            _ => i16x8_extend_high_i8x16(v[r][1]),
+                        },
+                        hi,
+                        lo,
+                    );
+                    for r in 0..2 {
+                        acc[r] = f32x4_add(acc[r], f32x4_mul(f32x4_splat(scale[2 * pair + r]), dots[r]));
+                    }
+                }
+                for r in 0..2 {
+                    y[2 * pair + r] = hsum(acc[r]);
+                }
             }
         }
         core::hint::black_box(touched);
