@@ -186,7 +186,8 @@ def main() -> None:
               f"(ours / llama.cpp's time)")
         print(f"    prefill  ours {up:7.1f} tokens/s   llama.cpp {pp:7.1f} tokens/s   ratio {up / pp:.2f}x "
               f"(ours / llama.cpp's speed; {us[0]['prefill_tokens']} vs {peer[0]['prefill_tokens']} tokens)")
-        print(f"    llama.cpp's greedy text: {peer[0]['text']!r}")
+        words = peer[0]["text"].split()
+        print(f"    llama.cpp's greedy text begins: {' '.join(words[:10])!r}")
 
 
 if __name__ == "__main__":

@@ -93,7 +93,8 @@ await session('workers (browser)', async ({ browser, url, watch }) => {
   // The page's thread only draws (the golfers run in workers; charts draw outside the page): over the whole
   // session, cold start included, no task of it takes longer than a frame budget (50 ms).
   for (const p of phases) {
-    check(p.longest <= 50, `${p.name}: no main-thread task over 50 ms (the longest ${p.longest.toFixed(0)} ms, ${p.count} over 50 ms)`);
+    check(p.longest <= 50, `${p.name}: no main-thread task over 50 ms (${p.count ? `${p.count} over it, the longest ${p.longest.toFixed(0)} ms` : 'none over it'})`);
   }
-  console.log(`     longest main-thread task per phase: ${phases.map((p) => `${p.name}: ${p.longest.toFixed(0)} ms`).join('; ')}`);
+  // (The longtask API reports only tasks over 50 ms, so a phase without one shows "none over 50 ms".)
+  console.log(`     longest main-thread task per phase: ${phases.map((p) => `${p.name}: ${p.count ? `${p.longest.toFixed(0)} ms` : 'none over 50 ms'}`).join('; ')}`);
 });
