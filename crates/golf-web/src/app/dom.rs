@@ -69,8 +69,7 @@ pub async fn yield_now() {
 }
 
 /// Waits until the browser has drawn a frame (an animation frame, then a task after it): the page's layout is
-/// clean then, so work that reads it (plotters measures every label with a span in the page) lays out only what
-/// it changed itself.
+/// clean then, and work after it starts in a task of its own.
 pub async fn after_frame() {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         let fallback = resolve.clone();

@@ -94,6 +94,14 @@ type Shared = Rc<RefCell<State>>;
 
 pub fn start() {
     console_error_panic_hook::set_once();
+    spawn_local(start_in_steps());
+}
+
+/// The page's set-up, in a few tasks: the wasm's instantiation (whose functions V8 compiles as they are first
+/// called, on this thread), the wiring, the reserved panels and the first worker each end in a task of their own,
+/// so that no one of them takes a frame's budget on a small machine.
+async fn start_in_steps() {
+    yield_now().await;
     let state: Shared = Rc::new(RefCell::new(State::default()));
     by_id::<HtmlTextAreaElement>("text").set_value(DEFAULT_TEXT);
     let params = web_sys::UrlSearchParams::new_with_str(&window().location().search().unwrap_or_default()).ok();
@@ -156,9 +164,10 @@ pub fn start() {
     set_attr("app", "data-ready", "true");
     let threads: Option<u32> = param("threads").and_then(|t| t.parse().ok());
     if let Some(id) = param("bench") {
-        spawn_local(bench(state, id, threads));
+        bench(state, id, threads).await;
         return;
     }
+    yield_now().await;
     // `?golfers=ar,mdlm` loads only those neural golfers (gzip is always there).
     let wanted: Option<Vec<String>> = param("golfers").map(|g| g.split(',').map(|s| s.trim().to_string()).collect());
     // The neural golfers, smallest first; each is scored as soon as it is ready. Each one's panel has its place
@@ -174,6 +183,7 @@ pub fn start() {
         reserve_download_row(folder);
         reserve_panel(folder, &text, controls);
     }
+    yield_now().await;
     spawn_local(async move {
         match Remote::start(&state, "gzip", Request::Gzip, Vec::new(), |_| {}).await {
             Ok((gzip, _)) => {

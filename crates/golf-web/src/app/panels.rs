@@ -303,18 +303,18 @@ fn fill_plain(heatmap: &Element, text: &str) {
     let chars: Vec<&str> = text.graphemes(true).take(views::HEATMAP_MAX_CHARS).collect();
     heatmap.set_text_content(None);
     for block in views::heatmap_blocks(&chars) {
-        let _ = heatmap.append_child(&plain_block(&chars[block.clone()], &chars[block].concat()).0);
+        let _ = heatmap.append_child(&plain_block(&chars[block.clone()], &chars[block].concat()));
     }
 }
 
-/// A heatmap block for characters `texts` holding them uncoloured (`plain`, their text, in a `span.rest`, which
-/// the drawing replaces part by part), and that span.
-fn plain_block(texts: &[&str], plain: &str) -> (Element, Element) {
+/// A heatmap block for characters `texts` holding them uncoloured (`plain`, their text, in a `span.rest`) until
+/// their drawing replaces the block.
+fn plain_block(texts: &[&str], plain: &str) -> Element {
     let div = block_div(texts);
     let rest = el("span", "rest", "");
     rest.set_text_content(Some(plain));
     let _ = div.append_child(&rest);
-    (div, rest)
+    div
 }
 
 /// An empty block of a heatmap for characters `texts`, as tall as they will be while it is off screen.
@@ -343,18 +343,20 @@ pub(super) fn draw_blocks(target_id: &str, texts: &[&str], html: impl Fn(std::op
     target.set_text_content(None);
     // `data-drawn` once the last part is in (the tests wait for it).
     let _ = target.remove_attribute("data-drawn");
-    // Every block now, holding its text uncoloured until its parts replace it: a block on screen is as tall as its
-    // content, so the page does not move as the parts arrive.
+    // Every block now, holding its text uncoloured until its drawing replaces it, whole: a block on screen is as
+    // tall as its content, so the page does not move. Its parts are parsed into a copy outside the page, a part
+    // per task, and the copy takes the block's place once complete: the browser lays the block out once, not once
+    // per part (a 3,600-character paragraph laid out 15 times per panel took frames past 50 ms on two cores).
     let mut parts: Vec<Part> = Vec::new();
     for block in views::heatmap_blocks(texts) {
-        let plain: Rc<str> = texts[block.clone()].concat().into();
-        let (div, rest) = plain_block(&texts[block.clone()], &plain);
-        let _ = target.append_child(&div);
-        let mut offset = 0;
+        let plain: String = texts[block.clone()].concat();
+        let shown = plain_block(&texts[block.clone()], &plain);
+        let _ = target.append_child(&shown);
+        let staged = block_div(&texts[block.clone()]);
         for start in block.clone().step_by(views::HEATMAP_CHUNK) {
             let end = (start + views::HEATMAP_CHUNK).min(block.end);
-            offset += texts[start..end].iter().map(|t| t.len()).sum::<usize>();
-            parts.push(Part { rest: rest.clone(), range: start..end, plain: plain.clone(), left_from: offset });
+            let last = end == block.end;
+            parts.push(Part { staged: staged.clone(), shown: last.then(|| shown.clone()), range: start..end });
         }
     }
     let mut parts = parts.into_iter().peekable();
@@ -378,22 +380,19 @@ pub(super) fn draw_blocks(target_id: &str, texts: &[&str], html: impl Fn(std::op
     });
 }
 
-/// A part of a heatmap block still to draw: its characters, and where the block's uncoloured text goes on after
-/// them (a byte offset into `plain`).
+/// A part of a heatmap block still to draw: its characters, the block's copy outside the page that it goes into,
+/// and (for the block's last part) the block in the page that the copy then replaces.
 struct Part {
-    rest: Element,
+    staged: Element,
+    shown: Option<Element>,
     range: std::ops::Range<usize>,
-    plain: Rc<str>,
-    left_from: usize,
 }
 
 impl Part {
-    /// Its HTML goes in before the block's uncoloured rest, which shrinks by as much (and goes once empty).
     fn draw(self, html: &impl Fn(std::ops::Range<usize>) -> String) {
-        let _ = self.rest.insert_adjacent_html("beforebegin", &html(self.range));
-        match self.plain.get(self.left_from..) {
-            Some(left) if !left.is_empty() => self.rest.set_text_content(Some(left)),
-            _ => self.rest.remove(),
+        let _ = self.staged.insert_adjacent_html("beforeend", &html(self.range));
+        if let Some(shown) = self.shown {
+            let _ = shown.replace_with_with_node_1(&self.staged);
         }
     }
 }
