@@ -340,7 +340,10 @@ pub(super) fn draw_blocks(target_id: &str, texts: &[&str], html: impl Fn(std::op
         *n
     });
     let target: Element = by_id(target_id);
-    target.set_text_content(None);
+    // A redrawing of the same text (a new scale, rank colours) keeps the blocks shown until their new drawing
+    // replaces them; another text starts from its uncoloured blocks.
+    let old = target.children();
+    let old: Vec<Element> = (0..old.length()).filter_map(|i| old.item(i)).collect();
     // `data-drawn` once the last part is in (the tests wait for it).
     let _ = target.remove_attribute("data-drawn");
     // Every block now, holding its text uncoloured until its drawing replaces it, whole: a block on screen is as
@@ -348,10 +351,21 @@ pub(super) fn draw_blocks(target_id: &str, texts: &[&str], html: impl Fn(std::op
     // per task, and the copy takes the block's place once complete: the browser lays the block out once, not once
     // per part (a 3,600-character paragraph laid out 15 times per panel took frames past 50 ms on two cores).
     let mut parts: Vec<Part> = Vec::new();
-    for block in views::heatmap_blocks(texts) {
-        let plain: String = texts[block.clone()].concat();
-        let shown = plain_block(&texts[block.clone()], &plain);
-        let _ = target.append_child(&shown);
+    let blocks = views::heatmap_blocks(texts);
+    let plains: Vec<String> = blocks.iter().map(|b| texts[b.clone()].concat()).collect();
+    let same =
+        old.len() == blocks.len() && old.iter().zip(&plains).all(|(e, p)| e.text_content().as_deref() == Some(p));
+    if !same {
+        target.set_text_content(None);
+    }
+    for (i, (block, plain)) in blocks.into_iter().zip(plains).enumerate() {
+        let shown = if same {
+            old[i].clone()
+        } else {
+            let shown = plain_block(&texts[block.clone()], &plain);
+            let _ = target.append_child(&shown);
+            shown
+        };
         let staged = block_div(&texts[block.clone()]);
         for start in block.clone().step_by(views::HEATMAP_CHUNK) {
             let end = (start + views::HEATMAP_CHUNK).min(block.end);
