@@ -1,8 +1,8 @@
 //! Matrix-vector products over quantized rows, with float32 activations: y[r] = row r . x.
 //!
-//! A decode step reads every weight once, so these are bound by how fast the nibbles become floats: per block
-//! of 32, the 4-bit codes are widened to f32 and dotted with x, then scaled once (`d * dot + m * sum(x)` for
-//! Q4_1). One version per instruction set (AVX-512 natively where the CPU has it, else AVX2+FMA, SIMD128 in the
+//! A decode step reads every weight once, so these are bound by how fast the weights arrive from memory (hence
+//! the prefetching) and become numbers: per block of 32, the 4-bit codes are widened and dotted with x, then
+//! scaled once (`d * dot + m * sum(x)` for Q4_1). One version per instruction set (AVX-512 natively where the CPU has it, else AVX2+FMA, SIMD128 in the
 //! browser) and a scalar one that is the reference the tests hold them to.
 
 use crate::weights::{GROUP, Q4, Q8};
