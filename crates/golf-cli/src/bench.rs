@@ -66,8 +66,13 @@ impl golf_engine::PerKind for DecoderLogprobs {
         anyhow::bail!("gzip has no decoder")
     }
     fn autoregressive(self, golfer: &golf_onnx::ArGolfer) -> Result<()> {
+        let vocab = golfer.manifest.vocab;
+        if let Some(id) = self.ids.iter().find(|&&id| id as usize >= vocab) {
+            anyhow::bail!("--ids has {id}, outside {}'s vocabulary of {vocab} tokens", golfer.manifest.label);
+        }
+        anyhow::ensure!(self.ids.len() >= 2, "--ids needs at least 2 token ids (a prefill and a token to predict)");
         let lp = golf_core::block_on(golfer.decoder_logprobs(&self.ids, self.prefill))?;
-        println!("{}", serde_json::to_string(&lp)?);
+        outln!("{}", serde_json::to_string(&lp)?)?;
         Ok(())
     }
     fn diffusion(self, _: &golf_onnx::MdlmGolfer) -> Result<()> {
@@ -81,21 +86,21 @@ pub fn onnx_speed(golfer: &golf_onnx::ArGolfer, json: bool) -> Result<()> {
     let t0 = Instant::now();
     let s = golf_core::block_on(golf_onnx::speed::measure(golfer, &text, 3, || t0.elapsed().as_secs_f64()))?;
     if json {
-        println!("{}", serde_json::to_string(&s)?);
+        outln!("{}", serde_json::to_string(&s)?)?;
         return Ok(());
     }
-    println!("{} speed, native ONNX Runtime {}:", golfer.manifest.label, threads_note());
-    println!("  prefill {} tokens   {:>8.1} tokens/s", s.prefill_tokens, s.prefill_tokens_per_s());
+    outln!("{} speed, native ONNX Runtime {}:", golfer.manifest.label, threads_note())?;
+    outln!("  prefill {} tokens   {:>8.1} tokens/s", s.prefill_tokens, s.prefill_tokens_per_s())?;
     let ours = s.decode_ms_per_token();
     match s.graph_decode_ms_per_token() {
         Some(graph) => {
-            println!("  decode {} tokens     {ours:>8.2} ms/token  (golf-llama's 4-bit kernels)", s.decode_tokens);
-            println!(
+            outln!("  decode {} tokens     {ours:>8.2} ms/token  (golf-llama's 4-bit kernels)", s.decode_tokens)?;
+            outln!(
                 "  decode on the graph  {graph:>8.2} ms/token  (ONNX Runtime; {:.2}x golf-llama's time)",
                 graph / ours
-            );
+            )?;
         }
-        None => println!("  decode {} tokens     {ours:>8.2} ms/token", s.decode_tokens),
+        None => outln!("  decode {} tokens     {ours:>8.2} ms/token", s.decode_tokens)?,
     }
     Ok(())
 }
@@ -107,25 +112,20 @@ pub fn mdlm_speed(golfer: &golf_onnx::MdlmGolfer) -> Result<()> {
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read '{}'", path.display()))?;
     let t0 = Instant::now();
     let s = golf_core::block_on(golf_onnx::speed::measure_mdlm(golfer, &text, 3, || t0.elapsed().as_secs_f64()))?;
-    println!(
-        "{} speed, native ONNX Runtime {}, windows of {} tokens:",
-        golfer.manifest.label,
-        threads_note(),
-        s.window
-    );
-    println!(
+    outln!("{} speed, native ONNX Runtime {}, windows of {} tokens:", golfer.manifest.label, threads_note(), s.window)?;
+    outln!(
         "  chain rule (l2r or confidence): {:>8.1} tokens/s  ({} reveals in {:.2} s; one model call per token)",
         s.chain_tokens_per_s(),
         s.chain_tokens,
         s.chain_seconds
-    );
-    println!(
+    )?;
+    outln!(
         "  NELBO, K = {}:                 {:>8.1} tokens/s  ({} tokens in {:.2} s; K calls per window)",
         s.nelbo_steps,
         s.nelbo_tokens_per_s(),
         s.nelbo_tokens,
         s.nelbo_seconds
-    );
+    )?;
     Ok(())
 }
 
@@ -173,19 +173,19 @@ pub fn ar_generation(golfer: &golf_onnx::ArGolfer, tokens: usize) -> Result<()> 
     }
     let t_full = t.elapsed().as_secs_f64();
     let n = cached.len();
-    println!("AR generation, {n} tokens after {prompt:?}, greedy, window {}:", golfer.window().size);
-    println!(
+    outln!("AR generation, {n} tokens after {prompt:?}, greedy, window {}:", golfer.window().size)?;
+    outln!(
         "  with the KV cache                   {:>7.2} ms/token ({:.0} tokens/s)",
         t_cached * 1e3 / n as f64,
         n as f64 / t_cached
-    );
-    println!(
+    )?;
+    outln!(
         "  full forward pass for every token  {:>7.2} ms/token ({:.0} tokens/s)",
         t_full * 1e3 / n as f64,
         n as f64 / t_full
-    );
-    println!("  speed-up from the cache: {:.1}x", t_full / t_cached);
-    println!("  same tokens both ways: {}", if cached == full { "yes" } else { "NO" });
+    )?;
+    outln!("  speed-up from the cache: {:.1}x", t_full / t_cached)?;
+    outln!("  same tokens both ways: {}", if cached == full { "yes" } else { "NO" })?;
     Ok(())
 }
 
@@ -204,9 +204,9 @@ pub fn run(data: &Path) -> Result<()> {
     let (t_bits, spans) = best_of(3, || score_blocking(&exact, &text, bits_only));
     let bpb = golf_core::Summary::of(&spans?, text.len() as u64).bpb;
     let (t_info, _) = best_of(3, || score_blocking(&exact, &text, with_info));
-    println!("gzip exact scoring, {} ({:.2} MB, {bpb:.4} bpb):", enwik.display(), mb);
-    println!("  bits only              {:.1} MB/s ({:.0} ms)", mb / t_bits, t_bits * 1e3);
-    println!("  with token details     {:.1} MB/s ({:.0} ms)", mb / t_info, t_info * 1e3);
+    outln!("gzip exact scoring, {} ({:.2} MB, {bpb:.4} bpb):", enwik.display(), mb)?;
+    outln!("  bits only              {:.1} MB/s ({:.0} ms)", mb / t_bits, t_bits * 1e3)?;
+    outln!("  with token details     {:.1} MB/s ({:.0} ms)", mb / t_info, t_info * 1e3)?;
 
     let fineweb = locate::sample(SAMPLE)?;
     let small = std::fs::read(&fineweb).with_context(|| format!("cannot read '{}'", fineweb.display()))?;
@@ -214,9 +214,9 @@ pub fn run(data: &Path) -> Result<()> {
     let (t_exact, _) = best_of(5, || score_blocking(&exact, small, bits_only));
     let marginal = GzipGolfer::new(Method::Marginal, Dry::default());
     let (t_marginal, _) = best_of(1, || score_blocking(&marginal, small, bits_only));
-    println!("marginal vs exact on the first {} bytes of {}:", small.len(), fineweb.display());
-    println!("  exact    {:.2} ms", t_exact * 1e3);
-    println!("  marginal {:.0} ms", t_marginal * 1e3);
-    println!("  marginal/exact time ratio: {:.0}x", t_marginal / t_exact);
+    outln!("marginal vs exact on the first {} bytes of {}:", small.len(), fineweb.display())?;
+    outln!("  exact    {:.2} ms", t_exact * 1e3)?;
+    outln!("  marginal {:.0} ms", t_marginal * 1e3)?;
+    outln!("  marginal/exact time ratio: {:.0}x", t_marginal / t_exact)?;
     Ok(())
 }

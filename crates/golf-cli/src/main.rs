@@ -1,5 +1,14 @@
 //! `golf`: score a text's bits per byte, generate, and benchmark, with the same code the page runs.
 
+/// `println!` that hands back the error instead of panicking: a reader that has gone away (`golf ... | head`) ends
+/// the program quietly (see [`main`]).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 mod bench;
 mod locate;
 mod progress;
@@ -84,7 +93,8 @@ impl Places {
                 locate::models_dir(self.models.as_deref())?.join(name.get_name())
             }
         };
-        Ok(block_on(golf_engine::load_folder(&dir))?)
+        block_on(golf_engine::load_folder(&dir))
+            .with_context(|| format!("cannot load the model folder {}", dir.display()))
     }
 }
 
@@ -269,10 +279,30 @@ enum Command {
 }
 
 fn main() {
-    if let Err(e) = run(Cli::parse()) {
-        eprintln!("golf: {e:#}");
-        std::process::exit(1);
-    }
+    let status = match run(Cli::parse()) {
+        Ok(()) => 0,
+        // The reader of our output has gone (`golf tokenize ... | head -c 5`): the end of the run, not a failure,
+        // so no message and status 0, as ripgrep does (a conventional C program would die of SIGPIPE, status 141;
+        // Rust ignores SIGPIPE and gets this error instead).
+        Err(e) if closed_output(&e) => 0,
+        Err(e) => {
+            // Not eprintln!: a closed stderr must not turn an error into a panic.
+            let _ = writeln!(std::io::stderr(), "golf: {e:#}");
+            1
+        }
+    };
+    std::process::exit(status);
+}
+
+/// Whether `e` is a write to a pipe whose reader has closed it (directly or inside a JSON writer's error).
+fn closed_output(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        let kind = cause
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind)
+            .or_else(|| cause.downcast_ref::<serde_json::Error>().and_then(serde_json::Error::io_error_kind));
+        kind == Some(std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -454,17 +484,17 @@ fn import(
         std::fs::write(&path, data).with_context(|| format!("cannot write {}", path.display()))?;
     }
     let m = &folder.manifest;
-    println!(
+    outln!(
         "{}: {} parameters, {} layers; written to {}",
         m.label,
         indicatif::HumanCount(m.params),
         m.layers,
         out.display()
-    );
+    )?;
     for a in &folder.assumed {
-        println!("  assumed: {a}");
+        outln!("  assumed: {a}")?;
     }
-    println!("score it with: golf score --model {} FILE", out.display());
+    outln!("score it with: golf score --model {} FILE", out.display())?;
     Ok(())
 }
 
@@ -532,29 +562,46 @@ fn generate(
     })
 }
 
+/// Prints each text's tokens as JSON, written as it goes rather than built as one `serde_json::Value` (a value
+/// per number), so a closed reader stops it at the next write.
 fn tokenize(model: &PathBuf, json_array: bool, file: Option<&PathBuf>) -> Result<()> {
     let bytes = std::fs::read(model).with_context(|| format!("cannot read '{}'", model.display()))?;
     let kind = if model.extension().is_some_and(|e| e == "json") { "byte-bpe" } else { "sentencepiece" };
     let tok = golf_tokenize::TextTokenizer::load(kind, &bytes).with_context(|| format!("'{}'", model.display()))?;
     let input = read_input(file)?;
-    let texts: Vec<String> = if json_array {
-        serde_json::from_slice(&input).context("--json-array expects a JSON array of strings")?
+    let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    if json_array {
+        let texts: Vec<String> =
+            serde_json::from_slice(&input).context("--json-array expects a JSON array of strings")?;
+        drop(input);
+        out.write_all(b"[")?;
+        for (i, text) in texts.iter().enumerate() {
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            write_tokens(&mut out, &tok.encode(text))?;
+        }
+        out.write_all(b"]")?;
     } else {
-        vec![String::from_utf8(input).map_err(|e| GolfError::NotUtf8 { offset: e.utf8_error().valid_up_to() })?]
-    };
-    let results: Vec<serde_json::Value> = texts
-        .iter()
-        .map(|t| {
-            let tokens = tok.encode(t);
-            serde_json::json!({
-                "ids": tokens.iter().map(|k| k.id).collect::<Vec<_>>(),
-                "offsets": tokens.iter().map(|k| [k.orig.start, k.orig.end]).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    let out = if json_array { serde_json::Value::Array(results) } else { results.into_iter().next().unwrap() };
-    println!("{out}");
+        let text = String::from_utf8(input).map_err(|e| GolfError::NotUtf8 { offset: e.utf8_error().valid_up_to() })?;
+        write_tokens(&mut out, &tok.encode(&text))?;
+    }
+    out.write_all(b"\n")?;
+    out.flush()?;
     Ok(())
+}
+
+/// One text's `{"ids":[..],"offsets":[[start,end],..]}` (byte offsets into the text as given).
+fn write_tokens(out: &mut impl Write, tokens: &[golf_tokenize::Token]) -> std::io::Result<()> {
+    out.write_all(b"{\"ids\":[")?;
+    for (i, t) in tokens.iter().enumerate() {
+        write!(out, "{}{}", if i > 0 { "," } else { "" }, t.id)?;
+    }
+    out.write_all(b"],\"offsets\":[")?;
+    for (i, t) in tokens.iter().enumerate() {
+        write!(out, "{}[{},{}]", if i > 0 { "," } else { "" }, t.orig.start, t.orig.end)?;
+    }
+    out.write_all(b"]}")
 }
 
 fn read_input(file: Option<&PathBuf>) -> Result<Vec<u8>> {
@@ -646,15 +693,15 @@ fn report_gzip(method: Method, summary: &ScoreSummary, spans: &[Span], seconds: 
         };
         return out.json(fields, spans, summary.bytes as usize);
     }
-    println!("gzip -9 ({method_name}) on {}", out.name());
-    println!("  bytes  {}", summary.bytes);
-    println!("  bits   {}", summary.bits);
-    println!("  bpb    {:.4}", summary.bpb);
-    println!(
+    outln!("gzip -9 ({method_name}) on {}", out.name())?;
+    outln!("  bytes  {}", summary.bytes)?;
+    outln!("  bits   {}", summary.bits)?;
+    outln!("  bpb    {:.4}", summary.bpb)?;
+    outln!(
         "  stream {stream_bytes} bytes of raw DEFLATE; {} bytes as a .gz file (+{GZIP_CONTAINER_BYTES}-byte header and trailer)",
         stream_bytes + GZIP_CONTAINER_BYTES
-    );
-    println!("  time   {:.1} ms", seconds * 1e3);
+    )?;
+    outln!("  time   {:.1} ms", seconds * 1e3)?;
     Ok(())
 }
 
@@ -678,34 +725,37 @@ fn report_neural(
         fields.insert("seconds".into(), seconds.into());
         return out.json(fields, spans, summary.bytes as usize);
     }
-    println!("{} on {}", info.label, out.name());
+    outln!("{} on {}", info.label, out.name())?;
     if let Some(e) = estimator {
-        println!("  estimator  {e}");
+        outln!("  estimator  {e}")?;
     }
-    println!("  bytes      {}", r.bytes);
+    outln!("  bytes      {}", r.bytes)?;
     if r.golf_count {
-        println!("  tokens     {} (SentencePiece with byte fallback: every byte has a token)", r.tokens);
-        println!(
+        outln!("  tokens     {} (SentencePiece with byte fallback: every byte has a token)", r.tokens)?;
+        outln!(
             "  bits       {:.1} (model {:.1} + {:.0} to restore what normalization changed, in {} edits)",
-            r.bits, r.model_bits, r.restore_bits, r.restore_edits
-        );
+            r.bits,
+            r.model_bits,
+            r.restore_bits,
+            r.restore_edits
+        )?;
     } else {
-        println!("  tokens     {} (byte-level: every byte has a token)", r.tokens);
-        println!("  bits       {:.1}", r.bits);
+        outln!("  tokens     {} (byte-level: every byte has a token)", r.tokens)?;
+        outln!("  bits       {:.1}", r.bits)?;
     }
-    println!("  bpb        {:.4} over the bytes as given", r.bpb);
+    outln!("  bpb        {:.4} over the bytes as given", r.bpb)?;
     if r.golf_count {
-        println!(
+        outln!(
             "  golf bpb   {:.4} under Parameter Golf's byte count ({} bytes; model bits only, over the normalized text)",
             r.golf_bpb, r.golf_bytes
-        );
+        )?;
     }
-    println!(
+    outln!(
         "  window     {} tokens, a new window every {} tokens{}",
         r.window,
         r.stride,
         if r.stride == r.window { " (no overlap, as eval_val)" } else { "" }
-    );
-    println!("  time       {:.1} ms ({:.0} tokens/s)", seconds * 1e3, r.tokens as f64 / seconds);
+    )?;
+    outln!("  time       {:.1} ms ({:.0} tokens/s)", seconds * 1e3, r.tokens as f64 / seconds)?;
     Ok(())
 }

@@ -25,6 +25,10 @@ impl<'a> Fields<'a> {
         for shift in (0..64).step_by(7) {
             let (&b, rest) = self.buf.split_first()?;
             self.buf = rest;
+            // The tenth byte holds bit 63 only: anything more does not fit in 64 bits.
+            if shift == 63 && b & 0x7e != 0 {
+                return None;
+            }
             v |= ((b & 0x7f) as u64) << shift;
             if b & 0x80 == 0 {
                 return Some(v);
@@ -53,6 +57,8 @@ impl<'a> Iterator for Fields<'a> {
         }
         let parsed = (|| {
             let key = self.varint()?;
+            // Field numbers are 1 to 2^29 - 1: a bigger one cut to 32 bits would pass for a small one.
+            let field = u32::try_from(key >> 3).ok().filter(|f| (1..1 << 29).contains(f))?;
             let value = match key & 7 {
                 0 => Value::Varint(self.varint()?),
                 1 => {
@@ -60,13 +66,14 @@ impl<'a> Iterator for Fields<'a> {
                     Value::Fixed64
                 }
                 2 => {
-                    let n = self.varint()? as usize;
+                    // Checked, not cast: on wasm32 a length of 2^32 + 5 would otherwise read as 5.
+                    let n = usize::try_from(self.varint()?).ok()?;
                     Value::Bytes(self.take(n)?)
                 }
                 5 => Value::Fixed32(u32::from_le_bytes(self.take(4)?.try_into().ok()?)),
                 _ => return None,
             };
-            Some(((key >> 3) as u32, value))
+            Some((field, value))
         })();
         match parsed {
             Some(v) => Some(Ok(v)),
@@ -104,4 +111,68 @@ pub fn packed_varints(mut buf: &[u8]) -> Result<Vec<u64>, Truncated> {
         out.push(v);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn varint(mut v: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        while v >= 0x80 {
+            out.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+        out
+    }
+
+    #[test]
+    fn reads_fields_of_each_wire_type() {
+        let mut msg = varint(1 << 3);
+        msg.extend(varint(300));
+        msg.extend(varint(2 << 3 | 2));
+        msg.extend([3, b'a', b'b', b'c']);
+        msg.extend(varint(3 << 3 | 5));
+        msg.extend(7u32.to_le_bytes());
+        msg.extend(varint(4 << 3 | 1));
+        msg.extend([0; 8]);
+        let got: Vec<_> = Fields::new(&msg).collect::<Result<_, _>>().unwrap();
+        assert!(matches!(got[0], (1, Value::Varint(300))));
+        assert!(matches!(got[1], (2, Value::Bytes(b"abc"))));
+        assert!(matches!(got[2], (3, Value::Fixed32(7))));
+        assert!(matches!(got[3], (4, Value::Fixed64)));
+    }
+
+    #[test]
+    fn a_field_number_past_32_bits_is_refused_not_cut() {
+        // (2^32 + 1) << 3 | 2: cut to 32 bits it would read as field 1, a SentencePiece model's pieces.
+        let mut msg = varint(((1u64 << 32) + 1) << 3 | 2);
+        msg.extend([1, b'x']);
+        assert!(matches!(Fields::new(&msg).next(), Some(Err(()))));
+        // Field 0 does not exist either.
+        assert!(matches!(Fields::new(&[0, 1]).next(), Some(Err(()))));
+    }
+
+    #[test]
+    fn a_varint_past_64_bits_is_refused() {
+        let mut msg = vec![1 << 3];
+        msg.extend([0xff; 9]);
+        msg.push(0x01); // bit 63: still fits
+        assert!(matches!(Fields::new(&msg).next(), Some(Ok((1, Value::Varint(u64::MAX))))));
+        let last = msg.len() - 1;
+        msg[last] = 0x02; // bit 64: does not
+        assert!(matches!(Fields::new(&msg).next(), Some(Err(()))));
+    }
+
+    #[test]
+    fn a_length_past_the_message_is_refused() {
+        let mut msg = varint(1 << 3 | 2);
+        msg.extend(varint((1 << 32) + 1));
+        msg.push(b'x');
+        assert!(matches!(Fields::new(&msg).next(), Some(Err(()))));
+        let mut iter = Fields::new(&msg);
+        iter.next();
+        assert!(iter.next().is_none(), "nothing is read after a malformed field");
+    }
 }

@@ -3,6 +3,7 @@
 //! progress; hashed as the bytes arrive and checked against the manifest before use (`golf_onnx::check_digest`,
 //! the same check as a folder on disk); stored in the cache after a good download. Runs in a worker or a page.
 
+use golf_onnx::manifest::limits;
 use golf_onnx::{Manifest, OnnxError};
 use sha2::{Digest, Sha256};
 use wasm_bindgen::prelude::*;
@@ -67,11 +68,23 @@ async fn fetch(url: &str, name: &str) -> Result<Response, String> {
 }
 
 /// Reads a body chunk by chunk, reporting (bytes so far, total) and hashing as it goes; returns the bytes and
-/// their sha256 (hex).
-async fn read_body(resp: &Response, total: u64, progress: &dyn Fn(u64, u64)) -> Result<(Vec<u8>, String), String> {
+/// their sha256 (hex). A body longer than `max` bytes is refused as soon as it passes it (`name` in the error),
+/// so a folder's manifest cannot make the page download or hold more than it says.
+async fn read_body(
+    resp: &Response,
+    name: &str,
+    total: u64,
+    max: u64,
+    progress: &dyn Fn(u64, u64),
+) -> Result<(Vec<u8>, String), String> {
+    let too_big = |n: u64| format!("{name} is {n} bytes or more; at most {max} were expected");
+    if total > max {
+        return Err(too_big(total));
+    }
     let body = resp.body().ok_or("the response has no body")?;
     let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().dyn_into().map_err(|_| "no stream reader")?;
-    let mut data = Vec::with_capacity(total as usize);
+    // `total <= max`, and every `max` fits in wasm32's address space.
+    let mut data = Vec::with_capacity(usize::try_from(total).map_err(|_| too_big(total))?);
     let mut hash = Sha256::new();
     loop {
         let chunk = JsFuture::from(reader.read()).await.map_err(js_err)?;
@@ -82,9 +95,16 @@ async fn read_body(resp: &Response, total: u64, progress: &dyn Fn(u64, u64)) -> 
         let value: js_sys::Uint8Array =
             js_sys::Reflect::get(&chunk, &"value".into()).map_err(js_err)?.dyn_into().map_err(js_err)?;
         let start = data.len();
+        let end = start as u64 + u64::from(value.length());
+        if end > max {
+            let _ = JsFuture::from(reader.cancel()).await;
+            return Err(too_big(end));
+        }
         data.resize(start + value.length() as usize, 0);
-        value.copy_to(&mut data[start..]);
-        hash.update(&data[start..]);
+        if let Some(dst) = data.get_mut(start..) {
+            value.copy_to(dst);
+            hash.update(&*dst);
+        }
         progress(data.len() as u64, total.max(data.len() as u64));
     }
     Ok((data, golf_onnx::hex(&hash.finalize())))
@@ -95,6 +115,7 @@ struct Expect<'a> {
     url: String,
     name: String,
     sha256: &'a str,
+    /// Its exact size, where the manifest gives it.
     bytes: Option<u64>,
     rebuild: &'a str,
 }
@@ -104,6 +125,11 @@ impl Expect<'_> {
         golf_onnx::check_digest(&self.name, data.len() as u64, sha256, self.sha256, self.bytes, self.rebuild)
             .map_err(|e| e.to_string())
     }
+
+    /// The most bytes to read: the manifest's size (itself bounded by its parse), else the tokenizer's limit.
+    fn max(&self) -> u64 {
+        self.bytes.unwrap_or(limits::TOKENIZER_BYTES)
+    }
 }
 
 async fn model_file(f: &Expect<'_>, progress: &dyn Fn(u64, u64)) -> Result<(Vec<u8>, Source), String> {
@@ -112,7 +138,7 @@ async fn model_file(f: &Expect<'_>, progress: &dyn Fn(u64, u64)) -> Result<(Vec<
     if let Some(cache) = &cache {
         let hit = JsFuture::from(cache.match_with_str(&key)).await.ok().and_then(|v| v.dyn_into::<Response>().ok());
         if let Some(resp) = hit {
-            if let Ok((data, sha)) = read_body(&resp, f.bytes.unwrap_or(0), progress).await {
+            if let Ok((data, sha)) = read_body(&resp, &f.name, f.bytes.unwrap_or(0), f.max(), progress).await {
                 if f.check(&data, &sha).is_ok() {
                     return Ok((data, Source::BrowserCache));
                 }
@@ -133,7 +159,7 @@ async fn model_file(f: &Expect<'_>, progress: &dyn Fn(u64, u64)) -> Result<(Vec<
     }
     let total =
         resp.headers().get("content-length").ok().flatten().and_then(|v| v.parse().ok()).or(f.bytes).unwrap_or(0);
-    let (data, sha) = read_body(&resp, total, progress).await?;
+    let (data, sha) = read_body(&resp, &f.name, total, f.max(), progress).await?;
     f.check(&data, &sha)?;
     if let Some(cache) = &cache {
         // Best effort: a full quota only means the next visit downloads again.
@@ -146,15 +172,15 @@ async fn model_file(f: &Expect<'_>, progress: &dyn Fn(u64, u64)) -> Result<(Vec<
 }
 
 /// The model folder at `base` (an absolute URL ending in `/`), named `folder` (its path relative to the page) in
-/// messages.
+/// messages. Every file's URL is `base` plus a path the manifest's parse has checked to stay inside the folder.
 pub async fn fetch_folder(base: &str, folder: &str, progress: &dyn Fn(Step)) -> Result<Fetched, String> {
     let manifest_name = format!("{folder}/golfer.json");
     let resp = fetch(&format!("{base}golfer.json"), &manifest_name).await?;
     if !resp.ok() {
         return Err(format!("cannot download {manifest_name}: HTTP {}", resp.status()));
     }
-    let json = JsFuture::from(resp.text().map_err(js_err)?).await.map_err(js_err)?.as_string().unwrap_or_default();
-    let manifest = Manifest::parse(&json, &manifest_name).map_err(|e: OnnxError| e.to_string())?;
+    let (json, _) = read_body(&resp, &manifest_name, 0, limits::MANIFEST_BYTES, &|_, _| {}).await?;
+    let manifest = Manifest::from_bytes(&json, &manifest_name).map_err(|e: OnnxError| e.to_string())?;
     progress(Step::Named(&manifest.label));
     let file = |path: &str| (format!("{base}{path}"), format!("{folder}/{path}"));
     let (url, name) = file(&manifest.tokenizer.file);

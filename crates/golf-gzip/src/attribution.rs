@@ -106,7 +106,10 @@ struct Decoder {
 }
 
 impl Decoder {
-    fn new(lens: &[u8]) -> Result<Decoder, &'static str> {
+    /// A code from its lengths, refused where zlib refuses it (inftrees.c), so that exactly the streams zlib
+    /// decodes decode here: over-subscribed, or incomplete, except a literal/length or distance code (`lenient`)
+    /// whose longest length is 1 (a single code). A code with no lengths at all is kept: using it is the error.
+    fn new(lens: &[u8], lenient: bool) -> Result<Decoder, &'static str> {
         let max_len = *lens.iter().max().unwrap_or(&0) as u32;
         if max_len == 0 {
             return Ok(Decoder { table: vec![(0, 0)], max_len: 0 });
@@ -114,6 +117,16 @@ impl Decoder {
         let mut bl_count = [0u32; 16];
         lens.iter().for_each(|&l| bl_count[l as usize] += 1);
         bl_count[0] = 0;
+        let mut left = 1i64;
+        for &count in &bl_count[1..] {
+            left = 2 * left - count as i64;
+            if left < 0 {
+                return Err("oversubscribed Huffman code");
+            }
+        }
+        if left > 0 && !(lenient && max_len == 1) {
+            return Err("incomplete Huffman code");
+        }
         let mut next = [0u32; 16];
         let mut code = 0;
         for bits in 1..16 {
@@ -221,11 +234,12 @@ fn decode(stream: &[u8], limit: usize) -> Result<(Vec<u8>, Attribution), Inflate
                     let mut l = [8u8; 288];
                     l[144..256].fill(9);
                     l[256..280].fill(7);
-                    (Decoder::new(&l), Decoder::new(&[5u8; 30]))
+                    // 32 distance codes, as zlib builds them: 30 and 31 are refused when used.
+                    (Decoder::new(&l, true), Decoder::new(&[5u8; 32], true))
                 } else {
                     kind = BlockKind::Dynamic;
                     let (l, d) = read_dynamic_lengths(&mut r)?;
-                    (Decoder::new(&l), Decoder::new(&d))
+                    (Decoder::new(&l, true), Decoder::new(&d, true))
                 };
                 let lit = lit.map_err(|w| malformed(r.pos, w))?;
                 let dist = dist.map_err(|w| malformed(r.pos, w))?;
@@ -318,11 +332,14 @@ fn read_dynamic_lengths(r: &mut BitReader) -> Result<(Vec<u8>, Vec<u8>), Inflate
     let hlit = r.bits(5)? as usize + 257;
     let hdist = r.bits(5)? as usize + 1;
     let hclen = r.bits(4)? as usize + 4;
+    if hlit > 286 || hdist > 30 {
+        return Err(InflateError::Malformed(r.pos, "too many length or distance codes"));
+    }
     let mut cl = [0u8; 19];
     for &i in &BL_ORDER[..hclen] {
         cl[i] = r.bits(3)? as u8;
     }
-    let cl = Decoder::new(&cl).map_err(|w| InflateError::Malformed(r.pos, w))?;
+    let cl = Decoder::new(&cl, false).map_err(|w| InflateError::Malformed(r.pos, w))?;
     let mut lens = Vec::with_capacity(hlit + hdist);
     while lens.len() < hlit + hdist {
         let sym = cl.decode(r)?;
@@ -421,6 +438,49 @@ mod tests {
         let stream = crate::deflate::Deflater::new(text.as_bytes().to_vec()).finish();
         assert_eq!(inflate(&stream, text.len()).unwrap(), text.as_bytes());
         assert!(matches!(inflate(&stream, text.len() - 1), Err(InflateError::TooLong(_))));
+    }
+
+    /// zlib's verdict on a raw stream: the bytes, and whether input was left after the final block.
+    fn zlib_inflate(stream: &[u8], limit: usize) -> Option<(Vec<u8>, bool)> {
+        let mut z = flate2::Decompress::new(false);
+        let mut out = Vec::with_capacity(limit + 1);
+        match z.decompress_vec(stream, &mut out, flate2::FlushDecompress::Finish) {
+            Ok(flate2::Status::StreamEnd) if out.len() <= limit => Some((out, (z.total_in() as usize) < stream.len())),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn every_one_bit_corruption_is_judged_as_zlib_judges_it() {
+        // Dynamic, fixed and stored blocks; each bit flipped in turn. Incomplete and over-subscribed codes, too
+        // many codes, bad repeats and distances: what zlib refuses is refused, what it decodes decodes the same.
+        let dynamic = b"It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of \
+            foolishness, it was the epoch of belief, it was the epoch of incredulity, it was the season of Light";
+        assert!(check(dynamic).blocks.iter().any(|b| b.kind == BlockKind::Dynamic));
+        let texts: [&[u8]; 3] = [
+            dynamic,
+            b"ab",
+            &[0x9b, 0x01, 0xff, 0x7e, 0x00, 0x42, 0xc3, 0x11],
+        ];
+        let mut compared = 0;
+        for text in texts {
+            let stream = Deflater::new(text.to_vec()).finish();
+            for bit in 0..stream.len() * 8 {
+                let mut s = stream.clone();
+                s[bit / 8] ^= 1 << (bit % 8);
+                let ours = inflate(&s, 4096);
+                match zlib_inflate(&s, 4096) {
+                    Some((bytes, false)) => assert_eq!(ours.as_ref(), Ok(&bytes), "bit {bit} of {text:?}"),
+                    Some((_, true)) => assert!(
+                        matches!(ours, Err(InflateError::Malformed(_, "data after the final block"))),
+                        "bit {bit} of {text:?}: {ours:?}"
+                    ),
+                    None => assert!(ours.is_err(), "bit {bit} of {text:?}: zlib refuses what ours decodes"),
+                }
+                compared += 1;
+            }
+        }
+        assert!(compared > 800, "{compared} streams compared");
     }
 
     #[test]

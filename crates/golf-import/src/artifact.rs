@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::container::{Container, Tensor};
-use crate::pickle::{DType, Value};
+use crate::pickle::{quoted, DType, Value};
 use crate::ImportError;
 
 /// The baseline's export format marker (`__quant_format__`).
@@ -23,11 +23,19 @@ pub enum Stored {
 }
 
 impl Stored {
-    pub fn shape(&self) -> &[usize] {
+    fn tensor(&self) -> &Tensor {
         match self {
-            Stored::Int8 { q, .. } => &q.shape,
-            Stored::Fp8(t) | Stored::Float { t, .. } => &t.shape,
+            Stored::Int8 { q, .. } => q,
+            Stored::Fp8(t) | Stored::Float { t, .. } => t,
         }
+    }
+
+    pub fn shape(&self) -> &[usize] {
+        &self.tensor().shape
+    }
+
+    pub fn numel(&self) -> usize {
+        self.tensor().numel()
     }
 }
 
@@ -45,12 +53,21 @@ pub struct Artifact {
     pub weights: BTreeMap<String, Stored>,
 }
 
+/// The longest key a state dict may have (its names are dotted paths of a few dozen characters): every message
+/// that names a tensor can then quote it whole.
+pub const MAX_NAME: usize = 200;
+
 fn entries<'a>(v: &'a Value, what: &str) -> Result<Vec<(&'a str, &'a Value)>, ImportError> {
     let Value::Dict(d) = v else {
         return Err(ImportError::Format(format!("'{what}' is {}, not a dict", v.describe())));
     };
     d.iter()
         .map(|(k, v)| match k {
+            Value::Str(k) if k.chars().count() > MAX_NAME => Err(ImportError::Format(format!(
+                "'{what}' has a key of {} characters ('{}'); a state dict's names are at most {MAX_NAME}",
+                k.chars().count(),
+                quoted(k)
+            ))),
             Value::Str(k) => Ok((k.as_str(), v)),
             other => Err(ImportError::Format(format!("'{what}' has a key that is {}", other.describe()))),
         })
@@ -87,7 +104,7 @@ fn float_dtype(name: &str, what: &str) -> Result<DType, ImportError> {
         "float32" => Ok(DType::F32),
         "float16" => Ok(DType::F16),
         "bfloat16" => Ok(DType::BF16),
-        other => Err(ImportError::Format(format!("{what} is '{other}', not float32, float16 or bfloat16"))),
+        other => Err(ImportError::Format(format!("{what} is '{}', not float32, float16 or bfloat16", quoted(other)))),
     }
 }
 
@@ -192,7 +209,7 @@ impl Artifact {
 
     /// Parameters, as `sum(p.numel())` over the model counts them.
     pub fn params(&self) -> u64 {
-        self.weights.values().map(|w| w.shape().iter().product::<usize>() as u64).sum()
+        self.weights.values().map(|w| w.numel() as u64).sum()
     }
 }
 
@@ -236,9 +253,41 @@ fn pattern(name: &str) -> String {
     }
 }
 
+/// At most this many names in a message; the rest are counted.
+const LISTED: usize = 20;
+
 fn listed(names: &BTreeSet<String>) -> String {
     let patterns: BTreeSet<String> = names.iter().map(|n| pattern(n)).collect();
-    patterns.into_iter().collect::<Vec<_>>().join(", ")
+    let mut out: Vec<String> = patterns.iter().take(LISTED).map(|p| quoted(p)).collect();
+    if patterns.len() > LISTED {
+        out.push(format!("and {} more", patterns.len() - LISTED));
+    }
+    out.join(", ")
+}
+
+/// The most layers a model may have: far beyond any 16 MB entry, and a bound on the names the check builds.
+pub const MAX_LAYERS: usize = 256;
+
+const NOT_BASELINE: &str = "this is not the Parameter Golf baseline architecture that the importer knows";
+
+/// The number of layers the block names show: refused where they skip a number or pass [`MAX_LAYERS`], before a
+/// name is made for every block the highest number implies.
+fn layers(blocks: &BTreeSet<usize>) -> Result<usize, ImportError> {
+    let Some(&last) = blocks.last() else { return Ok(0) };
+    if last >= MAX_LAYERS {
+        return Err(ImportError::Architecture(format!(
+            "{NOT_BASELINE}; it has blocks.{last}, and the importer reads at most {MAX_LAYERS} layers (blocks.0 to blocks.{})",
+            MAX_LAYERS - 1
+        )));
+    }
+    // The first number missing below `last` (there is one unless all of 0..=last are present).
+    if let Some(gap) = (0..=last).zip(blocks.iter()).find(|(want, got)| want != *got).map(|(want, _)| want) {
+        let next = blocks.range(gap..).next().copied().unwrap_or(last);
+        let missing =
+            if next - gap == 1 { format!("blocks.{gap}") } else { format!("blocks.{gap} to blocks.{}", next - 1) };
+        return Err(ImportError::Architecture(format!("{NOT_BASELINE}; it has blocks.{next} but no {missing}")));
+    }
+    Ok(last + 1)
 }
 
 impl Shapes {
@@ -246,7 +295,7 @@ impl Shapes {
     pub fn infer(a: &Artifact) -> Result<Shapes, ImportError> {
         let blocks: BTreeSet<usize> =
             a.weights.keys().filter_map(|n| n.strip_prefix("blocks.")?.split('.').next()?.parse().ok()).collect();
-        let layers = blocks.iter().next_back().map_or(0, |l| l + 1);
+        let layers = layers(&blocks)?;
         let untied_head = a.weights.contains_key("lm_head.weight");
         let mut expected: BTreeSet<String> = (0..layers)
             .flat_map(|i| BLOCK_KEYS.iter().map(move |k| format!("blocks.{i}.{k}")))
@@ -263,7 +312,7 @@ impl Shapes {
         let unknown: BTreeSet<String> = present.difference(&expected).cloned().collect();
         let missing: BTreeSet<String> = expected.difference(&present).cloned().collect();
         if !unknown.is_empty() || !missing.is_empty() || layers == 0 {
-            let mut why = String::from("this is not the Parameter Golf baseline architecture that the importer knows");
+            let mut why = String::from(NOT_BASELINE);
             if !unknown.is_empty() {
                 why += &format!("; names it does not know: {}", listed(&unknown));
             }
@@ -272,6 +321,14 @@ impl Shapes {
             }
             return Err(ImportError::Architecture(why));
         }
+        // An empty tensor has no place in the model, and its zero would divide the dimensions below.
+        if let Some((name, w)) = a.weights.iter().find(|(_, w)| w.shape().contains(&0)) {
+            return Err(ImportError::Architecture(format!(
+                "{} is {:?}: a dimension of 0 (an empty tensor), which no weight of the model has",
+                quoted(name),
+                w.shape()
+            )));
+        }
         let shape = |n: &str| a.shape(n).unwrap_or(&[]);
         let [embed_rows, dim] = *shape("tok_emb.weight") else {
             return Err(ImportError::Architecture(format!(
@@ -279,16 +336,16 @@ impl Shapes {
                 shape("tok_emb.weight")
             )));
         };
-        let heads = shape("blocks.0.attn.q_gain").iter().product::<usize>();
-        if heads == 0 || dim % heads != 0 || (dim / heads) % 2 != 0 {
+        let heads = a.weights.get("blocks.0.attn.q_gain").map_or(0, Stored::numel);
+        if heads == 0 || dim % heads != 0 || !(dim / heads).is_multiple_of(2) {
             return Err(ImportError::Architecture(format!(
                 "{heads} heads (blocks.0.attn.q_gain) do not split a width of {dim} into even head sizes"
             )));
         }
-        let head_dim = dim / heads;
+        let head_dim = dim / heads; // at least 2: checked above
         let kv_rows = shape("blocks.0.attn.c_k.weight").first().copied().unwrap_or(0);
-        let kv_heads = kv_rows / head_dim;
-        if kv_heads == 0 || kv_rows % head_dim != 0 || heads % kv_heads != 0 {
+        let kv_heads = kv_rows.checked_div(head_dim).unwrap_or(0);
+        if kv_heads == 0 || kv_rows % head_dim != 0 || !heads.is_multiple_of(kv_heads) {
             return Err(ImportError::Architecture(format!(
                 "blocks.0.attn.c_k.weight has {kv_rows} rows: not a number of KV heads of {head_dim} that divides {heads} heads"
             )));
@@ -299,7 +356,8 @@ impl Shapes {
             let got = shape(&name);
             if got != want.as_slice() {
                 return Err(ImportError::Architecture(format!(
-                    "{name} is {got:?}; a model of these dimensions has {want:?}"
+                    "{name} is {}; a model of these dimensions has {want:?}",
+                    quoted(&format!("{got:?}"))
                 )));
             }
         }
@@ -312,10 +370,10 @@ impl Shapes {
         for i in 0..self.layers {
             let p = |k: &str| format!("blocks.{i}.{k}");
             out.extend([
-                (p("attn.c_q.weight"), vec![h * hd, d]),
-                (p("attn.c_k.weight"), vec![kvh * hd, d]),
-                (p("attn.c_v.weight"), vec![kvh * hd, d]),
-                (p("attn.proj.weight"), vec![d, h * hd]),
+                (p("attn.c_q.weight"), vec![h.saturating_mul(hd), d]),
+                (p("attn.c_k.weight"), vec![kvh.saturating_mul(hd), d]),
+                (p("attn.c_v.weight"), vec![kvh.saturating_mul(hd), d]),
+                (p("attn.proj.weight"), vec![d, h.saturating_mul(hd)]),
                 (p("attn.q_gain"), vec![h]),
                 (p("attn_scale"), vec![d]),
                 (p("mlp_scale"), vec![d]),
@@ -337,6 +395,21 @@ impl Shapes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_layer_count_is_refused_where_block_numbers_skip() {
+        let set = |v: &[usize]| v.iter().copied().collect::<BTreeSet<usize>>();
+        assert_eq!(layers(&set(&[])).unwrap(), 0);
+        assert_eq!(layers(&set(&[0, 1, 2])).unwrap(), 3);
+        let e = layers(&set(&[0, 1, 2, MAX_LAYERS - 1])).unwrap_err().to_string();
+        assert!(e.ends_with("it has blocks.255 but no blocks.3 to blocks.254"), "{e}");
+        let e = layers(&set(&[1])).unwrap_err().to_string();
+        assert!(e.ends_with("it has blocks.1 but no blocks.0"), "{e}");
+        let e = layers(&set(&[0, 2, 3])).unwrap_err().to_string();
+        assert!(e.ends_with("it has blocks.2 but no blocks.1"), "{e}");
+        let e = layers(&set(&[0, MAX_LAYERS])).unwrap_err().to_string();
+        assert!(e.contains("it has blocks.256, and the importer reads at most 256 layers"), "{e}");
+    }
 
     #[test]
     fn patterns_collapse_block_numbers() {

@@ -59,14 +59,14 @@ pub fn fp8_e4m3_value(code: u8) -> f32 {
 }
 
 fn floats(t: &Tensor) -> Result<Vec<f32>, ImportError> {
-    let c = t.data.chunks_exact(t.dtype.size());
+    let c = t.bytes().chunks_exact(t.dtype.size());
     Ok(match t.dtype {
         DType::F32 => c.map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
         DType::F16 => c.map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
         DType::BF16 => c.map(|b| bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
         DType::F64 => c.map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as f32).collect(),
-        DType::F8E4M3 => t.data.iter().map(|&b| fp8_e4m3_value(b)).collect(),
-        DType::I8 => t.data.iter().map(|&b| b as i8 as f32).collect(),
+        DType::F8E4M3 => t.bytes().iter().map(|&b| fp8_e4m3_value(b)).collect(),
+        DType::I8 => t.bytes().iter().map(|&b| b as i8 as f32).collect(),
         other => return Err(ImportError::Format(format!("a {} tensor where a float one belongs", other.name()))),
     })
 }
@@ -94,12 +94,17 @@ fn values(w: &Stored) -> Result<Vec<f32>, ImportError> {
         Stored::Int8 { q, scale, restore } => {
             let s = floats(scale)?;
             let rows = q.shape.first().copied().unwrap_or(1).max(1);
-            let per_row = q.numel() / rows;
+            let per_row = (q.numel() / rows).max(1);
+            let scale_of = |i: usize| if s.len() == 1 { s.first() } else { s.get(i / per_row) };
             floats(q)?
                 .into_iter()
                 .enumerate()
-                .map(|(i, x)| round_to(x * if s.len() == 1 { s[0] } else { s[i / per_row] }, *restore))
-                .collect()
+                .map(|(i, x)| {
+                    let sc = scale_of(i)
+                        .ok_or_else(|| ImportError::Format("an int8 tensor without a scale for each row".into()))?;
+                    Ok(round_to(x * sc, *restore))
+                })
+                .collect::<Result<_, ImportError>>()?
         }
     })
 }
@@ -123,7 +128,11 @@ struct Builder<'a> {
 
 impl Builder<'_> {
     fn stored(&self, name: &str) -> Result<&Stored, ImportError> {
-        self.a.weights.get(name).ok_or_else(|| ImportError::Architecture(format!("{name} is missing")))
+        self.a.weights.get(name).ok_or_else(|| self.missing(name))
+    }
+
+    fn missing(&self, name: &str) -> ImportError {
+        ImportError::Architecture(format!("{name} is missing or empty"))
     }
 
     fn cast(&mut self, x: &str, to: i32) -> String {
@@ -151,30 +160,38 @@ impl Builder<'_> {
         Ok(match w {
             Stored::Fp8(t) => {
                 let table = self.fp8_table.clone().unwrap_or_default();
-                let codes = self.g.raw(&format!("{name}.fp8"), dtype::UINT8, &t.shape, t.data);
+                let codes = self.g.raw(&format!("{name}.fp8"), dtype::UINT8, &t.shape, t.bytes().to_vec());
                 let idx = self.cast(&codes, dtype::INT32);
                 self.g.op("Gather", &[&table, &idx], &format!("{name}.f32"), &[("axis", Attr::Int(0))])
             }
             Stored::Int8 { q, scale, restore } => {
-                let qc = self.g.raw(&format!("{name}.q"), dtype::INT8, &q.shape, q.data);
+                let qc = self.g.raw(&format!("{name}.q"), dtype::INT8, &q.shape, q.bytes().to_vec());
                 let qf = self.cast(&qc, dtype::FLOAT);
                 let w = if scale.shape.is_empty() {
-                    let s = floats(&scale)?[0];
+                    let s = floats(&scale)?.first().copied().ok_or_else(|| self.missing(name))?;
                     let sc = self.g.f32(&format!("{name}.scale"), s);
                     self.g.op("Mul", &[&qf, &sc], &format!("{name}.dq"), &[])
                 } else {
-                    let mut dims = vec![q.shape[0]];
-                    dims.extend(std::iter::repeat_n(1, q.shape.len() - 1));
-                    let sc = self.g.raw(&format!("{name}.scale"), onnx_type(scale.dtype)?, &dims, scale.data);
+                    let rows = q.shape.first().copied().ok_or_else(|| self.missing(name))?;
+                    let mut dims = vec![rows];
+                    dims.extend(std::iter::repeat_n(1, q.shape.len().saturating_sub(1)));
+                    let bytes = scale.bytes().to_vec();
+                    let sc = self.g.raw(&format!("{name}.scale"), onnx_type(scale.dtype)?, &dims, bytes);
                     let sf = if scale.dtype == DType::F32 { sc } else { self.cast(&sc, dtype::FLOAT) };
                     self.g.op("Mul", &[&qf, &sf], &format!("{name}.dq"), &[])
                 };
                 self.restore(w, Some(restore))
             }
             Stored::Float { t, restore } => match t.dtype {
-                DType::F32 => self.g.raw(name, dtype::FLOAT, &t.shape, t.data),
+                DType::F32 => self.g.raw(name, dtype::FLOAT, &t.shape, t.bytes().to_vec()),
                 DType::F16 | DType::BF16 => {
-                    let c = self.g.raw(name, onnx_type(t.dtype)?, &t.shape, t.data);
+                    let c = self.g.raw(name, onnx_type(t.dtype)?, &t.shape, t.bytes().to_vec());
+                    let w = self.cast(&c, dtype::FLOAT);
+                    self.restore(w, restore)
+                }
+                // Kept as stored and widened in the graph: as float32 in the file it would be 4 times the bytes.
+                DType::I8 => {
+                    let c = self.g.raw(name, dtype::INT8, &t.shape, t.bytes().to_vec());
                     let w = self.cast(&c, dtype::FLOAT);
                     self.restore(w, restore)
                 }
@@ -198,16 +215,17 @@ impl Builder<'_> {
     }
 }
 
-/// The graph's bytes.
-pub fn build(a: &Artifact, s: &Shapes, h: &Hyper) -> Result<Vec<u8>, ImportError> {
-    let mut b = Builder { g: Graph::default(), a, fp8_table: None };
+/// The graph's bytes. Takes the artifact to free its storages before the graph is serialized: the weights are
+/// then in memory twice at most (storages and initializers, or initializers and the file), not three times.
+pub fn build(a: Artifact, s: &Shapes, h: &Hyper) -> Result<Vec<u8>, ImportError> {
+    let mut b = Builder { g: Graph::default(), a: &a, fp8_table: None };
     if a.weights.values().any(|w| matches!(w, Stored::Fp8(_))) {
         let table: Vec<f32> = (0..=255u8).map(fp8_e4m3_value).collect();
         b.fp8_table = Some(b.g.f32s("fp8_e4m3_table", &[256], &table));
     }
     let causal = !h.diffusion;
     let (l, d, nh, kvh, hd) = (s.layers, s.dim, s.heads, s.kv_heads, s.head_dim);
-    let vocab = if h.diffusion { s.embed_rows - 1 } else { s.embed_rows };
+    let vocab = if h.diffusion { s.embed_rows.saturating_sub(1) } else { s.embed_rows };
     let groups = nh / kvh;
     let (d_i, nh_i, kvh_i, hd_i) = (d as i64, nh as i64, kvh as i64, hd as i64);
 
@@ -357,8 +375,11 @@ pub fn build(a: &Artifact, s: &Shapes, h: &Hyper) -> Result<Vec<u8>, ImportError
      -> Result<String, ImportError> {
         let p = format!("blocks.{i}.");
         let mix = b.values(&format!("{p}resid_mix"))?;
-        let m0 = b.g.f32s(&format!("{p}mix0"), &[d], &mix[..d]);
-        let m1 = b.g.f32s(&format!("{p}mix1"), &[d], &mix[d..]);
+        let (Some(mix0), Some(mix1)) = (mix.get(..d), mix.get(d..)) else {
+            return Err(b.missing(&format!("{p}resid_mix")));
+        };
+        let m0 = b.g.f32s(&format!("{p}mix0"), &[d], mix0);
+        let m1 = b.g.f32s(&format!("{p}mix1"), &[d], mix1);
         let xm = b.g.op("Mul", &[x, &m0], "", &[]);
         let x0m = b.g.op("Mul", &[x0, &m1], "", &[]);
         let x = b.g.op("Add", &[&xm, &x0m], "", &[]);
@@ -393,7 +414,8 @@ pub fn build(a: &Artifact, s: &Shapes, h: &Hyper) -> Result<Vec<u8>, ImportError
     }
     for j in 0..l - n_enc {
         if let Some(sk) = skips.pop() {
-            let w = b.g.f32s(&format!("skip_weights.{j}"), &[d], &skip_w[j * d..(j + 1) * d]);
+            let row = skip_w.chunks_exact(d.max(1)).nth(j).ok_or_else(|| b.missing("skip_weights"))?;
+            let w = b.g.f32s(&format!("skip_weights.{j}"), &[d], row);
             let sw = b.g.op("Mul", &[&sk, &w], "", &[]);
             x = b.g.op("Add", &[&x, &sw], "", &[]);
         }
@@ -423,7 +445,9 @@ pub fn build(a: &Artifact, s: &Shapes, h: &Hyper) -> Result<Vec<u8>, ImportError
         outputs.push(value_info("logits", dtype::FLOAT, &[Dim::Fixed(1), Dim::Named("T"), Dim::Fixed(vocab as i64)]));
     }
     let name = if causal { "ar_golfer" } else { "mdlm_golfer" };
-    Ok(b.g.into_model(name, inputs, outputs))
+    let Builder { g, .. } = b;
+    drop(a);
+    Ok(g.into_model(name, inputs, outputs))
 }
 
 /// What every autoregressive golfer's graph reports, from logits [1, T, vocab] and the `targets` input.

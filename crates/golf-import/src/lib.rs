@@ -6,6 +6,12 @@
 //! the baseline's defaults and said, in the manifest and to the caller. What the importer does not know (other
 //! names, other shapes, another container) is refused with the names: a model that loads but scores wrong is the
 //! one outcome it never gives.
+//!
+//! The file is a stranger's (the page imports what visitors drop), so every size and count in it is bounded by what
+//! the file can hold before anything is allocated for it: decompression stops at [`MAX_UNPACKED`], a zip entry at the
+//! bytes after its start, the pickle at [`MAX_BUILT`] bytes of objects and [`MAX_DEPTH`] levels, the tensors at the
+//! storages' bytes (each storage read once and shared), the layers at [`MAX_LAYERS`] and the block numbers present;
+//! the caller's [`Options`] are checked against what the graph and the golfers can use ([`Options::check`]).
 
 mod artifact;
 mod container;
@@ -17,8 +23,10 @@ use golf_onnx::manifest::{FileEntry, Manifest, ModelKind, TokenizerEntry};
 use golf_tokenize::SentencePiece;
 use sha2::{Digest, Sha256};
 
-pub use artifact::{Artifact, Format, Shapes};
+pub use artifact::{Artifact, Format, Shapes, MAX_LAYERS, MAX_NAME};
+pub use container::MAX_UNPACKED;
 pub use graph::{fp8_e4m3_value, Activation, Hyper};
+pub use pickle::{MAX_BUILT, MAX_DEPTH};
 
 /// The official Parameter Golf sp1024 tokenizer (byte fallback on), which participants' entries use.
 pub const OFFICIAL_TOKENIZER: &[u8] = include_bytes!("../tokenizer/fineweb_1024_bpe.model");
@@ -39,6 +47,23 @@ pub enum ImportError {
     #[error("{0}")]
     Option(String),
 }
+
+/// The longest context an import may ask for: far beyond any Parameter Golf entry's training length (1024 to
+/// 4096), within what an autoregressive golfer's KV cache can hold on the page.
+pub const MAX_CONTEXT: usize = 8192;
+/// A diffusion model attends to its whole window at once (context² scores per head and layer, and one model call
+/// per token for the chain-rule estimators), so its window is bounded lower.
+pub const MAX_DIFFUSION_CONTEXT: usize = 2048;
+/// RoPE bases in use run from 10,000 (the baseline) to about 10^7.
+pub const MAX_ROPE_BASE: f32 = 1e9;
+/// Logit softcaps in use are 15 to 50; past this the cap does nothing the graph can show.
+pub const MAX_LOGIT_SOFTCAP: f32 = 1e4;
+/// A golfer's name, as the page and the terminal show it.
+pub const MAX_NAME_CHARS: usize = 200;
+/// The longest file name the folder may hold (and a manifest may give).
+const MAX_FILE_NAME_BYTES: usize = 255;
+/// The longest golfer id (the name, slugged).
+const MAX_ID_BYTES: usize = 64;
 
 /// What the caller says about the artifact; `None` takes the baseline's value and says so.
 #[derive(Clone, Debug, Default)]
@@ -67,14 +92,100 @@ pub struct Folder {
 
 /// Parses `leaky_relu2:0.5`, `relu2`.
 pub fn parse_activation(s: &str) -> Result<Activation, ImportError> {
-    match s.split_once(':') {
-        None if s == "relu2" => Ok(Activation::Relu2),
-        None if s == "leaky_relu2" => Ok(Activation::LeakyRelu2(0.5)),
+    let a = match s.split_once(':') {
+        None if s == "relu2" => Activation::Relu2,
+        None if s == "leaky_relu2" => Activation::LeakyRelu2(0.5),
         Some(("leaky_relu2", slope)) => match slope.parse::<f32>() {
-            Ok(v) if v.is_finite() => Ok(Activation::LeakyRelu2(v)),
-            _ => Err(ImportError::Option(format!("the slope in '{s}' is not a number"))),
+            Ok(v) if v.is_finite() => Activation::LeakyRelu2(v),
+            _ => return Err(ImportError::Option(format!("the slope in '{s}' is not a number"))),
         },
-        _ => Err(ImportError::Option(format!("unknown activation '{s}': use relu2 or leaky_relu2[:slope]"))),
+        _ => return Err(ImportError::Option(format!("unknown activation '{s}': use relu2 or leaky_relu2[:slope]"))),
+    };
+    check_activation(a)?;
+    Ok(a)
+}
+
+fn check_activation(a: Activation) -> Result<(), ImportError> {
+    match a {
+        Activation::LeakyRelu2(slope) if !(0.0..=1.0).contains(&slope) => Err(ImportError::Option(format!(
+            "a leaky ReLU slope of {slope} is out of range: give one from 0 to 1 (the slope for negative inputs)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn check_context(context: usize, diffusion: bool) -> Result<(), ImportError> {
+    let (max, why) = if diffusion {
+        (MAX_DIFFUSION_CONTEXT, " for a diffusion model (it attends to its whole window at once)")
+    } else {
+        (MAX_CONTEXT, "")
+    };
+    if !(2..=max).contains(&context) {
+        return Err(ImportError::Option(format!(
+            "a context of {context} tokens is out of range{why}: give one from 2 to {max}"
+        )));
+    }
+    Ok(())
+}
+
+/// A file of the model folder: a plain name, not one of the folder's own files, not a path.
+fn check_file_name(name: &str, what: &str) -> Result<(), ImportError> {
+    let why = if name.is_empty() {
+        "is empty"
+    } else if name.len() > MAX_FILE_NAME_BYTES {
+        "is too long (at most 255 bytes)"
+    } else if name.contains(['/', '\\', '\0']) || name == "." || name == ".." {
+        "is not a plain file name"
+    } else if name == "model.onnx" || name == "golfer.json" {
+        "is the name of a file the import writes"
+    } else {
+        return Ok(());
+    };
+    Err(ImportError::Option(format!("the {what}'s file name '{}' {why}", pickle::quoted(name))))
+}
+
+impl Options {
+    /// Checks what the caller gave against what the graph and the golfers can use, before any work.
+    pub fn check(&self) -> Result<(), ImportError> {
+        if let Some(a) = self.activation {
+            check_activation(a)?;
+        }
+        if let Some(base) = self.rope_base {
+            if !(1.0..=MAX_ROPE_BASE).contains(&base) {
+                return Err(ImportError::Option(format!(
+                    "a RoPE base of {base} is out of range: give one from 1 to {MAX_ROPE_BASE} (the baseline's is 10000)"
+                )));
+            }
+        }
+        if let Some(cap) = self.logit_softcap {
+            if !(cap > 0.0 && cap <= MAX_LOGIT_SOFTCAP) {
+                return Err(ImportError::Option(format!(
+                    "a logit softcap of {cap} is out of range: give one above 0 and at most {MAX_LOGIT_SOFTCAP} (the baseline's is 30)"
+                )));
+            }
+        }
+        if let Some(context) = self.context {
+            check_context(context, false)?;
+        }
+        if let Some(name) = &self.name {
+            let chars = name.chars().count();
+            if chars > MAX_NAME_CHARS {
+                return Err(ImportError::Option(format!(
+                    "the name '{}' has {chars} characters: give one of at most {MAX_NAME_CHARS}",
+                    pickle::quoted(name)
+                )));
+            }
+        }
+        check_file_name(&self.artifact_name, "artifact")?;
+        let tok = self.tokenizer.as_ref().map_or(OFFICIAL_TOKENIZER_NAME, |(name, _)| name.as_str());
+        check_file_name(tok, "tokenizer")?;
+        if tok == self.artifact_name {
+            return Err(ImportError::Option(format!(
+                "the artifact and the tokenizer are both called '{}': the folder holds both",
+                pickle::quoted(tok)
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -88,11 +199,14 @@ fn slug(s: &str) -> String {
     while out.contains("--") {
         out = out.replace("--", "-");
     }
+    // An id is a handle, not a label: cut long ones (the slug is ASCII, so any cut is a char boundary).
+    out.truncate(MAX_ID_BYTES);
     out.trim_matches('-').to_string()
 }
 
 /// Reads an artifact and builds its model folder.
 pub fn import(ptz: &[u8], o: &Options) -> Result<Folder, ImportError> {
+    o.check()?;
     let a = Artifact::read(ptz)?;
     let s = Shapes::infer(&a)?;
     let (tok_name, tok_bytes) =
@@ -101,7 +215,7 @@ pub fn import(ptz: &[u8], o: &Options) -> Result<Folder, ImportError> {
     let vocab = sp.vocab_size();
     let diffusion = match (a.format, s.embed_rows) {
         (_, r) if r == vocab => false,
-        (Format::Flat, r) if r == vocab + 1 => true,
+        (Format::Flat, r) if Some(r) == vocab.checked_add(1) => true,
         (_, r) => {
             return Err(ImportError::Tokenizer(format!(
                 "{tok_name} has {vocab} pieces but the model's embedding has {r} rows: give the tokenizer it was trained with (--tokenizer FILE.model)"
@@ -131,12 +245,7 @@ pub fn import(ptz: &[u8], o: &Options) -> Result<Folder, ImportError> {
         ));
         default_context
     });
-    if context < 2 {
-        return Err(ImportError::Option(format!("a context of {context} tokens: it must be at least 2")));
-    }
-    if !(rope_base > 0.0 && logit_softcap > 0.0) {
-        return Err(ImportError::Option("the RoPE base and the logit softcap must be positive".into()));
-    }
+    check_context(context, diffusion)?;
     if diffusion {
         assumed.push(format!(
             "a masked diffusion model (its embedding has one row beyond the tokenizer's {vocab}: [MASK] = {vocab}), bidirectional"
@@ -146,13 +255,14 @@ pub fn import(ptz: &[u8], o: &Options) -> Result<Folder, ImportError> {
         assumed.push("the official Parameter Golf sp1024 tokenizer".into());
     }
     let hyper = Hyper { activation, rope_base, logit_softcap, diffusion };
-    let model = graph::build(&a, &s, &hyper)?;
-
     let format = match a.format {
         Format::Int8 => "int8",
         Format::Flat if a.weights.values().any(|w| matches!(w, artifact::Stored::Fp8(_))) => "fp8 e4m3",
         Format::Flat => "float",
     };
+    let params = a.params();
+    let model = graph::build(a, &s, &hyper)?;
+
     let name = o.name.clone().unwrap_or_else(|| o.artifact_name.trim_end_matches(".ptz").to_string());
     let arch = format!(
         "{} layers x {}, {} heads / {} KV, MLP {}, {}{}",
@@ -168,7 +278,8 @@ pub fn import(ptz: &[u8], o: &Options) -> Result<Folder, ImportError> {
     let file =
         |path: &str, data: &[u8]| FileEntry { path: path.into(), sha256: sha256(data), bytes: data.len() as u64 };
     let manifest = Manifest {
-        id: slug(&name),
+        // A name of no letters or digits ("???") still needs an id.
+        id: Some(slug(&name)).filter(|id| !id.is_empty()).unwrap_or_else(|| "imported".into()),
         kind: if diffusion { ModelKind::Diffusion } else { ModelKind::Autoregressive },
         label: format!("{name} ({format}, imported)"),
         about,
@@ -185,7 +296,7 @@ pub fn import(ptz: &[u8], o: &Options) -> Result<Folder, ImportError> {
             },
             rebuild: None,
         },
-        params: a.params(),
+        params,
         context,
         stride: None,
         layers: s.layers,
@@ -196,7 +307,11 @@ pub fn import(ptz: &[u8], o: &Options) -> Result<Folder, ImportError> {
         stop_ids: Vec::new(),
         chat: None,
         decoder: None,
-        mask_id: diffusion.then_some(vocab as u32),
+        mask_id: if diffusion {
+            Some(u32::try_from(vocab).map_err(|_| ImportError::Tokenizer(format!("{tok_name} has too many pieces")))?)
+        } else {
+            None
+        },
         t_eps: diffusion.then_some(1e-3),
         rebuild: o.rebuild.clone(),
         training: serde_json::json!({

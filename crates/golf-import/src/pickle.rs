@@ -118,36 +118,59 @@ pub enum Value {
     },
 }
 
+/// At most this many characters of a file's text in a message.
+const QUOTED: usize = 80;
+
+/// `s`, cut at `QUOTED` characters: a message quotes a stranger's file, never copies it whole.
+pub fn quoted(s: &str) -> String {
+    match s.char_indices().nth(QUOTED) {
+        Some((at, _)) => format!("{}…", s.get(..at).unwrap_or_default()),
+        None => s.to_string(),
+    }
+}
+
 impl Value {
     /// A short description for messages ("a dict", "the string 'x'").
     pub fn describe(&self) -> String {
-        match self {
+        let text = match self {
             Value::None => "None".into(),
             Value::Bool(b) => format!("the bool {b}"),
             Value::Int(i) => format!("the int {i}"),
             Value::Float(f) => format!("the float {f}"),
-            Value::Str(s) => format!("the string '{s}'"),
+            Value::Str(s) => format!("the string '{}'", quoted(s)),
             Value::Bytes(_) => "bytes".into(),
             Value::List(_) => "a list".into(),
             Value::Tuple(_) => "a tuple".into(),
             Value::Dict(_) => "a dict".into(),
             Value::Tensor(t) => format!("a {} tensor {:?}", t.dtype.name(), t.shape),
-            Value::Global(g) => format!("the global {g}"),
+            Value::Global(g) => format!("the global {}", quoted(g)),
             Value::Storage { .. } => "a storage".into(),
-        }
+        };
+        quoted(&text)
     }
 }
 
-fn top_mut(stack: &mut [Item]) -> Result<&mut Value, ImportError> {
-    match stack.last_mut() {
-        Some(Item::V(v)) => Ok(v),
-        _ => Err(bad("the pickle's stack is malformed")),
-    }
+/// What building a value costs, roughly in bytes: the node and the text it owns.
+const NODE: usize = std::mem::size_of::<Value>();
+
+/// The most a pickle may build, its memo's copies included. A state dict's pickle builds a few kB per tensor;
+/// without a bound, a memoized list appended to itself doubles with every 3 bytes of input.
+pub const MAX_BUILT: usize = 64 << 20;
+
+/// How deep values may nest: a state dict nests about 5 levels (dict, dict, tensor arguments, tuple, int).
+pub const MAX_DEPTH: usize = 100;
+
+/// A value on the stack or in the memo, with what copying it costs and how deep it nests.
+#[derive(Clone)]
+struct Node {
+    v: Value,
+    weight: usize,
+    depth: usize,
 }
 
 enum Item {
     Mark,
-    V(Value),
+    V(Node),
 }
 
 struct Reader<'a> {
@@ -159,27 +182,34 @@ impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], ImportError> {
         let end =
             self.pos.checked_add(n).filter(|&e| e <= self.data.len()).ok_or_else(|| bad("the pickle ends early"))?;
-        let s = &self.data[self.pos..end];
+        let s = self.data.get(self.pos..end).ok_or_else(|| bad("the pickle ends early"))?;
         self.pos = end;
         Ok(s)
     }
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], ImportError> {
+        self.take(N)?.try_into().map_err(|_| bad("the pickle ends early"))
+    }
     fn u8(&mut self) -> Result<u8, ImportError> {
-        Ok(self.take(1)?[0])
+        Ok(u8::from_le_bytes(self.array()?))
     }
     fn u16(&mut self) -> Result<u16, ImportError> {
-        Ok(u16::from_le_bytes(self.take(2)?.try_into().map_err(|_| bad("short read"))?))
+        Ok(u16::from_le_bytes(self.array()?))
     }
     fn u32(&mut self) -> Result<u32, ImportError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().map_err(|_| bad("short read"))?))
+        Ok(u32::from_le_bytes(self.array()?))
     }
     fn u64(&mut self) -> Result<u64, ImportError> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().map_err(|_| bad("short read"))?))
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+    /// A length in the file, as a count of bytes that must follow (32-bit on the page).
+    fn len64(&mut self) -> Result<usize, ImportError> {
+        usize::try_from(self.u64()?).map_err(|_| bad("the pickle ends early"))
     }
     fn line(&mut self) -> Result<String, ImportError> {
-        let rest = &self.data[self.pos..];
+        let rest = self.data.get(self.pos..).unwrap_or_default();
         let n = rest.iter().position(|&b| b == b'\n').ok_or_else(|| bad("a GLOBAL without its newline"))?;
-        let s = String::from_utf8(rest[..n].to_vec()).map_err(|_| bad("a GLOBAL name that is not UTF-8"))?;
-        self.pos += n + 1;
+        let s = String::from_utf8(self.take(n)?.to_vec()).map_err(|_| bad("a GLOBAL name that is not UTF-8"))?;
+        self.take(1)?;
         Ok(s)
     }
     fn utf8(&mut self, n: usize) -> Result<String, ImportError> {
@@ -191,23 +221,120 @@ fn bad(why: &str) -> ImportError {
     ImportError::Pickle(why.to_string())
 }
 
-/// Parses `data.pkl` into a value tree.
-pub fn parse(data: &[u8]) -> Result<Value, ImportError> {
-    let mut r = Reader { data, pos: 0 };
-    let mut stack: Vec<Item> = Vec::new();
-    let mut memo: HashMap<u32, Value> = HashMap::new();
-    let pop = |stack: &mut Vec<Item>| -> Result<Value, ImportError> {
-        match stack.pop() {
+/// The unpickler's state: the stack, the memo, and what has been built so far.
+struct Machine {
+    stack: Vec<Item>,
+    memo: HashMap<u32, Node>,
+    built: usize,
+}
+
+impl Machine {
+    /// Counts `weight` more bytes built; refuses past [`MAX_BUILT`].
+    fn spend(&mut self, weight: usize) -> Result<(), ImportError> {
+        self.built = self.built.saturating_add(weight);
+        if self.built > MAX_BUILT {
+            return Err(ImportError::Pickle(format!(
+                "it builds more than {} MB of objects (by copying its memo over and over, or by sheer size); a dictionary of tensors needs a few kB per tensor",
+                MAX_BUILT >> 20
+            )));
+        }
+        Ok(())
+    }
+
+    /// A value made from nothing on the stack (a leaf, or an empty container).
+    fn push(&mut self, v: Value) -> Result<(), ImportError> {
+        let weight = NODE
+            + match &v {
+                Value::Str(s) | Value::Global(s) | Value::Storage { key: s, .. } => s.len(),
+                Value::Bytes(b) => b.len(),
+                Value::Tensor(t) => t.key.len() + 8 * (t.shape.len() + t.stride.len()),
+                _ => 0,
+            };
+        self.spend(weight)?;
+        self.stack.push(Item::V(Node { v, weight, depth: 1 }));
+        Ok(())
+    }
+
+    fn mark(&mut self) -> Result<(), ImportError> {
+        self.spend(NODE)?;
+        self.stack.push(Item::Mark);
+        Ok(())
+    }
+
+    /// A container made of `items` (moved, not copied).
+    fn push_of(&mut self, v: impl FnOnce(Vec<Value>) -> Value, items: Vec<Node>) -> Result<(), ImportError> {
+        self.spend(NODE)?;
+        let node = Node { v: Value::None, weight: NODE, depth: 1 };
+        let node = items.iter().try_fold(node, grown)?;
+        let values = items.into_iter().map(|i| i.v).collect();
+        self.stack.push(Item::V(Node { v: v(values), ..node }));
+        Ok(())
+    }
+
+    fn pop(&mut self) -> Result<Node, ImportError> {
+        match self.stack.pop() {
             Some(Item::V(v)) => Ok(v),
             _ => Err(bad("the pickle's stack is malformed")),
         }
-    };
-    let pop_mark = |stack: &mut Vec<Item>| -> Result<Vec<Value>, ImportError> {
-        let at = stack.iter().rposition(|i| matches!(i, Item::Mark)).ok_or_else(|| bad("no MARK on the stack"))?;
-        let items = stack.split_off(at + 1);
-        stack.pop();
+    }
+
+    fn pop_mark(&mut self) -> Result<Vec<Node>, ImportError> {
+        let at = self.stack.iter().rposition(|i| matches!(i, Item::Mark)).ok_or_else(|| bad("no MARK on the stack"))?;
+        let items = self.stack.split_off(at + 1);
+        self.stack.pop();
         Ok(items.into_iter().filter_map(|i| if let Item::V(v) = i { Some(v) } else { None }).collect())
-    };
+    }
+
+    fn top_mut(&mut self) -> Result<&mut Node, ImportError> {
+        match self.stack.last_mut() {
+            Some(Item::V(v)) => Ok(v),
+            _ => Err(bad("the pickle's stack is malformed")),
+        }
+    }
+}
+
+/// `container` after `child` was added to it: heavier, and deeper where the child is.
+fn grown(container: Node, child: &Node) -> Result<Node, ImportError> {
+    let depth = container.depth.max(child.depth + 1);
+    if depth > MAX_DEPTH {
+        return Err(ImportError::Pickle(format!(
+            "its objects nest more than {MAX_DEPTH} levels deep; a dictionary of tensors nests about 5"
+        )));
+    }
+    Ok(Node { weight: container.weight.saturating_add(child.weight), depth, ..container })
+}
+
+/// Adds `children` to the container on top of the stack with `add`.
+fn add_to_top(
+    m: &mut Machine,
+    children: Vec<Node>,
+    what: &str,
+    add: impl FnOnce(&mut Value, Vec<Value>) -> bool,
+) -> Result<(), ImportError> {
+    let top = m.top_mut()?;
+    let mut shape = Node { v: Value::None, weight: top.weight, depth: top.depth };
+    for c in &children {
+        shape = grown(shape, c)?;
+    }
+    if !add(&mut top.v, children.into_iter().map(|c| c.v).collect()) {
+        return Err(ImportError::Pickle(format!("{what} on something that is not a {}", what_takes(what))));
+    }
+    (top.weight, top.depth) = (shape.weight, shape.depth);
+    Ok(())
+}
+
+fn what_takes(op: &str) -> &'static str {
+    if op.starts_with("SETITEM") {
+        "dict"
+    } else {
+        "list"
+    }
+}
+
+/// Parses `data.pkl` into a value tree.
+pub fn parse(data: &[u8]) -> Result<Value, ImportError> {
+    let mut r = Reader { data, pos: 0 };
+    let mut m = Machine { stack: Vec::new(), memo: HashMap::new(), built: 0 };
     loop {
         let op = r.u8()?;
         match op {
@@ -217,17 +344,17 @@ pub fn parse(data: &[u8]) -> Result<Value, ImportError> {
             0x95 => {
                 r.u64()?; // FRAME: a length hint
             }
-            b'.' => return pop(&mut stack),
-            b'}' => stack.push(Item::V(Value::Dict(Vec::new()))),
-            b']' => stack.push(Item::V(Value::List(Vec::new()))),
-            b')' => stack.push(Item::V(Value::Tuple(Vec::new()))),
-            b'(' => stack.push(Item::Mark),
-            b'N' => stack.push(Item::V(Value::None)),
-            0x88 => stack.push(Item::V(Value::Bool(true))),
-            0x89 => stack.push(Item::V(Value::Bool(false))),
-            b'K' => stack.push(Item::V(Value::Int(r.u8()? as i64))),
-            b'M' => stack.push(Item::V(Value::Int(r.u16()? as i64))),
-            b'J' => stack.push(Item::V(Value::Int(r.u32()? as i32 as i64))),
+            b'.' => return Ok(m.pop()?.v),
+            b'}' => m.push(Value::Dict(Vec::new()))?,
+            b']' => m.push(Value::List(Vec::new()))?,
+            b')' => m.push(Value::Tuple(Vec::new()))?,
+            b'(' => m.mark()?,
+            b'N' => m.push(Value::None)?,
+            0x88 => m.push(Value::Bool(true))?,
+            0x89 => m.push(Value::Bool(false))?,
+            b'K' => m.push(Value::Int(r.u8()? as i64))?,
+            b'M' => m.push(Value::Int(r.u16()? as i64))?,
+            b'J' => m.push(Value::Int(r.u32()? as i32 as i64))?,
             0x8a => {
                 let n = r.u8()? as usize;
                 let b = r.take(n)?;
@@ -238,126 +365,143 @@ pub fn parse(data: &[u8]) -> Result<Value, ImportError> {
                 for (i, &x) in b.iter().enumerate() {
                     v |= (x as i64) << (8 * i);
                 }
-                if n > 0 && n < 8 && b[n - 1] & 0x80 != 0 {
+                if n < 8 && b.last().is_some_and(|&x| x & 0x80 != 0) {
                     v -= 1i64 << (8 * n);
                 }
-                stack.push(Item::V(Value::Int(v)));
+                m.push(Value::Int(v))?;
             }
-            b'G' => {
-                let b: [u8; 8] = r.take(8)?.try_into().map_err(|_| bad("short read"))?;
-                stack.push(Item::V(Value::Float(f64::from_be_bytes(b))));
-            }
+            b'G' => m.push(Value::Float(f64::from_be_bytes(r.array()?)))?,
             b'X' => {
                 let n = r.u32()? as usize;
-                stack.push(Item::V(Value::Str(r.utf8(n)?)));
+                m.push(Value::Str(r.utf8(n)?))?;
             }
             0x8c => {
                 let n = r.u8()? as usize;
-                stack.push(Item::V(Value::Str(r.utf8(n)?)));
+                m.push(Value::Str(r.utf8(n)?))?;
             }
             0x8d => {
-                let n = r.u64()? as usize;
-                stack.push(Item::V(Value::Str(r.utf8(n)?)));
+                let n = r.len64()?;
+                m.push(Value::Str(r.utf8(n)?))?;
             }
             b'C' => {
                 let n = r.u8()? as usize;
-                stack.push(Item::V(Value::Bytes(r.take(n)?.to_vec())));
+                m.push(Value::Bytes(r.take(n)?.to_vec()))?;
             }
             b'B' => {
                 let n = r.u32()? as usize;
-                stack.push(Item::V(Value::Bytes(r.take(n)?.to_vec())));
+                m.push(Value::Bytes(r.take(n)?.to_vec()))?;
             }
             b'q' | b'r' | 0x94 => {
                 let key = match op {
                     b'q' => r.u8()? as u32,
                     b'r' => r.u32()?,
-                    _ => memo.len() as u32,
+                    _ => u32::try_from(m.memo.len()).map_err(|_| bad("too many memo entries"))?,
                 };
-                let v = match stack.last() {
-                    Some(Item::V(v)) => v.clone(),
+                // The memo holds a copy: counted before it is made.
+                let weight = match m.stack.last() {
+                    Some(Item::V(v)) => v.weight,
                     _ => return Err(bad("PUT with nothing on the stack")),
                 };
-                memo.insert(key, v);
+                m.spend(weight)?;
+                if let Some(Item::V(v)) = m.stack.last() {
+                    m.memo.insert(key, v.clone());
+                }
             }
             b'h' | b'j' => {
                 let key = if op == b'h' { r.u8()? as u32 } else { r.u32()? };
-                let v = memo.get(&key).cloned().ok_or_else(|| bad("GET of an unknown memo entry"))?;
-                stack.push(Item::V(v));
+                let entry = m.memo.get(&key).ok_or_else(|| bad("GET of an unknown memo entry"))?.weight;
+                m.spend(entry)?;
+                if let Some(v) = m.memo.get(&key).cloned() {
+                    m.stack.push(Item::V(v));
+                }
             }
             b't' => {
-                let items = pop_mark(&mut stack)?;
-                stack.push(Item::V(Value::Tuple(items)));
+                let items = m.pop_mark()?;
+                m.push_of(Value::Tuple, items)?;
             }
             0x85..=0x87 => {
                 let n = (op - 0x84) as usize;
                 let mut items = Vec::with_capacity(n);
                 for _ in 0..n {
-                    items.push(pop(&mut stack)?);
+                    items.push(m.pop()?);
                 }
                 items.reverse();
-                stack.push(Item::V(Value::Tuple(items)));
+                m.push_of(Value::Tuple, items)?;
             }
             b'c' => {
                 let module = r.line()?;
                 let name = r.line()?;
-                stack.push(Item::V(Value::Global(format!("{module}.{name}"))));
+                m.push(Value::Global(format!("{module}.{name}")))?;
             }
             0x93 => {
-                let name = pop(&mut stack)?;
-                let module = pop(&mut stack)?;
+                let name = m.pop()?.v;
+                let module = m.pop()?.v;
                 match (module, name) {
-                    (Value::Str(m), Value::Str(n)) => stack.push(Item::V(Value::Global(format!("{m}.{n}")))),
+                    (Value::Str(a), Value::Str(b)) => m.push(Value::Global(format!("{a}.{b}")))?,
                     _ => return Err(bad("STACK_GLOBAL without two strings")),
                 }
             }
             b'Q' => {
-                let pid = pop(&mut stack)?;
-                stack.push(Item::V(storage(pid)?));
+                let pid = m.pop()?.v;
+                m.push(storage(pid)?)?;
             }
             b'R' => {
-                let args = pop(&mut stack)?;
-                let callable = pop(&mut stack)?;
-                stack.push(Item::V(reduce(callable, args)?));
+                let args = m.pop()?.v;
+                let callable = m.pop()?.v;
+                m.push(reduce(callable, args)?)?;
             }
             b's' => {
-                let v = pop(&mut stack)?;
-                let k = pop(&mut stack)?;
-                match top_mut(&mut stack)? {
-                    Value::Dict(d) => d.push((k, v)),
-                    _ => return Err(bad("SETITEM on something that is not a dict")),
-                }
+                let v = m.pop()?;
+                let k = m.pop()?;
+                add_to_top(&mut m, vec![k, v], "SETITEM", |top, mut kv| match top {
+                    Value::Dict(d) => {
+                        let v = kv.pop().unwrap_or(Value::None);
+                        let k = kv.pop().unwrap_or(Value::None);
+                        d.push((k, v));
+                        true
+                    }
+                    _ => false,
+                })?;
             }
             b'u' => {
-                let items = pop_mark(&mut stack)?;
+                let items = m.pop_mark()?;
                 if items.len() % 2 != 0 {
                     return Err(bad("SETITEMS with an odd number of items"));
                 }
-                let mut it = items.into_iter();
-                let d = match top_mut(&mut stack)? {
-                    Value::Dict(d) => d,
-                    _ => return Err(bad("SETITEMS on something that is not a dict")),
-                };
-                while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                    d.push((k, v));
-                }
+                add_to_top(&mut m, items, "SETITEMS", |top, items| match top {
+                    Value::Dict(d) => {
+                        let mut it = items.into_iter();
+                        while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                            d.push((k, v));
+                        }
+                        true
+                    }
+                    _ => false,
+                })?;
             }
             b'a' => {
-                let v = pop(&mut stack)?;
-                match top_mut(&mut stack)? {
-                    Value::List(l) => l.push(v),
-                    _ => return Err(bad("APPEND on something that is not a list")),
-                }
+                let v = m.pop()?;
+                add_to_top(&mut m, vec![v], "APPEND", |top, items| match top {
+                    Value::List(l) => {
+                        l.extend(items);
+                        true
+                    }
+                    _ => false,
+                })?;
             }
             b'e' => {
-                let items = pop_mark(&mut stack)?;
-                match top_mut(&mut stack)? {
-                    Value::List(l) => l.extend(items),
-                    _ => return Err(bad("APPENDS on something that is not a list")),
-                }
+                let items = m.pop_mark()?;
+                add_to_top(&mut m, items, "APPENDS", |top, items| match top {
+                    Value::List(l) => {
+                        l.extend(items);
+                        true
+                    }
+                    _ => false,
+                })?;
             }
             b'b' => {
                 // BUILD: only the empty state that an OrderedDict may carry.
-                let state = pop(&mut stack)?;
+                let state = m.pop()?.v;
                 let empty = matches!(&state, Value::None) || matches!(&state, Value::Dict(d) if d.is_empty());
                 if !empty {
                     return Err(bad("BUILD with a state (an object this importer does not read)"));
@@ -399,7 +543,9 @@ fn unknown_global(name: &str) -> ImportError {
 
 fn usize_of(v: &Value, what: &str) -> Result<usize, ImportError> {
     match v {
-        Value::Int(i) if *i >= 0 => Ok(*i as usize),
+        // 32 bits on the page: a size past that is refused, never wrapped.
+        Value::Int(i) if *i >= 0 => usize::try_from(*i)
+            .map_err(|_| ImportError::Pickle(format!("a tensor's {what} {i} is more than this machine can address"))),
         _ => Err(ImportError::Pickle(format!("a tensor's {what} is {}", v.describe()))),
     }
 }
@@ -481,6 +627,43 @@ mod tests {
         p.extend_from_slice(&[0x8c, 2, b'l', b's', b't', b'R', b'.']);
         let e = parse(&p).unwrap_err().to_string();
         assert!(e.contains("os.system"), "{e}");
+    }
+
+    #[test]
+    fn a_memoized_string_copied_over_and_over_is_counted_by_its_bytes() {
+        // A 1 MB string, memoized, then fetched 100 times: 100 MB built from 1 MB of pickle.
+        let mut p = vec![0x80, 2, b'X'];
+        p.extend((1u32 << 20).to_le_bytes());
+        p.extend(std::iter::repeat_n(b'a', 1 << 20));
+        p.extend([b'q', 0]);
+        for _ in 0..100 {
+            p.extend([b'h', 0]);
+        }
+        p.push(b'.');
+        let e = parse(&p).unwrap_err().to_string();
+        assert!(e.contains("it builds more than 64 MB of objects"), "{e}");
+    }
+
+    #[test]
+    fn a_length_beyond_the_file_is_refused() {
+        for len in [u64::MAX, 1 << 32, 6] {
+            let mut p = vec![0x80, 2, 0x8d];
+            p.extend(len.to_le_bytes());
+            p.extend(b"abc.");
+            assert_eq!(
+                parse(&p).unwrap_err().to_string(),
+                "the artifact's pickle cannot be read: the pickle ends early"
+            );
+        }
+    }
+
+    #[test]
+    fn messages_quote_a_file_s_text_briefly() {
+        let long = "é".repeat(1000);
+        let q = quoted(&long);
+        assert_eq!((q.chars().count(), q.ends_with('…')), (81, true));
+        assert_eq!(quoted("short"), "short");
+        assert!(Value::Str(long).describe().chars().count() <= 81);
     }
 
     #[test]

@@ -115,6 +115,7 @@ impl ArGolfer {
     pub async fn load(manifest: Manifest, onnx: &[u8], tokenizer: &[u8]) -> Result<ArGolfer, OnnxError> {
         let tokenizer = manifest.load_tokenizer(tokenizer)?;
         let model = Model::from_bytes(onnx).await?;
+        manifest.check_graph(&model.signature()?)?;
         let window = Window { size: manifest.context, stride: manifest.stride.unwrap_or(manifest.context) };
         let decoder = match manifest.decoder {
             #[cfg(not(target_arch = "wasm32"))]
@@ -191,7 +192,7 @@ impl ArGolfer {
         let Some(decoder) = decoder else {
             let (out, cache) = self.call(ids, ids, run.cache.take()).await?;
             run.cache = Some(cache);
-            return out.f32("last_logits");
+            return self.last_logits(&out);
         };
         let (logits, cache) = self.prefill_for(decoder, ids).await?;
         run.decoded = Some(cache);
@@ -208,7 +209,7 @@ impl ArGolfer {
         let present = (0..self.manifest.layers)
             .map(|i| Ok((out.f32(&format!("present_key_{i}"))?, out.f32(&format!("present_value_{i}"))?)))
             .collect::<Result<Vec<_>, OnnxError>>()?;
-        Ok((out.f32("last_logits")?, decoder.cache_from_present(&present)?))
+        Ok((self.last_logits(&out)?, decoder.cache_from_present(&present)?))
     }
 
     /// log2 p(ids[i + 1] | ids[..=i]) for i from `prefill - 1` on, the way generation computes them: `ids[..prefill]`
@@ -240,6 +241,19 @@ impl ArGolfer {
         Ok(out)
     }
 
+    /// The last position's logits, one per token of the vocabulary (a stranger's graph may return any length).
+    fn last_logits(&self, out: &crate::runtime::Outputs) -> Result<Vec<f32>, OnnxError> {
+        let logits = out.f32("last_logits")?;
+        if logits.len() != self.manifest.vocab {
+            return Err(OnnxError::Runtime(format!(
+                "the model gave {} last_logits for a vocabulary of {}",
+                logits.len(),
+                self.manifest.vocab
+            )));
+        }
+        Ok(logits)
+    }
+
     fn cache_names(&self) -> Vec<(String, String)> {
         (0..self.manifest.layers)
             .flat_map(|i| ["key", "value"].map(|k| (format!("past_{k}_{i}"), format!("present_{k}_{i}"))))
@@ -250,7 +264,7 @@ impl ArGolfer {
     /// of generating (a full forward pass over the window for every new token), kept for the benchmark.
     pub async fn next_logits_uncached(&self, ids: &[u32]) -> Result<Vec<f32>, OnnxError> {
         let (out, _) = self.call(ids, ids, None).await?;
-        out.f32("last_logits")
+        self.last_logits(&out)
     }
 
     /// A token as text (`▁` as a space; part of a character as U+FFFD).
@@ -348,7 +362,7 @@ impl Golfer for ArGolfer {
             let cache = if call.fresh { None } else { run.cache.take() };
             let (ids, targets) = (&run.stream[call.from..call.to], &run.stream[call.from + 1..call.to + 1]);
             let (out, cache) = self.call(ids, targets, cache).await?;
-            let pred = Predictions::read(&out, run.popovers)?;
+            let pred = Predictions::read(&out, ids.len(), self.manifest.vocab, run.popovers)?;
             for j in 0..ids.len() {
                 let at = call.from + j;
                 if run.scored[at].is_none() {

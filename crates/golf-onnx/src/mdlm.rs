@@ -117,7 +117,9 @@ impl MdlmGolfer {
         let tokenizer = manifest.load_tokenizer(tokenizer)?;
         let mask_id = manifest.mask_id.ok_or_else(|| OnnxError::Manifest("golfer.json: no mask_id".into()))?;
         let t_eps = manifest.t_eps.unwrap_or(1e-3);
-        let model = Net::Onnx(Model::from_bytes(onnx).await?);
+        let model = Model::from_bytes(onnx).await?;
+        manifest.check_graph(&model.signature()?)?;
+        let model = Net::Onnx(model);
         Ok(MdlmGolfer { model, tokenizer, manifest, mask_id, t_eps })
     }
 
@@ -157,7 +159,10 @@ impl MdlmGolfer {
         popovers: bool,
     ) -> Result<Predictions, OnnxError> {
         match &self.model {
-            Net::Onnx(model) => Predictions::read(&model.run(self.inputs(ids, masked, targets)).await?, popovers),
+            Net::Onnx(model) => {
+                let out = model.run(self.inputs(ids, masked, targets)).await?;
+                Predictions::read(&out, ids.len(), self.manifest.vocab, popovers)
+            }
             #[cfg(test)]
             Net::Fake(fake) => Ok(fake.predict(masked, targets, popovers)),
         }
@@ -166,7 +171,19 @@ impl MdlmGolfer {
     /// One generation call: the logits at every position.
     async fn logits(&self, ids: &[u32], masked: &[bool], targets: &[u32]) -> Result<Vec<f32>, OnnxError> {
         match &self.model {
-            Net::Onnx(model) => model.run(self.inputs(ids, masked, targets)).await?.f32("logits"),
+            Net::Onnx(model) => {
+                let logits = model.run(self.inputs(ids, masked, targets)).await?.f32("logits")?;
+                // One row per position, one logit per token (a stranger's graph may return any length).
+                if logits.len() != ids.len() * self.manifest.vocab {
+                    return Err(OnnxError::Runtime(format!(
+                        "the model gave {} logits for {} positions and a vocabulary of {}",
+                        logits.len(),
+                        ids.len(),
+                        self.manifest.vocab
+                    )));
+                }
+                Ok(logits)
+            }
             #[cfg(test)]
             Net::Fake(_) => Err(OnnxError::Runtime("the fake network does not generate".into())),
         }

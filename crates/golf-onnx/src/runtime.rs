@@ -266,6 +266,33 @@ impl Model {
         Ok(Model { session: Mutex::new(Some(session)) })
     }
 
+    /// The graph's inputs and outputs, for [`crate::Manifest::check_graph`].
+    pub fn signature(&self) -> Result<crate::manifest::Signature, OnnxError> {
+        use crate::manifest::{Elem, Port};
+        use ort::value::{TensorElementType, ValueType};
+        let port = |o: &ort::value::Outlet| Port {
+            name: o.name().to_string(),
+            tensor: match o.dtype() {
+                ValueType::Tensor { ty, shape, .. } => Some((
+                    match ty {
+                        TensorElementType::Int64 => Elem::I64,
+                        TensorElementType::Float32 => Elem::F32,
+                        _ => Elem::Other,
+                    },
+                    shape.to_vec(),
+                )),
+                _ => None,
+            },
+        };
+        let lease = self.lease()?;
+        let session =
+            lease.session.as_ref().ok_or_else(|| OnnxError::Runtime("the model is already running".into()))?;
+        Ok(crate::manifest::Signature {
+            inputs: session.inputs().iter().map(port).collect(),
+            outputs: session.outputs().iter().map(port).collect(),
+        })
+    }
+
     fn lease(&self) -> Result<Lease<'_>, OnnxError> {
         let session = self.session.lock().map_err(|_| OnnxError::Runtime("session poisoned".into()))?.take();
         let session = session.ok_or_else(|| OnnxError::Runtime("the model is already running".into()))?;

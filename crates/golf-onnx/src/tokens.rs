@@ -36,19 +36,36 @@ pub(crate) struct Predictions {
 }
 
 impl Predictions {
-    pub fn read(out: &crate::runtime::Outputs, popovers: bool) -> Result<Predictions, crate::OnnxError> {
+    /// The outputs of a call over `n` positions of a model with `vocab` tokens. A graph from a stranger may
+    /// return any lengths and ids, so they are checked here rather than trusted where they are indexed.
+    pub fn read(
+        out: &crate::runtime::Outputs,
+        n: usize,
+        vocab: usize,
+        popovers: bool,
+    ) -> Result<Predictions, crate::OnnxError> {
         let logprob2 = out.f32("logprob2")?;
+        let rank = out.i64("rank")?;
+        let entropy = out.f32("entropy")?;
         let top_ids = out.i64("top_ids")?;
-        let k = top_ids.len() / logprob2.len().max(1);
-        Ok(Predictions {
-            rank: out.i64("rank")?,
-            entropy: out.f32("entropy")?,
-            top_probs: out.f32("top_probs")?,
-            top_ids,
-            logprob2,
-            k,
-            popovers,
-        })
+        let top_probs = out.f32("top_probs")?;
+        let k = top_ids.len() / n.max(1);
+        let bad = |why: String| crate::OnnxError::Runtime(format!("the model's outputs make no sense: {why}"));
+        for (name, len, want) in [
+            ("logprob2", logprob2.len(), n),
+            ("rank", rank.len(), n),
+            ("entropy", entropy.len(), n),
+            ("top_ids", top_ids.len(), n * k),
+            ("top_probs", top_probs.len(), n * k),
+        ] {
+            if len != want || k == 0 {
+                return Err(bad(format!("{name} has {len} values for {n} positions")));
+            }
+        }
+        if let Some(id) = top_ids.iter().find(|&&id| !(0..vocab as i64).contains(&id)) {
+            return Err(bad(format!("top_ids has token {id}, outside the vocabulary of {vocab}")));
+        }
+        Ok(Predictions { rank, entropy, top_probs, top_ids, logprob2, k, popovers })
     }
 
     /// Predictions made up by a test's fake network: top-1 only (its target), rank 0, no entropy.

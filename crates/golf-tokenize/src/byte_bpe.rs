@@ -16,6 +16,8 @@ pub struct ByteBpe {
     /// Each id's bytes (its vocabulary string through the byte-level alphabet); control tokens' text as written.
     bytes: Vec<Vec<u8>>,
     ids: HashMap<String, u32>,
+    /// The token of each single byte: every text can be spelled with these.
+    byte_ids: [u32; 256],
 }
 
 /// GPT-2's alphabet: printable bytes stand for themselves, the others are shifted to U+0100 and up.
@@ -24,16 +26,31 @@ fn byte_alphabet() -> HashMap<char, u8> {
     let mut map = HashMap::with_capacity(256);
     let mut shifted = 0u32;
     for b in 0..=255u8 {
+        // 255 + shifted stays below U+0200: always a char.
         let c = if printable(b) {
             char::from(b)
         } else {
             shifted += 1;
-            char::from_u32(255 + shifted).expect("in range")
+            char::from_u32(255 + shifted).unwrap_or(char::REPLACEMENT_CHARACTER)
         };
         map.insert(c, b);
     }
     map
 }
+
+/// Texts a tokenizer.json must spell exactly before it is accepted: whitespace of every kind and length,
+/// digits, punctuation, case, characters NFC/NFKC would change, control characters, emoji, strings that look
+/// like special tokens.
+const PROBES: &[&str] = &[
+    "Hello, World! It's 2024: don't.",
+    "  two  spaces,\ttabs\t\tand\n\nnewlines\r\n   ",
+    "   ",
+    "\u{e9} e\u{301} \u{fb01} \u{2460} \u{ff21} \u{2126} \u{a0}\u{3000}",
+    "\u{65e5}\u{672c}\u{8a9e} \u{1f600}\u{1f44d}\u{1f3fd} \u{2581}x",
+    "\u{0}\u{7}\u{1b}\u{7f}\u{200b}\u{feff}",
+    "<|im_end|> <s> </s> <unk> [CLS]",
+    "12345678901234567890",
+];
 
 impl ByteBpe {
     pub fn from_json_bytes(json: &[u8]) -> Result<ByteBpe, TokenizeError> {
@@ -48,13 +65,39 @@ impl ByteBpe {
         let mut bytes = vec![Vec::new(); n];
         for (tok, &id) in &vocab {
             // Tokens outside the alphabet are control tokens such as <|im_end|>: shown as written.
-            bytes[id as usize] = tok
-                .chars()
-                .map(|c| alphabet.get(&c).copied())
-                .collect::<Option<Vec<u8>>>()
-                .unwrap_or_else(|| tok.as_bytes().to_vec());
+            if let Some(slot) = bytes.get_mut(id as usize) {
+                *slot = tok
+                    .chars()
+                    .map(|c| alphabet.get(&c).copied())
+                    .collect::<Option<Vec<u8>>>()
+                    .unwrap_or_else(|| tok.as_bytes().to_vec());
+            }
         }
-        Ok(ByteBpe { inner, bytes, ids: vocab })
+        // As SentencePiece needs byte fallback, a byte-level BPE needs a token for every byte: without one,
+        // some texts could not be spelled (the library drops what it cannot spell).
+        let mut byte_ids = [u32::MAX; 256];
+        for (c, &b) in &alphabet {
+            if let Some(&id) = vocab.get(c.encode_utf8(&mut [0; 4])) {
+                byte_ids[b as usize] = id;
+            }
+        }
+        if let Some(b) = byte_ids.iter().position(|&id| id == u32::MAX) {
+            return Err(bad(format!(
+                "its vocabulary has no token for the byte 0x{b:02X}, so some texts could not be spelled"
+            )));
+        }
+        let t = ByteBpe { inner, bytes, ids: vocab, byte_ids };
+        // The golfer's contract: the tokens spell the text exactly. A normalizer, a pre-tokenizer that drops
+        // whitespace, or a post-processor that adds text would break it; refuse them here, not mid-score.
+        for probe in PROBES {
+            if t.encode_exact(probe).is_none() {
+                return Err(bad(format!(
+                    "its tokens do not spell {probe:?} exactly (a normalizer, or a pre-tokenizer or post-processor \
+                     that drops or adds text); a byte-level BPE golfer needs one whose tokens spell any text as given"
+                )));
+            }
+        }
+        Ok(t)
     }
 
     pub fn vocab_size(&self) -> usize {
@@ -70,19 +113,26 @@ impl ByteBpe {
         self.bytes.get(id as usize).map_or(&[], |b| b.as_slice())
     }
 
-    pub fn encode_ids(&self, text: &str) -> Vec<u32> {
-        match self.inner.encode_fast(text, false) {
-            Ok(enc) => enc.get_ids().to_vec(),
-            // The pipeline has no step that can fail on a string (no truncation, padding or added tokens).
-            Err(e) => unreachable!("byte-level BPE failed on a string: {e}"),
+    /// The library's ids for `text`, if their bytes are exactly `text`'s.
+    fn encode_exact(&self, text: &str) -> Option<Vec<u32>> {
+        let enc = self.inner.encode_fast(text, false).ok()?;
+        let mut rest = text.as_bytes();
+        for &id in enc.get_ids() {
+            rest = rest.strip_prefix(self.token_bytes(id))?;
         }
+        rest.is_empty().then(|| enc.get_ids().to_vec())
+    }
+
+    pub fn encode_ids(&self, text: &str) -> Vec<u32> {
+        // Checked when loaded on texts of every kind, so this holds; should the library still fail on a text, or
+        // change it, spelling it byte by byte keeps every token's bytes the text's and the code length true.
+        self.encode_exact(text).unwrap_or_else(|| text.bytes().map(|b| self.byte_ids[b as usize]).collect())
     }
 
     /// Tokens with their byte ranges in `text` (see the module comment).
     pub fn encode(&self, text: &str) -> Vec<Token> {
         let mut at = 0;
-        let tokens: Vec<Token> = self
-            .encode_ids(text)
+        self.encode_ids(text)
             .into_iter()
             .map(|id| {
                 let len = self.token_bytes(id).len();
@@ -90,9 +140,7 @@ impl ByteBpe {
                 at += len;
                 t
             })
-            .collect();
-        debug_assert_eq!(at, text.len(), "byte-level BPE must cover the text exactly");
-        tokens
+            .collect()
     }
 }
 
@@ -113,20 +161,64 @@ mod tests {
         assert_eq!(map[&'\u{10A}'], b'\n');
     }
 
+    /// A tokenizer.json in SmolLM2's shape: the 256 byte tokens, a control token, a few merges; `normalizer`
+    /// and `pre_tokenizer` as given.
+    fn tiny(normalizer: &str, pre_tokenizer: &str, skip_byte: Option<u8>) -> String {
+        let mut vocab = serde_json::Map::new();
+        vocab.insert("<|im_end|>".into(), 0.into());
+        let mut alphabet: Vec<(char, u8)> = byte_alphabet().into_iter().collect();
+        alphabet.sort_by_key(|&(_, b)| b);
+        for (c, b) in alphabet {
+            if Some(b) != skip_byte {
+                let id = vocab.len();
+                vocab.insert(c.to_string(), id.into());
+            }
+        }
+        for t in ["ab", "\u{120}ab"] {
+            let id = vocab.len();
+            vocab.insert(t.into(), id.into());
+        }
+        format!(
+            r#"{{"version":"1.0","added_tokens":[],"normalizer":{normalizer},"pre_tokenizer":{pre_tokenizer},
+              "post_processor":null,"decoder":null,
+              "model":{{"type":"BPE","vocab":{},"merges":[["a","b"],["Ġ","ab"]]}}}}"#,
+            serde_json::Value::Object(vocab)
+        )
+    }
+
+    const SMOLLM2_PRE: &str = r#"{"type":"Sequence","pretokenizers":[{"type":"Digits","individual_digits":true},
+        {"type":"ByteLevel","add_prefix_space":false,"trim_offsets":false,"use_regex":true}]}"#;
+
     #[test]
     fn a_tiny_vocabulary_round_trips_bytes() {
-        // Four merges over "Ġ", "a", "b": the pipeline SmolLM2's tokenizer.json uses, in miniature.
-        let json = r#"{"version":"1.0","added_tokens":[],"normalizer":null,
-          "pre_tokenizer":{"type":"Sequence","pretokenizers":[{"type":"Digits","individual_digits":true},
-            {"type":"ByteLevel","add_prefix_space":false,"trim_offsets":false,"use_regex":true}]},
-          "post_processor":null,"decoder":null,
-          "model":{"type":"BPE","vocab":{"<|im_end|>":0,"a":1,"b":2,"Ġ":3,"1":4,"2":5,"ab":6,"Ġab":7},
-            "merges":[["a","b"],["Ġ","ab"]]}}"#;
-        let t = ByteBpe::from_json_bytes(json.as_bytes()).unwrap();
+        // Two merges over "Ġ", "a", "b": the pipeline SmolLM2's tokenizer.json uses, in miniature.
+        let t = ByteBpe::from_json_bytes(tiny("null", SMOLLM2_PRE, None).as_bytes()).unwrap();
         let tokens = t.encode("ab ab12");
-        assert_eq!(tokens.iter().map(|k| k.id).collect::<Vec<_>>(), [6, 7, 4, 5]);
+        let ids: Vec<u32> = tokens.iter().map(|k| k.id).collect();
+        assert_eq!(ids, [t.id("ab"), t.id("\u{120}ab"), t.id("1"), t.id("2")].map(Option::unwrap));
         assert_eq!(tokens.iter().map(|k| k.orig.clone()).collect::<Vec<_>>(), [0..2, 2..5, 5..6, 6..7]);
-        assert_eq!(t.token_bytes(7), b" ab");
+        assert_eq!(t.token_bytes(t.id("\u{120}ab").unwrap()), b" ab");
         assert_eq!(t.token_bytes(0), b"<|im_end|>");
+        assert!(t.token_bytes(u32::MAX).is_empty());
+    }
+
+    #[test]
+    fn a_tokenizer_that_changes_the_text_is_refused_when_loaded() {
+        // Lowercasing, or a pre-tokenizer that drops whitespace: the tokens would not spell the text, and the
+        // spans would not tile it.
+        for (normalizer, pre) in [
+            (r#"{"type":"Lowercase"}"#, SMOLLM2_PRE),
+            (r#"{"type":"NFKC"}"#, SMOLLM2_PRE),
+            ("null", r#"{"type":"Whitespace"}"#),
+        ] {
+            let e = ByteBpe::from_json_bytes(tiny(normalizer, pre, None).as_bytes()).err().expect("refused");
+            assert!(e.to_string().contains("do not spell"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_vocabulary_missing_a_byte_is_refused() {
+        let e = ByteBpe::from_json_bytes(tiny("null", SMOLLM2_PRE, Some(0x80)).as_bytes()).err().expect("refused");
+        assert!(e.to_string().contains("no token for the byte 0x80"), "{e}");
     }
 }

@@ -47,11 +47,14 @@ impl TextTokenizer {
     }
 
     /// The bytes a token contributes to generated text: SentencePiece's `▁` becomes a space, control tokens
-    /// nothing, `<unk>` U+2047; a byte-level token may be part of a character.
+    /// nothing, `<unk>` U+2047; a byte-level token may be part of a character. An id outside the vocabulary (a
+    /// model with more outputs than its tokenizer has pieces) contributes nothing.
     pub fn token_bytes(&self, id: u32) -> Vec<u8> {
         match self {
             TextTokenizer::SentencePiece(t) => {
-                let p = t.piece(id);
+                let Some(p) = t.piece(id) else {
+                    return Vec::new();
+                };
                 match p.kind {
                     PieceKind::Unknown => "\u{2047}".into(),
                     PieceKind::Control => Vec::new(),

@@ -6,8 +6,11 @@
 //! to change to get the original bytes back. It is a prefix code, so its length in bits is exact and it decodes
 //! unambiguously; the golfers charge it on top of the model's bits, to the bytes each edit restores.
 //!
-//! The decoder's **view** is what the tokens spell: each piece with `▁` as a space, a byte token as its byte
-//! (byte fallback: there is no `<unk>`). The code, with every integer n >= 1 in Elias gamma:
+//! The decoder's **view** is what the tokens' ids spell: each piece with `▁` as a space (as it is, where the model
+//! does not escape whitespace), the first one without the dummy-prefix space, a byte token as its byte (byte
+//! fallback: there is no `<unk>`), a control token nothing (encoding yields one only where a lone character of
+//! the text is a control piece's text, as SentencePiece does; the side channel restores that character). The
+//! code, with every integer n >= 1 in Elias gamma:
 //!
 //! ```text
 //! gamma(edits + 1), then for each edit, in text order, one of:
@@ -81,7 +84,7 @@ pub struct SideChannel {
 
 impl SideChannel {
     pub fn bits(&self) -> u32 {
-        self.code.len() as u32
+        u32::try_from(self.code.len()).unwrap_or(u32::MAX)
     }
 }
 
@@ -93,6 +96,8 @@ pub enum RestoreError {
     OutOfRange,
     #[error("the side channel has {0} bits left over after its last edit")]
     Trailing(usize),
+    #[error("the side channel restores more than the {0} bytes it may")]
+    TooLong(usize),
 }
 
 const WHITESPACE: [(u8, &[bool]); 4] =
@@ -200,27 +205,31 @@ fn is_ascii_whitespace_run(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|b| WHITESPACE.iter().any(|(c, _)| c == b))
 }
 
-/// Codes one change (its kind, its place after `done`, what it restores) into `w`.
+/// Codes one change (its kind, its place after `done`, what it restores) into `w`; `changes` makes sure that
+/// `done <= c.at <= c.at + c.replaced <= view.len()`.
 fn code_edit(w: &mut Writer, view: &[u8], done: usize, c: &Change, original: &[u8]) -> EditKind {
     let whitespace = is_ascii_whitespace_run(original);
-    if whitespace && c.replaced == 1 && view[c.at] == b' ' {
+    let gap = c.at.saturating_sub(done);
+    if whitespace && c.replaced == 1 && view.get(c.at) == Some(&b' ') {
         // Where a space of the view stands for other whitespace, its place is counted in spaces: far fewer
         // than bytes, so the gap costs fewer bits.
         w.bits(&[false]);
-        w.gamma(view[done..c.at].iter().filter(|&&b| b == b' ').count() as u64 + 1);
+        let spaces = view.get(done..c.at).unwrap_or_default().iter().filter(|&&b| b == b' ').count();
+        w.gamma(spaces as u64 + 1);
     } else if whitespace && c.replaced == 0 {
         w.bits(&[true, false]);
-        w.gamma((c.at - done) as u64 + 1);
+        w.gamma(gap as u64 + 1);
     } else {
         w.bits(&[true, true]);
-        w.gamma((c.at - done) as u64 + 1);
+        w.gamma(gap as u64 + 1);
         w.gamma(c.replaced as u64 + 1);
         w.gamma(original.len() as u64 + 1);
         for &b in original {
             w.byte(b);
         }
+        let normalized = view.get(c.at..c.at + c.replaced).unwrap_or_default();
         return EditKind::Raw {
-            normalized: String::from_utf8_lossy(&view[c.at..c.at + c.replaced]).into_owned(),
+            normalized: String::from_utf8_lossy(normalized).into_owned(),
             original: String::from_utf8_lossy(original).into_owned(),
         };
     }
@@ -250,15 +259,16 @@ fn code(view: &[u8], text: &[u8], changes: &[Change]) -> SideChannel {
     let mut done = 0;
     for c in changes {
         let before = w.0.len();
-        let kind = code_edit(&mut w, view, done, c, &text[c.orig.clone()]);
-        edits.push(Edit { orig: c.orig.clone(), bits: (w.0.len() - before) as u32, kind });
+        let kind = code_edit(&mut w, view, done, c, text.get(c.orig.clone()).unwrap_or_default());
+        let bits = u32::try_from(w.0.len() - before).unwrap_or(u32::MAX);
+        edits.push(Edit { orig: c.orig.clone(), bits, kind });
         done = c.at + c.replaced;
     }
     SideChannel { code: w.0, header_bits, edits, replaced_all: false }
 }
 
-/// A run of whitespace as the code gives it.
-fn read_whitespace(r: &mut Reader, out: &mut Vec<u8>) -> Result<(), RestoreError> {
+/// A run of whitespace as the code gives it, appended to `out` unless that would make it longer than `limit`.
+fn read_whitespace(r: &mut Reader, out: &mut Vec<u8>, limit: usize) -> Result<(), RestoreError> {
     for _ in 0..r.gamma()? {
         let c = if !r.bit()? {
             b' '
@@ -269,17 +279,20 @@ fn read_whitespace(r: &mut Reader, out: &mut Vec<u8>) -> Result<(), RestoreError
         } else {
             b'\r'
         };
-        let n = r.gamma()? as usize;
-        out.extend(std::iter::repeat_n(c, n));
+        // A run's length takes only about twice its logarithm in bits: check it before making it.
+        let n = usize::try_from(r.gamma()?).ok().filter(|&n| n <= limit.saturating_sub(out.len()));
+        out.extend(std::iter::repeat_n(c, n.ok_or(RestoreError::TooLong(limit))?));
     }
     Ok(())
 }
 
-/// The decoder: the original bytes from the view and the side channel.
-pub fn restore(view: &[u8], code: &[bool]) -> Result<Vec<u8>, RestoreError> {
+/// The decoder: the original bytes from the view and the side channel. `limit` bounds what it makes (the
+/// text's length, or the most the caller accepts): a run of whitespace of any length costs only a few bits, so a
+/// damaged or hostile code could otherwise ask for more memory than there is.
+pub fn restore(view: &[u8], code: &[bool], limit: usize) -> Result<Vec<u8>, RestoreError> {
     let mut r = Reader { code, at: 0 };
     let edits = r.gamma()? - 1;
-    let mut out = Vec::with_capacity(view.len() + 16);
+    let mut out = Vec::with_capacity(view.len().min(limit) + 16);
     let mut done = 0usize;
     let place = |done: usize, gap: u64| {
         usize::try_from(gap)
@@ -288,40 +301,55 @@ pub fn restore(view: &[u8], code: &[bool]) -> Result<Vec<u8>, RestoreError> {
             .filter(|&a| a <= view.len())
             .ok_or(RestoreError::OutOfRange)
     };
+    let copy = |out: &mut Vec<u8>, from: usize, to: usize| {
+        let part = view.get(from..to).ok_or(RestoreError::OutOfRange)?;
+        if part.len() > limit.saturating_sub(out.len()) {
+            return Err(RestoreError::TooLong(limit));
+        }
+        out.extend_from_slice(part);
+        Ok(())
+    };
+    // Each edit reads at least two bits, so this loop ends with the code.
     for _ in 0..edits {
         let (at, replaced) = if !r.bit()? {
             // A space of the view, counted in spaces.
-            let skip = (r.gamma()? - 1) as usize;
-            let at = view[done..]
+            let skip = usize::try_from(r.gamma()? - 1).map_err(|_| RestoreError::OutOfRange)?;
+            let at = view
+                .get(done..)
+                .unwrap_or_default()
                 .iter()
                 .enumerate()
                 .filter(|(_, &b)| b == b' ')
                 .nth(skip)
                 .map(|(i, _)| done + i)
                 .ok_or(RestoreError::OutOfRange)?;
-            out.extend_from_slice(&view[done..at]);
-            read_whitespace(&mut r, &mut out)?;
+            copy(&mut out, done, at)?;
+            read_whitespace(&mut r, &mut out, limit)?;
             (at, 1)
         } else if !r.bit()? {
             let at = place(done, r.gamma()? - 1)?;
-            out.extend_from_slice(&view[done..at]);
-            read_whitespace(&mut r, &mut out)?;
+            copy(&mut out, done, at)?;
+            read_whitespace(&mut r, &mut out, limit)?;
             (at, 0)
         } else {
             let at = place(done, r.gamma()? - 1)?;
-            let replaced = (r.gamma()? - 1) as usize;
+            let replaced = usize::try_from(r.gamma()? - 1).map_err(|_| RestoreError::OutOfRange)?;
             if replaced > view.len() - at {
                 return Err(RestoreError::OutOfRange);
             }
-            out.extend_from_slice(&view[done..at]);
+            copy(&mut out, done, at)?;
+            // Each byte takes eight bits of the code, so this is bounded by the code's length.
             for _ in 0..r.gamma()? - 1 {
+                if out.len() >= limit {
+                    return Err(RestoreError::TooLong(limit));
+                }
                 out.push(r.byte()?);
             }
             (at, replaced)
         };
         done = at + replaced;
     }
-    out.extend_from_slice(&view[done..]);
+    copy(&mut out, done, view.len())?;
     match code.len() - r.at {
         0 => Ok(out),
         n => Err(RestoreError::Trailing(n)),
@@ -329,23 +357,49 @@ pub fn restore(view: &[u8], code: &[bool]) -> Result<Vec<u8>, RestoreError> {
 }
 
 impl SentencePiece {
-    /// What a decoder that has `tokens` reads: the module's view.
+    /// How token `id` reads in the view, in steps of (normalized bytes it covers, view bytes it shows); `first`
+    /// for the text's first token, whose dummy-prefix space the view drops. One function for both the view and
+    /// the side channel's map from normalized bytes to view bytes, so the two always agree.
+    fn spell(&self, first: bool, id: u32, mut step: impl FnMut(usize, &[u8])) {
+        let Some(p) = self.piece(id) else {
+            return;
+        };
+        match p.kind {
+            // Text shows nothing for a control piece (encoding yields one only for a lone character that is a
+            // control piece's text: the side channel restores it) or for <unk> (never yielded: byte fallback).
+            PieceKind::Control | PieceKind::Unknown => {}
+            PieceKind::Byte => {
+                if let Some(b) = byte_of(&p.text) {
+                    step(1, &[b]);
+                }
+            }
+            _ => {
+                let mut s = p.text.as_bytes();
+                if first && self.add_dummy_prefix() {
+                    if let Some(rest) = s.strip_prefix(self.space().as_bytes()) {
+                        step(s.len() - rest.len(), &[]);
+                        s = rest;
+                    }
+                }
+                let escaped = self.space() == SPACE_SYMBOL;
+                while !s.is_empty() {
+                    if let Some(rest) = s.strip_prefix(SPACE_SYMBOL.as_bytes()).filter(|_| escaped) {
+                        step(SPACE_SYMBOL.len(), b" ");
+                        s = rest;
+                    } else if let Some((b, rest)) = s.split_first() {
+                        step(1, std::slice::from_ref(b));
+                        s = rest;
+                    }
+                }
+            }
+        }
+    }
+
+    /// What a decoder that has the tokens' ids reads: the module's view.
     pub fn view(&self, tokens: &[Token]) -> Vec<u8> {
         let mut out = Vec::new();
         for (i, t) in tokens.iter().enumerate() {
-            let p = self.piece(t.id);
-            match p.kind {
-                // Encoding yields neither (byte fallback spells what the vocabulary lacks).
-                PieceKind::Control | PieceKind::Unknown => {}
-                PieceKind::Byte => out.extend(byte_of(&p.text)),
-                _ => {
-                    let mut s = p.text.as_str();
-                    if i == 0 && self.add_dummy_prefix() {
-                        s = s.strip_prefix(self.space()).unwrap_or(s);
-                    }
-                    out.extend(s.replace(SPACE_SYMBOL, " ").bytes());
-                }
-            }
+            self.spell(i == 0, t.id, |_, shown| out.extend_from_slice(shown));
         }
         out
     }
@@ -353,76 +407,75 @@ impl SentencePiece {
     /// The side channel that turns `tokens` (from `self.encode(text)`) back into `text`.
     pub fn side_channel(&self, text: &str, tokens: &[Token]) -> SideChannel {
         let view = self.view(tokens);
-        let changes = self.changes(text, tokens, &view);
-        let sc = code(&view, text.as_bytes(), &changes);
-        // The encoder checks itself: if the cheap edits do not restore the text (a normalization this code did
-        // not foresee), one edit that replaces everything does. The cost is then high, but never wrong.
-        if restore(&view, &sc.code).as_deref() == Ok(text.as_bytes()) {
-            return sc;
+        // The encoder checks itself: if the cheap edits do not restore the text (tokens that are not this text's),
+        // one edit that replaces everything does. The cost is then high, but never wrong.
+        if let Some(changes) = self.changes(text, tokens, &view) {
+            let sc = code(&view, text.as_bytes(), &changes);
+            if restore(&view, &sc.code, text.len()).as_deref() == Ok(text.as_bytes()) {
+                return sc;
+            }
         }
         let all = Change { at: 0, replaced: view.len(), orig: 0..text.len() };
         SideChannel { replaced_all: true, ..code(&view, text.as_bytes(), &[all]) }
     }
 
     /// The normalizer's steps (runs of normalized bytes from one original offset) whose original bytes differ
-    /// from what the view shows for them, in view coordinates.
-    fn changes(&self, text: &str, tokens: &[Token], view: &[u8]) -> Vec<Change> {
+    /// from what the view shows for them, in view coordinates; `None` if `tokens` do not tile the normalized text.
+    fn changes(&self, text: &str, tokens: &[Token], view: &[u8]) -> Option<Vec<Change>> {
         let (norm, to_orig) = self.normalize(text);
-        let space = self.space().as_bytes();
         // View offset of each normalized byte (and one past the end).
         let mut to_view = vec![0usize; norm.len() + 1];
         let mut v = 0usize;
+        let mut next = 0usize;
         for (i, t) in tokens.iter().enumerate() {
-            let p = self.piece(t.id);
-            match p.kind {
-                PieceKind::Byte => {
-                    to_view[t.norm.clone()].fill(v);
-                    v += 1;
-                }
-                _ => {
-                    let bytes = &norm.as_bytes()[t.norm.clone()];
-                    let mut k = 0;
-                    while k < bytes.len() {
-                        let at = t.norm.start + k;
-                        if bytes[k..].starts_with(space) {
-                            let dummy = i == 0 && k == 0 && self.add_dummy_prefix();
-                            to_view[at..at + space.len()].fill(v);
-                            v += usize::from(!dummy);
-                            k += space.len();
-                        } else {
-                            to_view[at] = v;
-                            v += 1;
-                            k += 1;
-                        }
-                    }
-                }
+            if t.norm.start != next || t.norm.end < t.norm.start || t.norm.end > norm.len() {
+                return None;
             }
+            let mut at = t.norm.start;
+            self.spell(i == 0, t.id, |covers, shown| {
+                let end = (at + covers).min(t.norm.end);
+                to_view.get_mut(at..end).unwrap_or_default().fill(v);
+                at = end;
+                v += shown.len();
+            });
+            // What the view does not show (a control piece) sits where the view goes on.
+            to_view.get_mut(at..t.norm.end).unwrap_or_default().fill(v);
+            next = t.norm.end;
         }
-        to_view[norm.len()] = v;
-        debug_assert_eq!(v, view.len());
+        if next != norm.len() || v != view.len() {
+            return None;
+        }
+        *to_view.last_mut()? = v;
         let bytes = text.as_bytes();
         let mut changes = Vec::new();
-        let mut check = |n: Range<usize>, o: Range<usize>| {
-            let (a, b) = (to_view[n.start], to_view[n.end]);
-            if view[a..b] != bytes[o.clone()] {
+        let mut done = 0usize;
+        let mut check = |n: Range<usize>, o: Range<usize>| -> Option<()> {
+            let (a, b) = (*to_view.get(n.start)?, *to_view.get(n.end)?);
+            if a < done || b < a {
+                return None;
+            }
+            if view.get(a..b)? != bytes.get(o.clone())? {
                 changes.push(Change { at: a, replaced: b - a, orig: o });
             }
+            done = b;
+            Some(())
         };
+        let orig = |at: usize| to_orig.get(at).copied();
         // Before the first normalized byte: what the normalizer dropped at the start.
-        check(0..0, 0..to_orig[0]);
+        check(0..0, 0..orig(0)?)?;
         // Then step by step, where a step is the normalized bytes from one original offset.
         let mut start = 0;
         while start < norm.len() {
             let mut end = start + 1;
-            while end < norm.len() && to_orig[end] == to_orig[end - 1] {
+            while end < norm.len() && orig(end) == orig(end - 1) {
                 end += 1;
             }
-            check(start..end, to_orig[start]..to_orig[end]);
+            check(start..end, orig(start)?..orig(end)?)?;
             start = end;
         }
         // After the last: what it dropped at the end.
-        check(norm.len()..norm.len(), to_orig[norm.len()]..text.len());
-        changes
+        check(norm.len()..norm.len(), orig(norm.len())?..text.len())?;
+        Some(changes)
     }
 }
 
@@ -462,7 +515,7 @@ mod tests {
             Change { at: 5, replaced: 0, orig: 13..14 },
         ];
         let sc = code(view, text, &changes);
-        assert_eq!(restore(view, &sc.code).unwrap(), text);
+        assert_eq!(restore(view, &sc.code, text.len()).unwrap(), text);
         assert_eq!(sc.bits(), sc.header_bits + sc.edits.iter().map(|e| e.bits).sum::<u32>());
         assert!(matches!(sc.edits[1].kind, EditKind::Whitespace { replaced: true, .. }));
         assert!(matches!(sc.edits[2].kind, EditKind::Raw { .. }));
@@ -471,16 +524,18 @@ mod tests {
             "a carriage return + a newline + a carriage return + a newline (one space in the tokens)"
         );
         // A damaged code is refused, not misread.
-        assert_eq!(restore(view, &sc.code[..sc.code.len() - 1]), Err(RestoreError::Truncated));
+        assert_eq!(restore(view, &sc.code[..sc.code.len() - 1], 100), Err(RestoreError::Truncated));
         let mut longer = sc.code.clone();
         longer.push(true);
-        assert_eq!(restore(view, &longer), Err(RestoreError::Trailing(1)));
+        assert_eq!(restore(view, &longer, 100), Err(RestoreError::Trailing(1)));
+        // Nor is one that makes more than the caller allows.
+        assert_eq!(restore(view, &sc.code, text.len() - 1), Err(RestoreError::TooLong(text.len() - 1)));
     }
 
     #[test]
     fn no_changes_cost_one_bit() {
         let sc = code(b"abc", b"abc", &[]);
         assert_eq!(sc.bits(), 1);
-        assert_eq!(restore(b"abc", &sc.code).unwrap(), b"abc");
+        assert_eq!(restore(b"abc", &sc.code, 3).unwrap(), b"abc");
     }
 }

@@ -16,7 +16,7 @@ fn model() -> SentencePiece {
 fn decoder_view(sp: &SentencePiece, tokens: &[Token]) -> Vec<u8> {
     let mut out = Vec::new();
     for t in tokens {
-        let p = sp.piece(t.id);
+        let p = sp.piece(t.id).expect("an id of the vocabulary");
         match p.kind {
             PieceKind::Unknown => panic!("byte fallback: encoding yields no <unk>"),
             // Byte fallback: `<0xE3>` spells one raw byte.
@@ -75,7 +75,7 @@ fn decodes_back_to_the_exact_bytes() {
         let tokens = sp.encode(text);
         let sc = sp.side_channel(text, &tokens);
         let view = decoder_view(&sp, &tokens);
-        let back = restore(&view, &sc.code).expect("decodes");
+        let back = restore(&view, &sc.code, text.len()).expect("decodes");
         assert_eq!(String::from_utf8_lossy(&back), *text, "round trip of {:?}", &text[..text.len().min(60)]);
         assert!(!sc.replaced_all, "the cheap edits restore {:?}", &text[..text.len().min(60)]);
         assert_eq!(sc.bits(), sc.header_bits + sc.edits.iter().map(|e| e.bits).sum::<u32>());
