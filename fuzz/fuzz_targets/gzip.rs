@@ -12,7 +12,13 @@ fuzz_target!(|data: &[u8]| {
     }
     let zlib = golf_fuzz::zlib::deflate_raw9(data);
     let ours = golf_gzip::deflate::Deflater::new(data.to_vec()).finish();
-    assert!(ours == zlib, "our stream ({} bytes) differs from zlib {}'s ({} bytes)", ours.len(), golf_fuzz::zlib::version(), zlib.len());
+    assert!(
+        ours == zlib,
+        "our stream ({} bytes) differs from zlib {}'s ({} bytes)",
+        ours.len(),
+        golf_fuzz::zlib::version(),
+        zlib.len()
+    );
     let golfer = GzipGolfer::new(Method::Exact, Dry::default());
     let spans = score_blocking(&golfer, data, GzipScoreOptions { popovers: true })
         .unwrap_or_else(|e| panic!("the gzip golfer refused a text zlib compresses: {e}"));

@@ -24,11 +24,13 @@ fuzz_target!(|data: &[u8]| {
         }
         _ => [&b"\xfd7zXZ\x00"[..], body].concat(),
     };
-    let options = Options { artifact_name: "fuzz.ptz".into(), rebuild: "golf import fuzz.ptz".into(), ..Options::default() };
+    let options =
+        Options { artifact_name: "fuzz.ptz".into(), rebuild: "golf import fuzz.ptz".into(), ..Options::default() };
     // Any outcome but a panic, a hang or a huge allocation is fine: libFuzzer's -rss_limit_mb/-malloc_limit_mb and
     // -timeout catch the other two.
     if let Ok(folder) = import(&ptz, &options) {
-        let (_, manifest) = folder.files.iter().find(|(name, _)| name == "golfer.json").expect("a folder has golfer.json");
+        let (_, manifest) =
+            folder.files.iter().find(|(name, _)| name == "golfer.json").expect("a folder has golfer.json");
         if let Err(e) = golf_onnx::Manifest::from_bytes(manifest, "golfer.json") {
             panic!("an imported folder's golfer.json is refused: {e}");
         }

@@ -15,7 +15,9 @@ fuzz_target!(|data: &[u8]| {
         (Ok(a), Some((b, false))) => assert_eq!(a, b, "our inflate and zlib's decode the stream differently"),
         (Err(InflateError::Malformed(_, "data after the final block")), Some((_, true))) => {}
         (Ok(a), Some((_, true))) => panic!("ours decoded {} bytes and ignored data after the final block", a.len()),
-        (Ok(a), None) => panic!("ours decoded {} bytes of a stream zlib refuses (or that goes past the limit)", a.len()),
+        (Ok(a), None) => {
+            panic!("ours decoded {} bytes of a stream zlib refuses (or that goes past the limit)", a.len())
+        }
         (Err(e), Some((b, _))) => panic!("zlib decodes {} bytes where ours says: {e}", b.len()),
         (Err(_), None) => {}
     }

@@ -11,7 +11,9 @@ fuzz_target!(|data: &[u8]| {
     let again = Manifest::from_bytes(&json, "golfer.json")
         .unwrap_or_else(|e| panic!("an accepted manifest, written out again, is refused: {e}"));
     assert_eq!(serde_json::to_value(&again).ok(), serde_json::to_value(&m).ok(), "the round trip changed it");
-    for path in [Some(&m.onnx.path), m.artifact.as_ref().map(|a| &a.path), Some(&m.tokenizer.file)].into_iter().flatten() {
+    for path in
+        [Some(&m.onnx.path), m.artifact.as_ref().map(|a| &a.path), Some(&m.tokenizer.file)].into_iter().flatten()
+    {
         assert!(!path.starts_with('/') && !path.split('/').any(|p| p == ".."), "a path leaves the folder: {path}");
     }
     assert!(m.bos_id < m.vocab as u32 && m.stop_ids.iter().all(|&s| s < m.vocab as u32), "an id past the vocabulary");

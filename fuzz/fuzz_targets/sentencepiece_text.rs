@@ -11,7 +11,8 @@ use std::sync::OnceLock;
 fn models() -> &'static [SentencePiece] {
     static MODELS: OnceLock<Vec<SentencePiece>> = OnceLock::new();
     MODELS.get_or_init(|| {
-        let data = std::env::var("GOLF_DATA").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data").into());
+        let data = std::env::var("GOLF_DATA")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data").into());
         let sp8192 = std::fs::read(format!("{data}/tokenizers/fineweb_8192_bpe.model")).ok();
         [Some(golf_import::OFFICIAL_TOKENIZER.to_vec()), sp8192]
             .into_iter()

@@ -13,7 +13,16 @@ pub mod zlib {
             let mut stream = MaybeUninit::<z::z_stream>::zeroed();
             let s = stream.as_mut_ptr();
             let version = z::zlibVersion();
-            let rc = z::deflateInit2_(s, 9, z::Z_DEFLATED, -15, 8, z::Z_DEFAULT_STRATEGY, version, std::mem::size_of::<z::z_stream>() as i32);
+            let rc = z::deflateInit2_(
+                s,
+                9,
+                z::Z_DEFLATED,
+                -15,
+                8,
+                z::Z_DEFAULT_STRATEGY,
+                version,
+                std::mem::size_of::<z::z_stream>() as i32,
+            );
             assert_eq!(rc, z::Z_OK, "deflateInit2");
             let bound = z::deflateBound(s, input.len() as z::uLong) as usize + 64;
             let mut out = vec![0u8; bound];

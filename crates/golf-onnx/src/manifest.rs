@@ -498,6 +498,18 @@ mod tests {
     }
 
     #[test]
+    fn numbers_a_manifest_reports_are_read_exactly() {
+        // Found by the manifest fuzz target: serde_json's default float parsing may land one ulp off, so a number
+        // written back (the page's exports, an imported folder) changed; the workspace asks for exact parsing.
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/mdlm/golfer.json")).unwrap();
+        let text = text.replace("\"epochs\": 1.0623585896444638", "\"epochs\": 1.0623585896444138");
+        let m = Manifest::from_bytes(text.as_bytes(), "golfer.json").unwrap();
+        assert_eq!(m.training["epochs"].as_f64(), Some(1.0623585896444138));
+        let again = Manifest::from_bytes(&serde_json::to_vec(&m).unwrap(), "golfer.json").unwrap();
+        assert_eq!(serde_json::to_value(&again).unwrap(), serde_json::to_value(&m).unwrap());
+    }
+
+    #[test]
     fn shape_fields_are_bounded_before_anything_is_sized_by_them() {
         refused("ar", |m| m["layers"] = json!(100_000_000), "\"layers\" is 100000000; it must be at most 256");
         refused("ar", |m| m["layers"] = json!(1_000_000), "\"layers\" is 1000000; it must be at most 256");
