@@ -2,18 +2,69 @@
 // measurement as `golf bench --golfer ID` (AR and SmolLM2: prefill tokens/s on 512 tokens, decode ms/token over 64
 // tokens; the diffusion golfer: tokens/s under a chain rule and under NELBO on one window), with
 // ONNX Runtime Web on 1 thread and on 2 threads (the page is served cross-origin isolated, so threads work).
-// Prints numbers; asserts nothing about them. Usage: node tests/browser/bench.mjs [ID ...] (default: smollm2 ar mdlm)
-import { launch, startServer } from './harness.mjs';
+// `race`: the page's race of all four golfers (64 tokens each, as page.test.mjs runs it), with each lane's
+// tokens/s, its time to first token, when it finished, and how many tokens SmolLM2 had written when gzip and the
+// AR golfer were done (each lane moves at its own speed); and each lane's stated tokens/s against the page's clock
+// from the click to the lane's end.
+// Prints numbers; asserts nothing about them. Usage: node tests/browser/bench.mjs [ID ... | race]
+// (default: smollm2 ar mdlm)
+import { launch, open, raceOnly, startServer } from './harness.mjs';
 
 const golfers = process.argv.slice(2).length ? process.argv.slice(2) : ['smollm2', 'ar', 'mdlm'];
 const { server, url } = await startServer();
 const browser = await launch();
+
+async function race(context) {
+  const page = await context.newPage();
+  await open(page, url);
+  const all = ['gzip', 'ar', 'mdlm', 'smollm2'];
+  for (const id of all) await page.waitForSelector(`#panel-${id}[data-scored="true"]`, { state: 'attached', timeout: 600_000 });
+  await raceOnly(page, all);
+  await page.fill('#prompt', 'The adrenal glands are');
+  await page.fill('#temperature', '0.8');
+  await page.fill('#max-tokens', '64');
+  await page.fill('#max-bytes', '4000');
+  await page.evaluate(() => {
+    const race = { start: null, done: {} };
+    window.raceClock = race;
+    document.addEventListener('click', (e) => {
+      if (e.target.id === 'generate' && race.start === null) race.start = performance.now();
+    }, { capture: true });
+    new MutationObserver(() => {
+      const now = performance.now();
+      for (const l of document.querySelectorAll('#lanes .lane[data-done]')) {
+        if (!(l.id in race.done)) race.done[l.id] = { at: now, smollm2: Number(document.querySelector('#lane-smollm2')?.dataset.tokens ?? 0) };
+      }
+    }).observe(document.getElementById('lanes'), { subtree: true, attributes: true, attributeFilter: ['data-done'] });
+  });
+  await page.click('#generate');
+  await page.waitForSelector('#lanes[data-done="true"]', { timeout: 600_000 });
+  const clock = await page.evaluate(() => window.raceClock);
+  const lanes = await page.$$eval('.lane', (ls) => ls.map((l) => ({
+    id: l.id, tokens: Number(l.dataset.tokens), tps: Number(l.dataset.tokensPerS), ttft: Number(l.dataset.ttftMs),
+  })));
+  console.log('race of all four in Chromium, 64 tokens each:');
+  for (const l of lanes) {
+    const done = clock.done[l.id];
+    const wallS = (done.at - clock.start) / 1e3;
+    const seen = l.tokens / wallS;
+    console.log(`  ${l.id.replace('lane-', '').padEnd(8)} ${String(l.tokens).padStart(3)} tokens  ${l.tps.toFixed(1).padStart(7)} tokens/s stated, ` +
+      `${seen.toFixed(1).padStart(7)} by the page's clock (${(100 * (l.tps / seen - 1)).toFixed(1)} %)  first token ${l.ttft.toFixed(0)} ms  ` +
+      `done at ${wallS.toFixed(2)} s, when SmolLM2 had written ${done.smollm2}`);
+  }
+  await page.close();
+}
+
 try {
   const context = await browser.newContext();
   for (const id of golfers) {
+    if (id === 'race') {
+      await race(context);
+      continue;
+    }
     for (const threads of [1, 2]) {
       const page = await context.newPage();
-      await page.goto(`${url}?bench=${id}&threads=${threads}`);
+      await open(page, `${url}?bench=${id}&threads=${threads}`);
       await page.waitForSelector('#bench-result[data-done="true"]', { timeout: 600_000 });
       const text = await page.textContent('#bench-result');
       if (!text.startsWith('{')) throw new Error(`${id}: ${text}`);

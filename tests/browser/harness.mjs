@@ -101,6 +101,63 @@ export function finish(what) {
   console.log(`${what} tests passed`);
 }
 
+/// Opens `url` in `page` and waits until the page says it has set itself up (`#app[data-ready]`: its panels have
+/// their places, a link's text and settings and the URL's parameters are applied). The page sets itself up over a
+/// few tasks after `load`, so nothing may be read before this.
+export async function open(page, url, { timeout = 120_000 } = {}) {
+  await page.goto(url);
+  await page.waitForSelector('#app[data-ready="true"]', { state: 'attached', timeout });
+  return page;
+}
+
+/// `page.reload()`, then waits for the page's set-up as `open` does.
+export async function reload(page, { timeout = 120_000 } = {}) {
+  await page.reload();
+  await page.waitForSelector('#app[data-ready="true"]', { state: 'attached', timeout });
+  return page;
+}
+
+/// Waits until golfer `id`'s panel has scored and its heatmap is drawn whole (the page draws it a part per task
+/// after the score: `data-drawn`).
+export async function scored(page, id, { timeout = 300_000 } = {}) {
+  await page.waitForSelector(`#panel-${id}[data-scored="true"]`, { state: 'attached', timeout });
+  await page.waitForSelector(`#heatmap-${id}[data-drawn="true"]`, { state: 'attached', timeout });
+}
+
+/// Waits until `fn(arg)`, evaluated in the page at every frame, returns something truthy and returns it; null if it
+/// did not within `timeout` ms (the check that follows then fails and says what it saw).
+export function until(page, fn, arg, { timeout = 60_000 } = {}) {
+  return page.waitForFunction(fn, arg, { timeout, polling: 'raf' }).then((h) => h.jsonValue(), () => null);
+}
+
+/// Records the page's long tasks (main-thread tasks over 50 ms) from its first script on: `longTasks(page, a, b)`
+/// reads those that started between `a` and `b` (the page's `performance.now()`).
+export async function recordLongTasks(page) {
+  await page.addInitScript(() => {
+    window.longTasks = [];
+    const observer = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) window.longTasks.push({ start: e.startTime, ms: e.duration });
+    });
+    observer.observe({ type: 'longtask', buffered: true });
+    // Entries reach the observer's callback a while after their task; `takeRecords` has them as soon as the task
+    // is over, so a read misses no task that ended before it.
+    window.takeLongTasks = () => {
+      for (const e of observer.takeRecords()) window.longTasks.push({ start: e.startTime, ms: e.duration });
+      return window.longTasks;
+    };
+  });
+}
+
+export function longTasks(page, from, to) {
+  return page.evaluate(([a, b]) => window.takeLongTasks().filter((t) => t.start >= a && t.start <= b), [from, to]);
+}
+
+/// The page's `performance.now()` once the frame after the current one is drawn: every task of the frame in
+/// which the page showed something is over (and, with `longTasks`, counted).
+export function afterNextFrame(page) {
+  return page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(performance.now())))));
+}
+
 /// Ticks exactly the race lanes of `ids`.
 export async function raceOnly(page, ids) {
   await page.$$eval('#race-golfers input', (inputs, want) => {

@@ -3,16 +3,32 @@
 // 1e-4, under both byte counts); the SmolLM2 download shows progress and a reload takes it from Cache Storage;
 // a corrupted model file names itself and the rebuild command; hover shows a byte's bits (and a token's rank and
 // top-10); cancel stops scoring within one step; pasted markup stays text; generation streams for gzip, AR and
-// SmolLM2 (chat); no request leaves 127.0.0.1; no console error.
+// SmolLM2 (chat), and in a race each lane writes its tokens and states the speed of its own clock; no request
+// leaves 127.0.0.1; no console error. Every read waits for what the page says it has done (its set-up, a score,
+// a drawing, a worker's stop), never for time; how fast the lanes race is printed by `bench.mjs race`.
 // Saves screenshots to tests/browser/screenshots/.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { check, golfRun, nativeScore, raceOnly, samplesDir, session, shots } from './harness.mjs';
+import { check, golfRun, nativeScore, open, raceOnly, reload, samplesDir, scored, session, shots } from './harness.mjs';
 
 await session('page (browser)', async ({ browser, url, watch, outside }) => {
   const page = watch(await browser.newPage({ viewport: { width: 1200, height: 1000 } }));
+  // Every text SmolLM2's download row shows while its bar moves, as the page shows it (a download from
+  // 127.0.0.1 may be over between two polls).
+  await page.addInitScript(() => {
+    window.smolNotes = [];
+    const seen = new MutationObserver(() => {
+      const bar = document.getElementById('progress-smollm2');
+      const note = document.getElementById('progress-text-smollm2');
+      if (bar && note && bar.value > 0 && bar.max > 1e6 && window.smolNotes.at(-1) !== note.textContent) {
+        window.smolNotes.push(note.textContent);
+      }
+      if (document.querySelector('#download-smollm2[data-done]')) seen.disconnect();
+    });
+    seen.observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
+  });
 
-  await page.goto(url);
+  await open(page, url);
   // Where SmolLM2's panel will be, while the golfers above it load (in page coordinates).
   const topOf = (sel) => page.$eval(sel, (e) => e.getBoundingClientRect().top + window.scrollY);
   const reservedTop = await topOf('#slot-smollm2');
@@ -32,15 +48,12 @@ await session('page (browser)', async ({ browser, url, watch, outside }) => {
   });
   // Every golfer loads at once, each in its own worker: SmolLM2's download (97 MB, with a progress bar) runs while
   // gzip scores and the AR golfer loads.
-  const progress = page.waitForFunction(() => {
-    const bar = document.querySelector('#progress-smollm2');
-    return bar && bar.value > 0 && bar.max > 1e6 ? document.querySelector('#progress-text-smollm2').textContent : null;
-  }, null, { timeout: 120_000, polling: 50 }).then((h) => h.jsonValue()).catch(() => null);
-  await page.waitForSelector('#panel-gzip[data-scored="true"]', { timeout: 60_000 });
-  await page.waitForSelector('#panel-ar[data-scored="true"]', { timeout: 180_000 });
-  const progressSeen = await progress;
-  check(progressSeen !== null && / of 9\d\.\d MB/.test(progressSeen), `SmolLM2 download progress shown (${progressSeen})`);
+  await page.waitForSelector('#panel-gzip[data-scored="true"]', { timeout: 120_000 });
+  await page.waitForSelector('#panel-ar[data-scored="true"]', { timeout: 300_000 });
   await page.waitForSelector('#panel-smollm2[data-scored="true"]', { timeout: 600_000 });
+  const notes = await page.evaluate(() => window.smolNotes);
+  const progressSeen = notes.find((n) => / of 9\d\.\d MB/.test(n));
+  check(progressSeen !== undefined, `SmolLM2 download progress shown (${progressSeen ?? JSON.stringify(notes)})`);
   check((await page.getAttribute('#download-smollm2', 'data-source')) === 'network', 'first visit downloads SmolLM2');
   console.log(`     SmolLM2: ${await page.textContent('#progress-text-smollm2')}; ${await page.textContent('#status-smollm2')}`);
   // The page did not jump as the golfers above it arrived: SmolLM2's panel is where its place was kept.
@@ -68,15 +81,14 @@ await session('page (browser)', async ({ browser, url, watch, outside }) => {
   check(Math.abs(smolShown - smolNative.bpb) < 1e-4,
     `SmolLM2 browser bpb ${smolShown} equals native ${smolNative.bpb} (difference ${Math.abs(smolShown - smolNative.bpb).toExponential(2)})`);
 
-  // Time to score the default text again, from click to the new result.
-  await page.evaluate(() => document.querySelector('#panel-gzip').removeAttribute('data-scored'));
+  // Time to score the default text again, from click to the new result (printed, not checked). Every golfer
+  // that has loaded scores again (the click takes its panel's mark away); the diffusion golfer, if it is still
+  // loading, scores when it is ready.
   const t0 = Date.now();
   await page.click('#score');
-  await page.waitForSelector('#panel-gzip[data-scored="true"]');
+  await page.waitForSelector('#panel-gzip[data-scored="true"]', { timeout: 120_000 });
   const clickToResult = Date.now() - t0;
-  await page.waitForSelector('#panel-ar[data-scored="true"]', { timeout: 180_000 });
-  await page.waitForSelector('#panel-smollm2[data-scored="true"]', { timeout: 300_000 });
-  await page.waitForSelector('#panel-mdlm[data-scored="true"]', { timeout: 300_000 });
+  for (const id of ['gzip', 'ar', 'mdlm', 'smollm2']) await scored(page, id, { timeout: 600_000 });
   const status = await page.textContent('#status-gzip');
   console.log(`     rescoring the default text: ${clickToResult} ms from click to result (${status})`);
 
@@ -106,17 +118,22 @@ await session('page (browser)', async ({ browser, url, watch, outside }) => {
   const long = readFileSync(path.join(samplesDir, 'fineweb-val-first-docs.txt'), 'utf8');
   await page.fill('#text', long);
   await page.click('#score');
-  await page.waitForSelector('#panel-smollm2[data-progress]', { timeout: 120_000 });
+  await page.waitForSelector('#panel-smollm2[data-progress]', { timeout: 300_000 });
   // A click dispatched as soon as the page's main thread is free between steps (an inference step holds it; a
   // pointer click's actionability checks would need several frames in a row).
   const atCancel = await page.evaluate(() => {
     document.querySelector('#cancel').click();
     return Number(document.querySelector('#panel-smollm2').dataset.progress);
   });
-  await page.waitForTimeout(4000);
-  const later = Number(await page.getAttribute('#panel-smollm2', 'data-progress'));
-  check(later - atCancel <= 128 && (await page.textContent('#status-smollm2')) === 'cancelled',
-    `cancel stopped SmolLM2 within one step (${atCancel} -> ${later} tokens, status "${await page.textContent('#status-smollm2')}")`);
+  // The page marks when SmolLM2's worker has taken the cancel: `data-stopped`, the steps it ran after the cancel
+  // reached it (the one in progress at most).
+  await page.waitForSelector('#panel-smollm2[data-stopped]', { state: 'attached', timeout: 300_000 });
+  const cancelled = await page.$eval('#panel-smollm2', (p) => ({
+    steps: Number(p.dataset.stopped), progress: Number(p.dataset.progress), scored: p.dataset.scored,
+    status: document.querySelector('#status-smollm2').textContent,
+  }));
+  check(cancelled.steps <= 1 && cancelled.progress === atCancel && cancelled.status === 'cancelled' && !cancelled.scored,
+    `cancel stopped SmolLM2 within one step (its worker ran ${cancelled.steps} step(s) after the cancel came; the panel stayed at ${cancelled.progress} of the tokens it had at the click, ${atCancel}; status "${cancelled.status}")`);
 
   // 4. Pasted markup is rendered as text, never parsed.
   await page.evaluate(() => document.querySelector('#panel-ar').removeAttribute('data-scored'));
@@ -124,13 +141,14 @@ await session('page (browser)', async ({ browser, url, watch, outside }) => {
   await page.fill('#text', evil);
   await page.evaluate(() => document.querySelector('#panel-gzip').removeAttribute('data-scored'));
   await page.click('#score');
-  await page.waitForSelector('#panel-gzip[data-scored="true"]');
+  await scored(page, 'gzip', { timeout: 120_000 });
   const heat = await page.$eval('#heatmap-gzip', (el) => ({ text: el.textContent, tags: el.querySelectorAll('img,b,script').length }));
   check(heat.text === evil && heat.tags === 0, 'pasted markup shows as text and creates no elements');
   check(Number(await page.getAttribute('#bpb-gzip', 'data-bpb')) === nativeScore(evil).bpb, 'markup text bpb equals native');
 
   // 5. An empty text gets a clear error, not a crash.
   await page.fill('#text', '');
+  await page.evaluate(() => { document.querySelector('#error').hidden = true; });
   await page.click('#score');
   await page.waitForSelector('#error:not([hidden])');
   check(/empty/.test(await page.textContent('#error')), 'empty text shows an error banner');
@@ -142,7 +160,7 @@ await session('page (browser)', async ({ browser, url, watch, outside }) => {
   await page.fill('#max-bytes', '120');
   await raceOnly(page, ['gzip']);
   await page.click('#generate');
-  await page.waitForSelector('#lanes[data-done="true"]', { timeout: 60_000 });
+  await page.waitForSelector('#lanes[data-done="true"]', { timeout: 120_000 });
   const generated = await page.textContent('#lane-out-gzip');
   const pieces = await page.locator('#lane-out-gzip .canvas span').count();
   check(generated.startsWith('The adrenal glands are') && generated.length > 'The adrenal glands are'.length,
@@ -152,7 +170,7 @@ await session('page (browser)', async ({ browser, url, watch, outside }) => {
   await raceOnly(page, ['ar']);
   await page.fill('#max-bytes', '100');
   await page.click('#generate');
-  await page.waitForSelector('#lanes[data-done="true"]', { timeout: 120_000 });
+  await page.waitForSelector('#lanes[data-done="true"]', { timeout: 300_000 });
   const arText = await page.textContent('#lane-out-ar');
   const arPieces = await page.locator('#lane-out-ar .canvas span').count();
   check(arText.startsWith('The adrenal glands are') && arPieces > 5, `AR generation streamed ${arPieces} tokens`);
@@ -163,7 +181,7 @@ await session('page (browser)', async ({ browser, url, watch, outside }) => {
   await page.fill('#max-bytes', '400');
   await page.check('#chat');
   await page.click('#generate');
-  await page.waitForSelector('#lanes[data-done="true"]', { timeout: 300_000 });
+  await page.waitForSelector('#lanes[data-done="true"]', { timeout: 600_000 });
   const chat = await page.textContent('#lane-out-smollm2');
   check(/Paris/.test(chat) && !/im_end/.test(chat), `SmolLM2 chat answer: ${JSON.stringify(chat.slice(0, 160))}`);
   // Decoded in the worker by golf-llama's SIMD128 kernels; the CLI decodes with its AVX2 ones: the same answer.
@@ -175,55 +193,55 @@ await session('page (browser)', async ({ browser, url, watch, outside }) => {
   console.log(`     SmolLM2: ${await page.textContent('#lane-stats-smollm2')}`);
   await page.uncheck('#chat');
 
-  // The race: every golfer at once, 64 tokens each; each lane moves at its own speed, so gzip and AR finish
-  // while SmolLM2 is still at its first tokens, and each lane's stated speed is what it wrote per second.
+  // The race: every golfer at once, 64 tokens each. Each lane writes its tokens, and its stated speed is what it
+  // wrote per second of its own clock (from the race's start to its last token), which lies within the page's
+  // clock from the click to the lane's end. How fast the lanes are against each other is a benchmark's question
+  // (`node tests/browser/bench.mjs race`), not this test's.
   await raceOnly(page, ['gzip', 'ar', 'mdlm', 'smollm2']);
   await page.fill('#prompt', 'The adrenal glands are');
   await page.fill('#temperature', '0.8');
   await page.fill('#max-tokens', '64');
   await page.fill('#max-bytes', '4000');
   await page.evaluate(() => {
-    // The page's own clock: the click that starts the race, and when each lane finished (with SmolLM2's count
-    // then).
+    // The page's own clock: the click that starts the race (seen before any of the page's listeners), and when
+    // each lane said it was done.
     const race = { start: null, done: {} };
     window.raceClock = race;
-    document.getElementById('generate').addEventListener('click', () => { race.start = performance.now(); }, { capture: true, once: true });
+    document.addEventListener('click', (e) => {
+      if (e.target.id === 'generate' && race.start === null) race.start = performance.now();
+    }, { capture: true });
     new MutationObserver(() => {
       const now = performance.now();
       for (const l of document.querySelectorAll('#lanes .lane[data-done]')) {
-        if (!(l.id in race.done)) {
-          const smol = document.querySelector('#lane-smollm2');
-          race.done[l.id] = { at: now, smollm2: Number(smol?.dataset.tokens ?? 0) };
-        }
+        if (!(l.id in race.done)) race.done[l.id] = now;
       }
     }).observe(document.getElementById('lanes'), { subtree: true, attributes: true, attributeFilter: ['data-done'] });
   });
   await page.click('#generate');
-  await page.waitForSelector('#lanes[data-done="true"]', { timeout: 300_000 });
+  await page.waitForSelector('#lanes[data-done="true"]', { timeout: 600_000 });
   const clock = await page.evaluate(() => window.raceClock);
   const lanes = await page.$$eval('.lane', (ls) => ls.map((l) => ({
     id: l.id, tokens: Number(l.dataset.tokens), tps: Number(l.dataset.tokensPerS), ttft: Number(l.dataset.ttftMs),
+    elapsed: Number(l.dataset.elapsedMs), error: l.dataset.error ?? null,
     pieces: l.querySelectorAll('.canvas span').length, stats: l.querySelector('.status').textContent,
   })));
   check(lanes.length === 4, `four lanes raced`);
   for (const l of lanes) {
     // gzip may stop a piece early at its byte limit; the models write exactly 64 tokens.
     const expected = l.id === 'lane-gzip' ? l.tokens > 0 && l.tokens <= 64 : l.tokens === 64;
-    const wallS = (clock.done[l.id].at - clock.start) / 1e3;
-    const seen = l.tokens / wallS;
-    check(expected && l.pieces > 1 && l.ttft > 0 && Math.abs(l.tps - seen) <= 0.2 * seen,
-      `${l.id}: ${l.stats}; it wrote ${l.tokens} tokens in ${wallS.toFixed(2)} s of the page's clock = ${seen.toFixed(1)} tokens/s`);
-  }
-  for (const id of ['lane-gzip', 'lane-ar']) {
-    const smol = clock.done[id].smollm2;
-    check(smol < 16, `${id} finished while SmolLM2 had written ${smol} of its 64 tokens`);
+    const wall = clock.done[l.id] - clock.start;
+    const own = (l.tokens * 1e3) / l.elapsed;
+    const said = Number(/([\d.]+) tokens\/s/.exec(l.stats)?.[1]);
+    check(expected && l.error === null && l.pieces > 1 && l.ttft > 0 && l.ttft <= l.elapsed && l.elapsed <= wall &&
+      Math.abs(l.tps - own) <= 1e-9 * own && Math.abs(said - l.tps) <= 0.05 + 1e-9 && l.stats.startsWith(`${l.tokens} tokens`),
+      `${l.id}: ${l.stats}; it wrote ${l.tokens} tokens in ${(l.elapsed / 1e3).toFixed(2)} s of its own clock (${own.toFixed(1)} tokens/s), within the ${(wall / 1e3).toFixed(2)} s from the click to its end`);
   }
   await page.screenshot({ path: path.join(shots, 'generation.png'), fullPage: true });
 
   // 7. A reload takes SmolLM2 from the browser's Cache Storage, not the network.
   let modelRequests = 0;
   page.on('request', (r) => { if (r.url().endsWith('/models/smollm2/model.onnx')) modelRequests += 1; });
-  await page.reload();
+  await reload(page);
   await page.waitForSelector('#download-smollm2[data-done="true"]', { timeout: 300_000 });
   check((await page.getAttribute('#download-smollm2', 'data-source')) === 'cache' && modelRequests === 0,
     `reload used the cached model (${await page.textContent('#progress-text-smollm2')}; ${modelRequests} downloads)`);
@@ -239,8 +257,8 @@ await session('page (browser)', async ({ browser, url, watch, outside }) => {
     body[100] ^= 1;
     await route.fulfill({ response: resp, body });
   });
-  await page2.goto(`${url}?bench=smollm2`);
-  await page2.waitForSelector('#error:not([hidden])', { timeout: 120_000 });
+  await open(page2, `${url}?bench=smollm2`);
+  await page2.waitForSelector('#error:not([hidden])', { timeout: 300_000 });
   const banner = await page2.textContent('#error');
   check(/models\/smollm2\/tokenizer\.json: sha256 .* Rebuild it with: python scripts\/smollm2\/build\.py/.test(banner),
     `corrupted file error: ${banner.slice(0, 200)}`);

@@ -5,7 +5,7 @@
 // (the test withholds the WebGPU build's wasm) falls back to the CPU, with the reason on the panel, and still gives
 // the native bpb.
 import { readFileSync } from 'node:fs';
-import { check, golfRun, nativeScore, raceOnly, session } from './harness.mjs';
+import { check, golfRun, nativeScore, open, raceOnly, session } from './harness.mjs';
 
 // About 32 SmolLM2 tokens (and 70 of the AR golfer's): SwiftShader takes seconds per SmolLM2 call.
 const TEXT = 'The quick brown fox jumps over the lazy dog. Small models can predict plain English text well, ' +
@@ -18,8 +18,8 @@ const GPU = ['ar', 'smollm2'];
 /// A link that opens the page with `TEXT` in the box (a share link's fragment) and `query` in its URL.
 async function linkFor(browser, url, watch, query) {
   const page = watch(await browser.newPage());
-  await page.goto(`${url}?golfers=none`);
-  await page.waitForSelector('#panel-gzip[data-scored="true"]', { timeout: 60_000 });
+  await open(page, `${url}?golfers=none`);
+  await page.waitForSelector('#panel-gzip[data-scored="true"]', { timeout: 120_000 });
   await page.fill('#text', TEXT);
   await page.click('#share');
   const fragment = (await page.inputValue('#share-link')).split('#')[1];
@@ -30,7 +30,8 @@ async function linkFor(browser, url, watch, query) {
 await session('webgpu (browser)', async ({ browser, url, watch }) => {
   const page = watch(await browser.newPage({ viewport: { width: 1200, height: 1000 } }));
   const t0 = Date.now();
-  await page.goto(await linkFor(browser, url, watch, `golfers=${GPU.join(',')}&ep=webgpu`));
+  // The Device control shows the link's ?ep= once the page says it has applied the link.
+  await open(page, await linkFor(browser, url, watch, `golfers=${GPU.join(',')}&ep=webgpu`));
   check((await page.inputValue('#device')) === 'webgpu', 'the Device control shows ?ep=webgpu');
   for (const id of GPU) await page.waitForSelector(`#panel-${id}[data-scored="true"]`, { timeout: 600_000 });
   console.log(`     both scored on WebGPU in ${((Date.now() - t0) / 1e3).toFixed(0)} s`);
@@ -75,8 +76,8 @@ await session('webgpu (browser)', async ({ browser, url, watch }) => {
   const failing = await context.newPage();
   const errors = [];
   failing.on('pageerror', (e) => errors.push(String(e)));
-  await failing.goto(await linkFor(browser, url, watch, 'golfers=ar&ep=webgpu'));
-  await failing.waitForSelector('#panel-ar[data-scored="true"]', { timeout: 300_000 });
+  await open(failing, await linkFor(browser, url, watch, 'golfers=ar&ep=webgpu'));
+  await failing.waitForSelector('#panel-ar[data-scored="true"]', { timeout: 600_000 });
   const says = await failing.textContent('#runs-on-ar');
   check((await failing.getAttribute('#panel-ar', 'data-device')) === 'wasm' && /CPU/.test(says) && /WebGPU failed/.test(says),
     `without its WebGPU build the AR golfer fell back: "${says}"`);

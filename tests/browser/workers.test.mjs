@@ -1,18 +1,16 @@
 // The page's golfers each run in a Web Worker. Over a cold start (all four golfers loading and scoring the default
 // text), the MDLM chain rule and a 32-token race of all four, a longtask observer records every main-thread task
-// over 50 ms: the test prints the longest per phase, and each golfer's time from navigation to its bpb. Then a
-// worker killed mid-score (the test makes it throw) leaves the other panels scoring and its own saying so.
-import { check, raceOnly, session } from './harness.mjs';
+// over 50 ms: the test prints the longest per phase, and each golfer's time from navigation to its bpb (printed,
+// not compared: which golfer is first depends on the machine). Then a worker killed mid-score (the test makes it
+// throw) leaves the other panels scoring and its own saying so.
+import { afterNextFrame, check, longTasks, open, raceOnly, recordLongTasks, scored, session } from './harness.mjs';
 
 const GOLFERS = ['gzip', 'ar', 'mdlm', 'smollm2'];
 
 await session('workers (browser)', async ({ browser, url, watch }) => {
   const page = watch(await browser.newPage({ viewport: { width: 1200, height: 1000 } }));
+  await recordLongTasks(page);
   await page.addInitScript(() => {
-    window.longTasks = [];
-    new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) window.longTasks.push({ start: e.startTime, ms: e.duration });
-    }).observe({ type: 'longtask', buffered: true });
     // When each panel first showed its bits per byte, and first showed scoring progress, from navigation.
     window.scoredAt = {};
     window.progressAt = {};
@@ -27,11 +25,13 @@ await session('workers (browser)', async ({ browser, url, watch }) => {
   });
   const now = () => page.evaluate(() => performance.now());
   const phases = [];
-  const phase = async (name, body) => {
-    const t0 = await now();
+  // A phase ends when the frame after its last change is drawn. The cold start's begins at navigation (0 on the
+  // new page's clock).
+  const phase = async (name, body, { fromNavigation = false } = {}) => {
+    const t0 = fromNavigation ? 0 : await now();
     await body();
-    const t1 = await now();
-    const tasks = await page.evaluate(([a, b]) => window.longTasks.filter((t) => t.start >= a && t.start < b), [t0, t1]);
+    const t1 = await afterNextFrame(page);
+    const tasks = await longTasks(page, t0, t1);
     const longest = Math.max(0, ...tasks.map((t) => t.ms));
     phases.push({ name, longest, count: tasks.length, seconds: (t1 - t0) / 1e3 });
     const when = tasks.map((t) => `${t.ms.toFixed(0)} ms at ${(t.start / 1e3).toFixed(2)} s`).join(', ');
@@ -39,23 +39,23 @@ await session('workers (browser)', async ({ browser, url, watch }) => {
   };
 
   await phase('cold start: all four load and score the default text', async () => {
-    await page.goto(url);
-    for (const id of GOLFERS) await page.waitForSelector(`#panel-${id}[data-scored="true"]`, { timeout: 600_000 });
-  });
+    await open(page, url);
+    for (const id of GOLFERS) await scored(page, id, { timeout: 600_000 });
+  }, { fromNavigation: true });
   const at = await page.evaluate(() => window.scoredAt);
   console.log(`     time to each bpb: ${GOLFERS.map((id) => `${id} ${(at[id] / 1e3).toFixed(1)} s`).join(', ')}`);
   check(GOLFERS.every((id) => at[id] > 0), 'every golfer showed its bpb');
-  // SmolLM2 no longer waits for the diffusion golfer: they score at the same time, in their own workers.
+  // Each golfer scores in its own worker as soon as it is ready (which of SmolLM2 and MDLM starts first depends on
+  // the machine, so it is printed, not checked).
   const progressAt = await page.evaluate(() => window.progressAt);
-  check(progressAt.smollm2 < at.mdlm,
-    `SmolLM2 was scoring (from ${(progressAt.smollm2 / 1e3).toFixed(1)} s) before MDLM's bpb (${(at.mdlm / 1e3).toFixed(1)} s)`);
+  console.log(`     first scoring progress: ${GOLFERS.filter((id) => id in progressAt).map((id) => `${id} ${(progressAt[id] / 1e3).toFixed(1)} s`).join(', ')}`);
   const workers = await Promise.all(page.workers().map(async (w) => ({ w, name: await w.evaluate(() => self.name) })));
   check(GOLFERS.every((id) => workers.some((w) => w.name === id)), `one worker per golfer (${workers.map((w) => w.name).join(', ')})`);
 
   await phase('the MDLM chain rule (left to right)', async () => {
     await page.evaluate(() => document.querySelector('#panel-mdlm').removeAttribute('data-scored'));
     await page.selectOption('#estimator-mdlm', 'l2r');
-    await page.waitForSelector('#panel-mdlm[data-scored="true"]', { timeout: 300_000 });
+    await scored(page, 'mdlm', { timeout: 600_000 });
   });
 
   await phase('a 32-token race of all four', async () => {
@@ -63,7 +63,7 @@ await session('workers (browser)', async ({ browser, url, watch }) => {
     await page.fill('#max-tokens', '32');
     await page.fill('#prompt', 'The history of the city');
     await page.click('#generate');
-    await page.waitForSelector('#lanes[data-done="true"]', { timeout: 300_000 });
+    await page.waitForSelector('#lanes[data-done="true"]', { timeout: 600_000 });
   });
   for (const id of GOLFERS) {
     const tokens = Number(await page.getAttribute(`#lane-${id}`, 'data-tokens'));
@@ -74,20 +74,20 @@ await session('workers (browser)', async ({ browser, url, watch }) => {
   await page.evaluate(() => { for (const p of document.querySelectorAll('.panel')) p.removeAttribute('data-scored'); });
   await page.selectOption('#estimator-mdlm', 'nelbo');
   await page.click('#score');
-  await page.waitForSelector('#panel-mdlm[data-progress]', { timeout: 120_000 });
+  await page.waitForSelector('#panel-mdlm[data-progress]', { timeout: 300_000 });
   const mdlm = workers.find((w) => w.name === 'mdlm');
   await mdlm.w.evaluate(() => { setTimeout(() => { throw new Error('killed by the test'); }); });
-  await page.waitForSelector('#panel-mdlm[data-worker-failed="true"]', { timeout: 30_000 });
+  await page.waitForSelector('#panel-mdlm[data-worker-failed="true"]', { timeout: 120_000 });
   const said = await page.textContent('#status-mdlm');
   check(/stopped: its worker stopped/.test(said), `the killed worker's panel says so: "${said}"`);
   for (const id of ['gzip', 'ar', 'smollm2']) {
-    const ok = await page.waitForSelector(`#panel-${id}[data-scored="true"]`, { timeout: 300_000 }).then(() => true, () => false);
+    const ok = await page.waitForSelector(`#panel-${id}[data-scored="true"]`, { timeout: 600_000 }).then(() => true, () => false);
     check(ok, `${id} scored on after MDLM's worker died`);
   }
   // The next score starts it again, from the same files.
   await page.evaluate(() => document.querySelector('#panel-mdlm').removeAttribute('data-scored'));
   await page.click('#score');
-  const again = await page.waitForSelector('#panel-mdlm[data-scored="true"]', { timeout: 300_000 }).then(() => true, () => false);
+  const again = await page.waitForSelector('#panel-mdlm[data-scored="true"]', { timeout: 600_000 }).then(() => true, () => false);
   check(again && !(await page.getAttribute('#panel-mdlm', 'data-worker-failed')),
     `the next score started MDLM's worker again and it scored (${await page.textContent('#status-mdlm')})`);
   // The page's thread only draws (the golfers run in workers; charts draw outside the page): over the whole

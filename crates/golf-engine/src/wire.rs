@@ -192,4 +192,11 @@ pub enum Reply {
     Bench {
         result: Result<serde_json::Value, String>,
     },
+    /// A cancel is taken: the run of `course` is dropped and sends nothing more (its last events came before
+    /// this). `steps`: how many engine steps the worker ran after the cancel reached it (at most the one in
+    /// progress), so the page can show that a cancel stops a run within one step.
+    Stopped {
+        course: Course,
+        steps: u64,
+    },
 }

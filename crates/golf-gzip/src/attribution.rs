@@ -454,14 +454,11 @@ mod tests {
     fn every_one_bit_corruption_is_judged_as_zlib_judges_it() {
         // Dynamic, fixed and stored blocks; each bit flipped in turn. Incomplete and over-subscribed codes, too
         // many codes, bad repeats and distances: what zlib refuses is refused, what it decodes decodes the same.
-        let dynamic = b"It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of \
+        let dynamic =
+            b"It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of \
             foolishness, it was the epoch of belief, it was the epoch of incredulity, it was the season of Light";
         assert!(check(dynamic).blocks.iter().any(|b| b.kind == BlockKind::Dynamic));
-        let texts: [&[u8]; 3] = [
-            dynamic,
-            b"ab",
-            &[0x9b, 0x01, 0xff, 0x7e, 0x00, 0x42, 0xc3, 0x11],
-        ];
+        let texts: [&[u8]; 3] = [dynamic, b"ab", &[0x9b, 0x01, 0xff, 0x7e, 0x00, 0x42, 0xc3, 0x11]];
         let mut compared = 0;
         for text in texts {
             let stream = Deflater::new(text.to_vec()).finish();

@@ -501,7 +501,8 @@ mod tests {
     fn numbers_a_manifest_reports_are_read_exactly() {
         // Found by the manifest fuzz target: serde_json's default float parsing may land one ulp off, so a number
         // written back (the page's exports, an imported folder) changed; the workspace asks for exact parsing.
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/mdlm/golfer.json")).unwrap();
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/mdlm/golfer.json")).unwrap();
         let text = text.replace("\"epochs\": 1.0623585896444638", "\"epochs\": 1.0623585896444138");
         let m = Manifest::from_bytes(text.as_bytes(), "golfer.json").unwrap();
         assert_eq!(m.training["epochs"].as_f64(), Some(1.0623585896444138));

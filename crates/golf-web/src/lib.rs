@@ -1,6 +1,9 @@
-//! The Four Golfers page. `views` (the heatmaps), `results` (table, charts' data, exports) and `share` (links)
-//! are pure and tested natively; `app` is the DOM and canvas glue (wasm only).
+//! The Four Golfers page. `views` (the heatmaps), `results` (table, charts' data, exports), `share` (links),
+//! `params` (the URL's parameters) and `hosting` (what a host must serve right) are pure and tested natively;
+//! `app` is the DOM and canvas glue (wasm only).
 
+pub mod hosting;
+pub mod params;
 pub mod results;
 pub mod share;
 pub mod views;

@@ -101,18 +101,48 @@ pub const HEATMAP_CHUNK: usize = 256;
 /// A heatmap is drawn as blocks of about this many characters or more, each ending after a line break where
 /// there is one: the browser lays out and restyles only the blocks on screen (`content-visibility: auto`), so a
 /// 100,000-character heatmap costs an edit or a scroll what a short one does.
-pub const HEATMAP_BLOCK: usize = 2048;
+pub const HEATMAP_BLOCK: usize = 1024;
 
-/// The blocks of a heatmap of characters `texts`: each ends after a line break once it has [`HEATMAP_BLOCK`] cells, or
-/// after a space at 8x that (a paragraph that long gets a break there), or at 16x regardless. A block that ends
-/// after a line break lays out exactly as the unbroken text would.
+/// How a text drawn in blocks is cut: a block ends after a line break once it has `block` characters, after a space
+/// once it has `space_at`, or at `cut_at` regardless (a block ends a line); a part drawn in one task has about
+/// `part` characters, and with `whole_words` ends after a space where one comes soon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cuts {
+    pub block: usize,
+    pub space_at: usize,
+    pub cut_at: usize,
+    pub part: usize,
+    pub whole_words: bool,
+}
+
+/// The heatmaps': a block that ends after a line break lays out exactly as the unbroken text would.
+pub const HEATMAP_CUTS: Cuts = Cuts {
+    block: HEATMAP_BLOCK,
+    space_at: 8 * HEATMAP_BLOCK,
+    cut_at: 16 * HEATMAP_BLOCK,
+    part: HEATMAP_CHUNK,
+    whole_words: false,
+};
+
+/// The compact view's: three or more elements a character, laid out as flex columns, so a block (laid out whole
+/// when its drawing takes its place) of a heatmap's size took 50-160 ms, and one of 512 characters 25-40 ms.
+pub const COMPACT_CUTS: Cuts = Cuts { block: 128, space_at: 256, cut_at: 512, part: 128, whole_words: true };
+
+/// The blocks of a heatmap of characters `texts` ([`HEATMAP_CUTS`]).
 pub fn heatmap_blocks(texts: &[&str]) -> Vec<std::ops::Range<usize>> {
+    blocks(texts, &HEATMAP_CUTS)
+}
+
+/// The blocks of characters `texts` cut as `cuts` says: each ends after a line break once it has `cuts.block`
+/// cells, or after a space at `cuts.space_at` (a paragraph that long gets a break there), or at `cuts.cut_at`
+/// regardless.
+pub fn blocks(texts: &[&str], cuts: &Cuts) -> Vec<std::ops::Range<usize>> {
     let mut blocks = Vec::new();
     let mut start = 0;
     for (i, c) in texts.iter().enumerate() {
         let len = i + 1 - start;
         let newline = c.ends_with('\n');
-        if (len >= HEATMAP_BLOCK && newline) || (len >= 8 * HEATMAP_BLOCK && *c == " ") || len >= 16 * HEATMAP_BLOCK {
+        if (len >= cuts.block && newline) || (len >= cuts.space_at && *c == " ") || len >= cuts.cut_at {
             blocks.push(start..i + 1);
             start = i + 1;
         }
@@ -139,50 +169,74 @@ pub fn block_lines(texts: &[&str]) -> usize {
     (lines + run.div_ceil(100)).max(1)
 }
 
-/// Part `range` of a panel's heatmap as HTML: one span per character, its background `colors[i]`, `data-i` its
-/// index, class `tb` where a token begins (`starts`). Built as one string and set at once: element by element it
-/// took 64 ms for 3,600 characters, longer than a frame.
-pub fn heatmap_html(cells: &[Cell], colors: &[[u8; 3]], starts: &[bool], range: std::ops::Range<usize>) -> String {
+/// Part `range` of a panel's heatmap as HTML: one span per character, its background `color(cell)`, `data-i`
+/// its index, class `tb` where a token of `spans` begins. Built as one string and set at once: element by
+/// element it took 64 ms for 3,600 characters, longer than a frame. The colours are worked out here, a part at a
+/// time, not for every character before the first part is drawn.
+pub fn heatmap_html(
+    cells: &[Cell],
+    spans: &[Span],
+    range: std::ops::Range<usize>,
+    color: impl Fn(&Cell) -> [u8; 3],
+) -> String {
     use std::fmt::Write;
     let mut out = String::with_capacity(range.len() * 72);
-    for i in range {
-        let [r, g, b] = colors[i];
-        let class = if starts[i] { " class=\"tb\"" } else { "" };
-        let ink = ink_for(colors[i]);
+    let start = range.start.min(cells.len());
+    let end = range.end.min(cells.len());
+    let shown = cells.get(start..end).unwrap_or_default();
+    let starts = token_starts(shown, spans.get(span_at_or_after(spans, shown.first())..).unwrap_or_default());
+    for ((i, cell), first) in (start..).zip(shown).zip(starts) {
+        let c = color(cell);
+        let [r, g, b] = c;
+        let class = if first { " class=\"tb\"" } else { "" };
+        let ink = ink_for(c);
         let _ = write!(out, "<span{class} data-i=\"{i}\" style=\"background:rgb({r},{g},{b});color:{ink}\">");
-        escape_html(&cells[i].text, &mut out);
+        escape_html(&cell.text, &mut out);
         out.push_str("</span>");
     }
     out
 }
 
-/// The compact view's text as HTML: each character over one bar per golfer (`rows`: its cells and spans), words
-/// kept whole on a line, `data-i` on every part so hover finds the character.
-pub fn compact_html(base: &[Cell], rows: &[(&[Cell], &[Span])], scale: f64, by_rank: bool) -> String {
+/// The first span that does not end before `cell` begins (where a walk over the spans from it starts).
+fn span_at_or_after(spans: &[Span], cell: Option<&Cell>) -> usize {
+    cell.map_or(0, |c| spans.partition_point(|s| s.end <= c.start))
+}
+
+/// The compact view's characters `range` as HTML: each character over one bar per golfer (`rows` of them;
+/// `color(row, i)`: the colour of character `i` in that golfer's heatmap), words kept whole on a line, `data-i` on
+/// every part so hover finds the character. A part ends a word it began (the parts of [`block_parts`] end after a
+/// space).
+pub fn compact_html<S: AsRef<str>>(
+    texts: &[S],
+    rows: usize,
+    color: impl Fn(usize, usize) -> [u8; 3],
+    range: std::ops::Range<usize>,
+) -> String {
     use std::fmt::Write;
-    let mut out = String::with_capacity(base.len().min(HEATMAP_MAX_CHARS) * (64 + 40 * rows.len()));
+    let mut out = String::with_capacity(range.len() * (64 + 40 * rows));
     let mut in_word = false;
-    for (i, cell) in base.iter().take(HEATMAP_MAX_CHARS).enumerate() {
-        if cell.text == "\n" || cell.text == "\r\n" {
+    for i in range {
+        let Some(text) = texts.get(i).map(AsRef::as_ref) else { break };
+        if text == "\n" || text == "\r\n" {
             if std::mem::take(&mut in_word) {
                 out.push_str("</span>");
             }
             out.push_str("<br>");
             continue;
         }
-        let space = cell.text.chars().all(char::is_whitespace);
+        let space = text.chars().all(char::is_whitespace);
         if space && std::mem::take(&mut in_word) {
             out.push_str("</span>");
         } else if !space && !in_word {
             out.push_str("<span class=\"cw\">");
             in_word = true;
         }
-        let _ = write!(out, "<span class=\"cc\" data-i=\"{i}\"><span class=\"ch\" data-i=\"{i}\">");
-        escape_html(&cell.text, &mut out);
-        out.push_str("</span>");
-        for (cells, spans) in rows {
-            let color = cell_color(&cells[i], spans, scale, by_rank);
-            let _ = write!(out, "<i data-i=\"{i}\" style=\"background:{}\"></i>", css_rgb(color));
+        // The character's text and its bars are the cell's own children (no wrappers: the view has a hundred
+        // thousand of them, and every element is layout and garbage-collector work).
+        let _ = write!(out, "<span class=\"cc\" data-i=\"{i}\">");
+        escape_html(text, &mut out);
+        for row in 0..rows {
+            let _ = write!(out, "<i style=\"background:{}\"></i>", css_rgb(color(row, i)));
         }
         out.push_str("</span>");
     }
@@ -190,6 +244,149 @@ pub fn compact_html(base: &[Cell], rows: &[(&[Cell], &[Span])], scale: f64, by_r
         out.push_str("</span>");
     }
     out
+}
+
+/// The parts a block of characters (`block`, indices into `texts`) is drawn in, a part per task: about
+/// `cuts.part` characters each. With `cuts.whole_words` each part ends after a space or a line break where one
+/// comes within another part's length, so a word is not split between two parts (the compact view keeps a word on
+/// one line only when it is drawn in one piece).
+pub fn block_parts(texts: &[&str], block: std::ops::Range<usize>, cuts: &Cuts) -> Vec<std::ops::Range<usize>> {
+    let end = block.end.min(texts.len());
+    let step = cuts.part.max(1);
+    let mut parts = Vec::new();
+    let mut start = block.start;
+    while start < end {
+        let mut stop = start.saturating_add(step).min(end);
+        if cuts.whole_words {
+            let limit = stop.saturating_add(step).min(end);
+            while stop < limit && !texts.get(stop - 1).is_some_and(|c| c.chars().all(char::is_whitespace)) {
+                stop += 1;
+            }
+        }
+        parts.push(start..stop);
+        start = stop;
+    }
+    parts
+}
+
+/// Each byte's bits in order, from spans that tile the text from byte 0, as [`golf_core::per_byte_bits`] gives
+/// them but without a vector the size of the text; 0 past the last span.
+pub fn byte_bits(spans: &[Span]) -> impl Iterator<Item = f64> + '_ {
+    spans.iter().flat_map(golf_core::byte_bits).chain(std::iter::repeat(0.0))
+}
+
+/// The cells of the first `max` characters of `text` (all of it if it has fewer), with their bits from `spans`,
+/// and whether the text goes on past them. Only what a heatmap shows is made: a 4 MB text's four million cells
+/// took the page's thread for most of a second.
+pub fn shown_cells(text: &str, spans: &[Span], max: usize) -> (Vec<Cell>, bool) {
+    use unicode_segmentation::UnicodeSegmentation;
+    let mut bits = byte_bits(spans);
+    let mut out = Vec::new();
+    for (i, g) in text.grapheme_indices(true) {
+        if out.len() >= max {
+            return (out, true);
+        }
+        let end = i + g.len();
+        let sum: f64 = (&mut bits).take(g.len()).sum();
+        out.push(Cell { text: g.into(), start: i as u32, end: end as u32, bits: sum });
+    }
+    (out, false)
+}
+
+/// The byte where the first `max` characters of `text` end (its length if it has no more).
+pub fn end_of_chars(text: &str, max: usize) -> usize {
+    use unicode_segmentation::UnicodeSegmentation;
+    text.grapheme_indices(true).nth(max).map_or(text.len(), |(i, _)| i)
+}
+
+/// A per-character difference between two golfers' bits over a text (A's minus B's), worked out a slice of the
+/// text at a time ([`CharDiff::advance`]) so that a long text does not hold the page's thread: the totals over the
+/// whole text, and the characters and differences of the first `keep` characters (what the map shows).
+pub struct CharDiff<'a> {
+    text: &'a str,
+    at: usize,
+    a: Box<dyn Iterator<Item = f64> + 'a>,
+    b: Box<dyn Iterator<Item = f64> + 'a>,
+    keep: usize,
+    /// Characters so far.
+    pub chars: usize,
+    /// Characters on which A spends more bits than B.
+    pub more: usize,
+    /// A's bits minus B's, over the characters so far.
+    pub total: f64,
+    /// The first `keep` characters: their text and byte range.
+    pub shown: Vec<(String, (u32, u32))>,
+    /// Their differences.
+    pub diff: Vec<f64>,
+}
+
+impl<'a> CharDiff<'a> {
+    /// `text` is what both golfers scored (`a` and `b`: their spans over it, or over more).
+    pub fn new(text: &'a str, a: &'a [Span], b: &'a [Span], keep: usize) -> CharDiff<'a> {
+        CharDiff {
+            text,
+            at: 0,
+            a: Box::new(byte_bits(a)),
+            b: Box::new(byte_bits(b)),
+            keep,
+            chars: 0,
+            more: 0,
+            total: 0.0,
+            shown: Vec::new(),
+            diff: Vec::new(),
+        }
+    }
+
+    /// Goes on over about `bytes` more bytes of the text (whole characters); true once the text is done.
+    pub fn advance(&mut self, bytes: usize) -> bool {
+        use unicode_segmentation::UnicodeSegmentation;
+        let Some(rest) = self.text.get(self.at..) else { return true };
+        let stop = self.at.saturating_add(bytes.max(1));
+        for (i, g) in rest.grapheme_indices(true) {
+            let start = self.at + i;
+            if start >= stop {
+                self.at = start;
+                return false;
+            }
+            let end = start + g.len();
+            let a: f64 = (&mut self.a).take(g.len()).sum();
+            let b: f64 = (&mut self.b).take(g.len()).sum();
+            let d = a - b;
+            self.total += d;
+            self.more += usize::from(d > 0.0);
+            if self.chars < self.keep {
+                self.shown.push((g.to_string(), (start as u32, end as u32)));
+                self.diff.push(d);
+            }
+            self.chars += 1;
+        }
+        self.at = self.text.len();
+        true
+    }
+}
+
+/// What a golfer's worker says when it panics: what it was doing, the panic's message and where (a worker's
+/// panic hook throws it, and sends it as a load's failure while it loads).
+pub fn panic_text(doing: Option<&str>, what: &str, at: Option<(&str, u32)>) -> String {
+    let doing = doing.map_or(String::new(), |d| format!(" while {d}"));
+    let what = if what.trim().is_empty() { "a panic without a message" } else { what.trim() };
+    let at = at.map_or(String::new(), |(file, line)| format!(", at {file}:{line}"));
+    format!("it crashed{doing}: {what}{at}")
+}
+
+/// Why a worker stopped, from its error event's message: without the browser's "Uncaught Error: " (a panic's text
+/// is a reason already: [`panic_text`]); an empty message is what it means.
+pub fn worker_stopped(message: &str) -> String {
+    let m = message.trim();
+    let m = m.strip_prefix("Uncaught ").unwrap_or(m);
+    let m = m.strip_prefix("Error: ").unwrap_or(m).trim();
+    let why = if m.is_empty() { "it crashed or ran out of memory" } else { m };
+    format!("its worker stopped ({why})")
+}
+
+/// An import's failure as the visitor reads it: the file, then the reason.
+pub fn not_imported(file: &str, why: &str) -> String {
+    format!("{file} was not imported: {why}")
 }
 
 /// One character of the heatmap: its bytes and the bits charged to them.
@@ -200,6 +397,12 @@ pub struct Cell {
     pub start: u32,
     pub end: u32,
     pub bits: f64,
+}
+
+impl AsRef<str> for Cell {
+    fn as_ref(&self) -> &str {
+        &self.text
+    }
 }
 
 impl Cell {
@@ -280,11 +483,13 @@ pub fn hover_text(cell: &Cell, span: Option<&Span>) -> String {
 /// The heatmap draws at most this many characters: one element each, and past this the page would crawl.
 pub const HEATMAP_MAX_CHARS: usize = 100_000;
 
-/// The note under a heatmap cut at [`HEATMAP_MAX_CHARS`], if it was cut.
-pub fn truncation_note(total_chars: usize) -> Option<String> {
-    (total_chars > HEATMAP_MAX_CHARS).then(|| {
+/// The note under a heatmap cut at [`HEATMAP_MAX_CHARS`] characters (`cut`), which cover the first `shown_bytes`
+/// of the text's `total_bytes`.
+pub fn truncation_note(cut: bool, shown_bytes: usize, total_bytes: usize) -> Option<String> {
+    cut.then(|| {
         format!(
-            "Showing the first {HEATMAP_MAX_CHARS} of {total_chars} characters; the numbers above cover the whole text."
+            "Showing the first {HEATMAP_MAX_CHARS} characters (the first {shown_bytes} of {total_bytes} bytes); the \
+             numbers above cover the whole text."
         )
     })
 }
@@ -365,6 +570,27 @@ pub fn token_title(t: &TokenInfo) -> String {
 mod tests {
     use super::*;
     use golf_core::Alternative;
+
+    #[test]
+    fn a_crashed_worker_says_why_and_an_import_names_its_file() {
+        let panic = panic_text(Some("importing the artifact"), "capacity overflow", Some(("src/zip.rs", 76)));
+        assert_eq!(panic, "it crashed while importing the artifact: capacity overflow, at src/zip.rs:76");
+        assert_eq!(panic_text(None, " ", None), "it crashed: a panic without a message");
+        // The error event of a worker whose panic hook threw, of a bare trap, and of one that died without a word.
+        let thrown = worker_stopped(&format!("Uncaught Error: {panic}"));
+        assert_eq!(thrown, format!("its worker stopped ({panic})"));
+        assert_eq!(
+            worker_stopped("Uncaught RuntimeError: unreachable"),
+            "its worker stopped (RuntimeError: unreachable)"
+        );
+        assert_eq!(worker_stopped(""), "its worker stopped (it crashed or ran out of memory)");
+        let said = not_imported("final_model.int8.ptz", &thrown);
+        assert!(
+            said.starts_with("final_model.int8.ptz was not imported: its worker stopped (it crashed while"),
+            "{said}"
+        );
+        assert!(!said.contains("starts again"));
+    }
 
     #[test]
     fn ranks_fall_in_gltrs_buckets() {
@@ -520,12 +746,108 @@ mod tests {
         let blocks = heatmap_blocks(&words);
         assert!(blocks.iter().rev().skip(1).all(|b| words[b.end - 1] == " " && b.len() < 9 * HEATMAP_BLOCK));
         assert_eq!(block_lines(&cells[..152]), 2);
+        // The compact view's smaller blocks: at most `cut_at` characters, ending after a space from `space_at`.
+        let small = super::blocks(&words, &COMPACT_CUTS);
+        assert!(small.iter().all(|b| b.len() <= COMPACT_CUTS.cut_at), "{small:?}");
+        assert!(small
+            .iter()
+            .rev()
+            .skip(1)
+            .all(|b| words[b.end - 1] == " " && (COMPACT_CUTS.space_at..COMPACT_CUTS.space_at + 5).contains(&b.len())));
     }
 
     #[test]
     fn long_texts_are_cut_with_a_note() {
-        assert_eq!(truncation_note(HEATMAP_MAX_CHARS), None);
-        assert!(truncation_note(HEATMAP_MAX_CHARS + 1).unwrap().contains("of 100001 characters"));
+        assert_eq!(truncation_note(false, 10, 10), None);
+        let note = truncation_note(true, 100_400, 3_900_000).unwrap();
+        assert!(note.contains("first 100000 characters (the first 100400 of 3900000 bytes)"), "{note}");
+    }
+
+    /// Spans over `text` as a golfer gives them: tokens of 1 to 3 bytes that tile it, with uneven bits.
+    fn some_spans(len: usize) -> Vec<Span> {
+        let mut spans = Vec::new();
+        let mut at = 0;
+        while at < len {
+            let end = (at + 1 + at % 3).min(len);
+            spans.push(Span { start: at as u32, end: end as u32, bits: 0.1 + (at % 7) as f64 * 1.37, token: None });
+            at = end;
+        }
+        spans
+    }
+
+    #[test]
+    fn shown_cells_are_the_first_cells_of_the_whole_text() {
+        let text = "Héllo, wörld! e\u{301} \u{1F1EB}\u{1F1F7}\r\n".repeat(50);
+        let spans = some_spans(text.len());
+        let all = cells(&text, &golf_core::per_byte_bits(&spans, text.len()));
+        let (shown, cut) = shown_cells(&text, &spans, 123);
+        assert!(cut);
+        assert_eq!(shown[..], all[..123], "the same characters and bits as from a whole per-byte vector");
+        assert_eq!(shown_cells(&text, &spans, all.len()), (all.clone(), false));
+        assert_eq!(shown_cells(&text, &spans, usize::MAX), (all, false));
+        // Spans that stop short (a chain rule's prefix) leave the rest at 0 bits, as per_byte_bits does.
+        let (short, _) = shown_cells(&text, &spans[..4], 40);
+        assert!(short[10..].iter().all(|c| c.bits == 0.0) && short[0].bits > 0.0);
+    }
+
+    #[test]
+    fn the_shown_characters_end_where_their_cells_do() {
+        let text = "e\u{301}x\u{1F1EB}\u{1F1F7}\r\nab".repeat(10);
+        let spans = some_spans(text.len());
+        for max in [0, 1, 3, 7, 1000] {
+            let (cells, _) = shown_cells(&text, &spans, max);
+            assert_eq!(end_of_chars(&text, max), cells.last().map_or(0, |c| c.end as usize), "{max}");
+        }
+        assert_eq!(end_of_chars("", 5), 0);
+    }
+
+    #[test]
+    fn parts_tile_a_block_and_end_after_spaces_when_asked() {
+        let text = "lorem ipsum dolorsitametconsecteturadipiscing elit\n".repeat(40);
+        let chars: Vec<String> = text.chars().map(String::from).collect();
+        let texts: Vec<&str> = chars.iter().map(String::as_str).collect();
+        for whole_words in [false, true] {
+            let cuts = Cuts { whole_words, ..HEATMAP_CUTS };
+            let block = 7..texts.len() - 3;
+            let parts = block_parts(&texts, block.clone(), &cuts);
+            assert_eq!(parts.first().map(|p| p.start), Some(block.start));
+            assert_eq!(parts.last().map(|p| p.end), Some(block.end));
+            assert!(parts.windows(2).all(|w| w[0].end == w[1].start));
+            assert!(parts.iter().all(|p| !p.is_empty() && p.len() <= 2 * HEATMAP_CHUNK));
+            let ends_in_space = parts[..parts.len() - 1].iter().all(|p| texts[p.end - 1].trim().is_empty());
+            assert_eq!(ends_in_space, whole_words, "{parts:?}");
+        }
+        // A word longer than a chunk is cut after all, at twice the chunk.
+        let long: Vec<&str> = vec!["x"; 5 * COMPACT_CUTS.part];
+        let parts = block_parts(&long, 0..long.len(), &COMPACT_CUTS);
+        assert_eq!(parts[0], 0..2 * COMPACT_CUTS.part);
+        assert!(block_parts(&long, std::ops::Range { start: 10, end: 3 }, &COMPACT_CUTS).is_empty());
+    }
+
+    #[test]
+    fn a_difference_in_slices_equals_the_whole_one() {
+        let text = "a é\u{1F468}\u{200D}\u{1F469} b\r\nc\u{1F1EB}\u{1F1F7}d ".repeat(300);
+        let (a, b) = (some_spans(text.len()), vec![Span { start: 0, end: text.len() as u32, bits: 3.0, token: None }]);
+        // The whole-text way: per-byte vectors and every character at once.
+        let (pa, pb) = (golf_core::per_byte_bits(&a, text.len()), golf_core::per_byte_bits(&b, text.len()));
+        let chars = cells(&text, &pa);
+        let ranges: Vec<(u32, u32)> = chars.iter().map(|c| (c.start, c.end)).collect();
+        let whole = crate::results::difference(&pa, &pb, &ranges);
+        for slice in [1, 7, 100, 1 << 20] {
+            let mut d = CharDiff::new(&text, &a, &b, 50);
+            let mut rounds = 1;
+            while !d.advance(slice) {
+                rounds += 1;
+            }
+            assert!(d.advance(slice), "done stays done");
+            assert_eq!(d.chars, chars.len());
+            assert_eq!(d.more, whole.iter().filter(|&&x| x > 0.0).count());
+            assert!((d.total - whole.iter().sum::<f64>()).abs() < 1e-6, "{} {}", d.total, whole.iter().sum::<f64>());
+            assert_eq!(d.diff[..], whole[..50]);
+            assert_eq!(d.shown.len(), 50);
+            assert!(d.shown.iter().zip(&chars).all(|((t, r), c)| *t == c.text && *r == (c.start, c.end)));
+            assert!(slice > text.len() || rounds > 1);
+        }
     }
 
     #[test]
@@ -542,9 +864,10 @@ mod tests {
         let spans =
             vec![Span { start: 0, end: 2, bits: 4.0, token: None }, Span { start: 2, end: 3, bits: 1.0, token: None }];
         let cells = cells("<b&", &golf_core::per_byte_bits(&spans, 3));
-        let colors: Vec<[u8; 3]> = cells.iter().map(|c| cell_color(c, &spans, 8.0, false)).collect();
-        let html = heatmap_html(&cells, &colors, &token_starts(&cells, &spans), 0..3);
-        assert_eq!(heatmap_html(&cells, &colors, &token_starts(&cells, &spans), 1..3).matches("<span").count(), 2);
+        let color = |c: &Cell| cell_color(c, &spans, 8.0, false);
+        let html = heatmap_html(&cells, &spans, 0..3, color);
+        assert_eq!(heatmap_html(&cells, &spans, 1..3, color).matches("<span").count(), 2);
+        assert_eq!(heatmap_html(&cells, &spans, 2..9, color).matches("<span").count(), 1, "a range past the end");
         assert_eq!(html.matches("<span").count(), 3);
         assert!(html.contains(">&lt;</span>") && html.contains(">&amp;</span>") && !html.contains("<b"), "{html}");
         assert_eq!(html.matches("class=\"tb\"").count(), 2, "{html}");
@@ -552,14 +875,43 @@ mod tests {
     }
 
     #[test]
+    fn a_heatmap_drawn_in_parts_is_the_heatmap_drawn_whole() {
+        let text = "tokens of a few bytes, é and \u{1F1EB}\u{1F1F7} too\n".repeat(40);
+        let spans = some_spans(text.len());
+        let (cells, _) = shown_cells(&text, &spans, usize::MAX);
+        let color = |c: &Cell| cell_color(c, &spans, 8.0, false);
+        let whole = heatmap_html(&cells, &spans, 0..cells.len(), color);
+        for step in [1, 5, 37] {
+            let parts: String = (0..cells.len())
+                .step_by(step)
+                .map(|a| heatmap_html(&cells, &spans, a..(a + step).min(cells.len()), color))
+                .collect();
+            assert_eq!(parts, whole, "parts of {step}");
+        }
+        let starts = token_starts(&cells, &spans).iter().filter(|&&b| b).count();
+        assert_eq!(whole.matches("class=\"tb\"").count(), starts);
+    }
+
+    #[test]
     fn compact_html_groups_words_and_gives_each_golfer_a_bar() {
-        let spans = vec![Span { start: 0, end: 5, bits: 5.0, token: None }];
-        let cells = cells("a b\nc", &golf_core::per_byte_bits(&spans, 5));
-        let rows = [(&cells[..], &spans[..]), (&cells[..], &spans[..])];
-        let html = compact_html(&cells, &rows, 8.0, false);
-        assert_eq!(html.matches("<span class=\"cw\">").count(), 3, "a, b and c are words: {html}");
-        assert_eq!(html.matches("<i ").count(), 8, "two bars under each of the four characters shown: {html}");
+        let texts = ["a", " ", "b", "\n", "c", "<"];
+        let color = |row: usize, i: usize| if row == 0 { [1, 2, 3] } else { [4, 5, i as u8] };
+        let html = compact_html(&texts, 2, color, 0..6);
+        assert_eq!(html.matches("<span class=\"cw\">").count(), 3, "a, b and c< are words: {html}");
+        assert_eq!(html.matches("<i ").count(), 10, "two bars under each of the five characters shown: {html}");
+        assert_eq!(html.matches("rgb(1,2,3)").count(), 5, "{html}");
+        assert!(
+            html.contains(
+                "data-i=\"5\">&lt;<i style=\"background:rgb(1,2,3)\"></i><i style=\"background:rgb(4,5,5)\">"
+            ),
+            "{html}"
+        );
         assert_eq!(html.matches("<br>").count(), 1);
         assert_eq!(html.matches("<span").count(), html.matches("</span>").count(), "balanced: {html}");
+        // A part of the characters: its own words, balanced, and indices that say where it is.
+        let part = compact_html(&texts, 2, color, 2..5);
+        assert!(part.starts_with("<span class=\"cw\"><span class=\"cc\" data-i=\"2\">b<i "), "{part}");
+        assert_eq!(part.matches("<span").count(), part.matches("</span>").count(), "balanced: {part}");
+        assert_eq!(compact_html(&texts, 2, color, 4..99).matches("class=\"cc\"").count(), 2);
     }
 }

@@ -69,20 +69,26 @@ fn now_ms() -> f64 {
     scope().performance().map_or(0.0, |p| p.now())
 }
 
+/// Sends a reply to the page: its JSON as bytes, moved rather than copied. As strings, a long text's spans made
+/// hundreds of megabytes of them for the page's garbage collector, whose pauses took its thread past 50 ms.
 fn post(reply: &Reply) {
-    match serde_json::to_string(reply) {
+    match serde_json::to_vec(reply) {
         Ok(json) => {
-            let _ = scope().post_message(&JsValue::from_str(&json));
+            let bytes = js_sys::Uint8Array::from(json.as_slice());
+            let _ = scope().post_message_with_transfer(&bytes, &js_sys::Array::of1(&bytes.buffer()));
         }
         Err(e) => web_sys::console::error_1(&format!("golf worker: cannot encode a reply: {e}").into()),
     }
 }
 
-/// Requests not yet handled, and the waiting engine loop's wake-up.
+/// Requests not yet handled (each with the engine steps run before it arrived), and the waiting engine loop's
+/// wake-up.
 #[derive(Default)]
 struct Inbox {
-    queue: VecDeque<(Request, Vec<Vec<u8>>)>,
+    queue: VecDeque<(Request, Vec<Vec<u8>>, u64)>,
     wake: Option<js_sys::Function>,
+    /// Engine steps run so far: a cancel says how many ran after it arrived.
+    steps: u64,
 }
 
 type SharedInbox = Rc<RefCell<Inbox>>;
@@ -91,21 +97,29 @@ type SharedInbox = Rc<RefCell<Inbox>>;
 fn read(e: &MessageEvent) -> Result<(Request, Vec<Vec<u8>>), String> {
     let parts: js_sys::Array = e.data().dyn_into().map_err(|_| "a message must be an array".to_string())?;
     let json = parts.get(0).as_string().ok_or("the message has no JSON head")?;
-    let request: Request = serde_json::from_str(&json).map_err(|e| format!("a bad request: {e}"))?;
-    let files = (1..parts.length()).map(|i| js_sys::Uint8Array::new(&parts.get(i)).to_vec()).collect();
+    let mut request: Request = serde_json::from_str(&json).map_err(|e| format!("a bad request: {e}"))?;
+    let mut files: Vec<Vec<u8>> =
+        (1..parts.length()).map(|i| js_sys::Uint8Array::new(&parts.get(i)).to_vec()).collect();
+    // A score's text comes as its first file (the page's `send_to`).
+    if let Request::Score { text, .. } = &mut request {
+        if text.is_empty() && !files.is_empty() {
+            *text = String::from_utf8(files.remove(0)).map_err(|_| "a score's text is not UTF-8".to_string())?;
+        }
+    }
     Ok((request, files))
 }
 
 pub fn start() {
-    console_error_panic_hook::set_once();
+    std::panic::set_hook(Box::new(on_panic));
     install_dom_shim();
     let inbox = SharedInbox::default();
     let i = inbox.clone();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| match read(&e) {
-        Ok(message) => {
+        Ok((request, files)) => {
             let wake = {
                 let mut inbox = i.borrow_mut();
-                inbox.queue.push_back(message);
+                let steps = inbox.steps;
+                inbox.queue.push_back((request, files, steps));
                 inbox.wake.take()
             };
             if let Some(f) = wake {
@@ -143,6 +157,8 @@ async fn yield_now() {
 struct Runs {
     score: u32,
     generate: u32,
+    /// The score's text's byte where the characters its heatmap shows end ([`popovers_end`]).
+    popovers_end: u32,
 }
 
 /// The engine loop: requests between steps, one step at a time, every event sent as it happens.
@@ -152,20 +168,102 @@ async fn serve(inbox: SharedInbox) {
     let mut runs = Runs::default();
     loop {
         let next = inbox.borrow_mut().queue.pop_front();
-        if let Some((request, files)) = next {
+        if let Some((request, files, arrived)) = next {
+            let cancel = match request {
+                Request::Cancel { course } => Some(course),
+                _ => None,
+            };
             handle(&mut engine, &mut id, &mut runs, request, files).await;
+            if let Some(course) = cancel {
+                let steps = inbox.borrow().steps.saturating_sub(arrived);
+                post(&Reply::Stopped { course, steps });
+            }
             continue;
         }
         if engine.busy() {
             for event in engine.step().await {
                 let run = if event.course() == Course::Score { runs.score } else { runs.generate };
-                post(&Reply::Event { run, event });
+                post_event(run, event, runs.popovers_end);
+            }
+            {
+                let mut inbox = inbox.borrow_mut();
+                inbox.steps = inbox.steps.saturating_add(1);
             }
             yield_now().await;
         } else {
             next_request(&inbox).await;
         }
     }
+}
+
+/// Spans per message: a 4 MB text's gzip spans (a million, with their popovers) in one message took the page's
+/// thread most of a second to read; in parts of this many, each part is read in a task of its own, in a few ms.
+const SPANS_PER_MESSAGE: usize = 2048;
+
+/// The byte of `text` where the characters a heatmap shows end (the first [`crate::views::HEATMAP_MAX_CHARS`]).
+/// A span that starts past it goes to the page without its popover (its token's text, alternatives, how its bits
+/// were found): no view reads one there, and a 4 MB text's million of them were most of what the page read, kept
+/// and freed.
+fn popovers_end(text: &str) -> u32 {
+    let end = crate::views::end_of_chars(text, crate::views::HEATMAP_MAX_CHARS);
+    u32::try_from(end).unwrap_or(u32::MAX)
+}
+
+/// Sends an engine event of run `run`, a long list of spans in parts, without the popovers of spans that start at
+/// `popovers_end` or after.
+fn post_event(run: u32, event: golf_engine::Event, popovers_end: u32) {
+    match event {
+        golf_engine::Event::Spans { golfer, mut spans } => {
+            for s in spans.iter_mut().filter(|s| s.start >= popovers_end) {
+                s.token = None;
+            }
+            if spans.len() <= SPANS_PER_MESSAGE {
+                return post(&Reply::Event { run, event: golf_engine::Event::Spans { golfer, spans } });
+            }
+            let mut spans = spans.into_iter();
+            loop {
+                let part: Vec<golf_core::Span> = spans.by_ref().take(SPANS_PER_MESSAGE).collect();
+                if part.is_empty() {
+                    break;
+                }
+                post(&Reply::Event { run, event: golf_engine::Event::Spans { golfer: golfer.clone(), spans: part } });
+            }
+        }
+        event => post(&Reply::Event { run, event }),
+    }
+}
+
+thread_local! {
+    /// What the worker is loading, while it loads a golfer (a panic then ends the load, and says so).
+    static LOADING: std::cell::Cell<Option<&'static str>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `load` with `what` as what the worker is doing, for a panic's message.
+async fn loading<T>(what: &'static str, load: impl std::future::Future<Output = T>) -> T {
+    LOADING.with(|l| l.set(Some(what)));
+    let result = load.await;
+    LOADING.with(|l| l.set(None));
+    result
+}
+
+/// A panic ends the worker (the page starts a new one when it needs it) and the page says why: the panic's text
+/// and where, not the bare trap ("RuntimeError: unreachable") that said nothing of it. During a load the page
+/// hears it as the load's failure; and the panic is thrown as a JS error carrying the same text, which the page's
+/// handler of the worker's errors reads, whichever of the two comes first.
+fn on_panic(info: &std::panic::PanicHookInfo) {
+    console_error_panic_hook::hook(info);
+    let payload = info.payload();
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    let doing = LOADING.with(|l| l.get());
+    let why = crate::views::panic_text(doing, &what, info.location().map(|l| (l.file(), l.line())));
+    if doing.is_some() {
+        post(&Reply::LoadFailed { message: crate::views::worker_stopped(&why), on_webgpu: false });
+    }
+    wasm_bindgen::throw_str(&why);
 }
 
 fn loaded(golfer: &AnyGolfer, ready_ms: f64, runs_on: RunsOn) -> Reply {
@@ -256,7 +354,8 @@ async fn fetch_and_create(base: &str, folder: &str, runtime: &WebRuntime) -> Res
 }
 
 /// Imports a participant's artifact (`files`: the `.ptz`, then optionally its tokenizer) as `golf import` does,
-/// tells the page what was assumed, and creates its golfer (id `local-NAME`).
+/// tells the page what was assumed, and creates its golfer (id `local-NAME`). A failure's message is the reason
+/// alone: the page puts the file's name before it.
 async fn import_and_create(
     import: Import,
     files: Vec<Vec<u8>>,
@@ -269,7 +368,8 @@ async fn import_and_create(
         (None, None) => None,
         _ => return Err("an import's tokenizer needs both its name and its file".to_string().into()),
     };
-    let not_imported = |e: String| Failed::from(format!("{} was not imported: {e}", import.file));
+    // The page says which file was not imported, before the reason given here (as for any failure of it).
+    let not_imported = |e: String| Failed::from(e);
     let activation = (!import.activation.is_empty())
         .then(|| golf_import::parse_activation(&import.activation))
         .transpose()
@@ -321,17 +421,17 @@ async fn handle(
         Request::Load { manifest, runtime } => {
             let t0 = now_ms();
             let result = match &files[..] {
-                [onnx, tokenizer] => create(*manifest, onnx, tokenizer, &runtime).await,
+                [onnx, tokenizer] => loading("loading its model", create(*manifest, onnx, tokenizer, &runtime)).await,
                 _ => Err(format!("a load needs two files (the model and its tokenizer), not {}", files.len()).into()),
             };
             settle(engine, id, result.map(|(g, on)| (g, on, now_ms() - t0)));
         }
         Request::Fetch { base, folder, runtime } => {
-            let result = fetch_and_create(&base, &folder, &runtime).await;
+            let result = loading("loading its model", fetch_and_create(&base, &folder, &runtime)).await;
             settle(engine, id, result);
         }
         Request::Import { import, runtime } => {
-            let result = import_and_create(import, files, &runtime).await;
+            let result = loading("importing the artifact", import_and_create(import, files, &runtime)).await;
             settle(engine, id, result);
         }
         Request::Gzip => {
@@ -340,6 +440,7 @@ async fn handle(
         }
         Request::Score { run, text, options, limits } => {
             runs.score = run;
+            runs.popovers_end = popovers_end(&text);
             engine.command(Command::Score { golfer: id.clone(), text: text.into_bytes(), options, limits });
         }
         Request::Generate { run, prompt, settings } => {

@@ -12,46 +12,114 @@ pub(super) fn chosen() -> bool {
 /// Shows the compact view or the panels, as chosen, and draws the compact view.
 pub(super) fn apply(state: &Shared) {
     let compact = chosen();
-    if let Some(p) = document().get_element_by_id("panels") {
-        let _ = p.class_list().toggle_with_force("compact-mode", compact);
+    // The panels' heatmaps and their info lines go, each by itself: a class on the panels' container that the
+    // style sheet reads through it made the browser look through every character of every heatmap (85 ms).
+    if let Some(panels) = document().get_element_by_id("panels") {
+        for class in ["heatmap", "hover"] {
+            let list = panels.get_elements_by_class_name(class);
+            for e in (0..list.length()).filter_map(|i| list.item(i)?.dyn_into::<HtmlElement>().ok()) {
+                e.set_hidden(compact);
+            }
+        }
     }
     if let Some(c) = document().get_element_by_id("compact") {
         c.unchecked_ref::<HtmlElement>().set_hidden(!compact);
     }
     if compact {
+        follow_scroll();
         render(state);
     }
 }
 
-/// The panels that scored the same text as the first scored panel (its hash), all of it (a chain rule's prefix
-/// has fewer cells), in panel order. Cheap: the popover asks for it on every hover.
+/// The panels that scored the same text as the first scored panel (its hash), as much of it (a chain rule's
+/// prefix covers fewer bytes), in panel order. Cheap: the popover asks for it on every hover.
 fn rows(s: &State) -> Vec<&Panel> {
-    let same = |p: &Panel| p.result.as_ref().map(|r| (r.0, p.cells.len()));
+    let same = |p: &Panel| p.result.as_ref().map(|(h, r)| (*h, r.bytes));
     let Some(base) = s.panels.iter().find(|p| !p.cells.is_empty()).and_then(same) else { return Vec::new() };
-    s.panels.iter().filter(|p| same(p) == Some(base)).collect()
+    s.panels.iter().filter(|p| !p.cells.is_empty() && same(p) == Some(base)).collect()
 }
 
-/// Redraws the compact view, if it is shown.
+/// The compact view's layout: a line is a character over a bar per golfer (style.css: `.compact`).
+fn style(rows: usize) -> BlockStyle {
+    BlockStyle {
+        line_em: 1.35 + 0.36 * rows as f64 + 0.45,
+        cuts: views::COMPACT_CUTS,
+        weight: 2 + rows,
+        lazy_over: LAZY_OVER,
+    }
+}
+
+/// Characters from which the compact view draws only what is near its view, and the rest as it is scrolled to.
+const LAZY_OVER: usize = 16 * 1024;
+
+/// The compact view's box draws what its scroll brings near (a lazy drawing: [`draw_blocks`]).
+fn follow_scroll() {
+    thread_local! {
+        static WIRED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    if WIRED.with(|w| w.replace(true)) {
+        return;
+    }
+    if let Some(scroller) = document().get_element_by_id("compact") {
+        on(&scroller, "scroll", |_| draw_near_view("compact-text"));
+    }
+}
+
+/// Redraws the compact view, if it is shown: drawn in blocks, a part per task, as the heatmaps are (the whole
+/// of a long text's view in one go took seconds).
 pub(super) fn render(state: &Shared) {
     if !chosen() {
         return;
     }
+    let t0 = now_ms(); // TEMP-TIMING
+    struct Lap(f64);
+    impl Drop for Lap {
+        fn drop(&mut self) {
+            web_sys::console::log_1(&format!("TEMP compact render: {:.1}", now_ms() - self.0).into());
+        }
+    }
+    let _lap = Lap(t0); // TEMP-TIMING
     let Some(target) = document().get_element_by_id("compact") else { return };
-    target.set_text_content(None);
+    let key = match target.query_selector(".compact-key") {
+        Ok(Some(k)) => k,
+        _ => {
+            let k = el("p", "compact-key", "");
+            let _ = target.append_child(&k);
+            k
+        }
+    };
+    let text = match document().get_element_by_id("compact-text") {
+        Some(t) => t,
+        None => {
+            let t = el("div", "compact-text", "compact-text");
+            let _ = target.append_child(&t);
+            t
+        }
+    };
     let s = state.borrow();
     let rows = rows(&s);
     let Some(base) = rows.first() else {
-        target.set_text_content(Some("Score a text to compare the golfers here."));
+        // Any drawing still going stops.
+        next_drawing("compact-text");
+        text.set_text_content(None);
+        let _ = text.remove_attribute("data-text");
+        key.set_text_content(Some("Score a text to compare the golfers here."));
         return;
     };
-    let key = el("p", "compact-key", "");
     let names: Vec<String> = rows.iter().map(|p| p.golf.label()).collect();
     key.set_text_content(Some(&format!("Bars under each character, top to bottom: {}", names.join(", "))));
-    let _ = target.append_child(&key);
-    let text = el("div", "compact-text", "compact-text");
-    let bars: Vec<(&[Cell], &[Span])> = rows.iter().map(|p| (&p.cells[..], &p.spans[..])).collect();
-    text.set_inner_html(&views::compact_html(&base.cells, &bars, s.scale, s.by_rank));
-    let _ = target.append_child(&text);
+    // Shared with the drawing, which works out each part's colours as it draws it.
+    let bars: Vec<(Rc<Vec<Cell>>, Rc<crate::results::Scored>)> =
+        rows.iter().filter_map(|p| Some((p.cells.clone(), p.result.as_ref()?.1.clone()))).collect();
+    let base = base.cells.clone();
+    let (scale, by_rank, n) = (s.scale, s.by_rank, bars.len());
+    drop(s);
+    let color = move |row: usize, i: usize| {
+        let bar = bars.get(row).and_then(|(cells, scored)| Some((cells.get(i)?, &scored.spans[..])));
+        bar.map_or(views::NO_RANK, |(c, spans)| views::cell_color(c, spans, scale, by_rank))
+    };
+    let chars = base.clone();
+    draw_blocks("compact-text", chars, &style(n), move |range| views::compact_html(&base, n, &color, range));
 }
 
 /// Every golfer's bits for character `i`, one per line, for the compact view's popover.
@@ -61,8 +129,9 @@ pub(super) fn describe(state: &Shared, i: usize) -> Option<String> {
     let cell = rows.first()?.cells.get(i)?;
     let mut out = format!("{} (byte {})", views::shown(&cell.text), cell.start);
     for p in &rows {
-        let c = &p.cells[i];
-        let token = views::span_at(&p.spans, c.start).and_then(|k| p.spans[k].token.as_ref());
+        let Some(c) = p.cells.get(i) else { continue };
+        let spans = p.spans();
+        let token = views::span_at(spans, c.start).and_then(|k| spans.get(k)?.token.as_ref());
         let rank = token.and_then(|t| t.rank).map_or(String::new(), |r| format!(", rank {r}"));
         let piece = token.map_or(String::new(), |t| format!(" in {:?}", t.text));
         out += &format!("\n{}: {:.2} bits{piece}{rank}", p.golf.label(), c.bits);
@@ -72,8 +141,9 @@ pub(super) fn describe(state: &Shared, i: usize) -> Option<String> {
 
 pub(super) fn hover(state: &Shared, e: &Event) {
     let Some(target) = e.target().and_then(|t| t.dyn_into::<Element>().ok()) else { return };
-    let Some(i) = target.get_attribute("data-i").and_then(|v| v.parse::<usize>().ok()) else { return };
+    // The character's cell (its bars are its children).
+    let Some(cell) = target.closest(".cc").ok().flatten() else { return };
+    let Some(i) = cell.get_attribute("data-i").and_then(|v| v.parse::<usize>().ok()) else { return };
     let Some(text) = describe(state, i) else { return };
-    let cell = target.closest(".cc").ok().flatten().unwrap_or(target);
     show_popover(&cell, &text);
 }

@@ -84,7 +84,12 @@ pub(super) async fn load_onnx(state: &Shared, folder: &str, threads: Option<u32>
             let _ = row.set_attribute("data-error", "true");
             note.set_text_content(Some("failed"));
             release_panel(folder);
-            show_error(&format!("The {folder} golfer did not load: {e}. The other golfers still work."));
+            let why = match ort_hosting_problem().await {
+                // The cause the visitor (or whoever hosts the page) can act on first; ONNX Runtime Web's words after.
+                Some(hosting) => format!("{hosting} ({e})"),
+                None => e,
+            };
+            show_error(&format!("The {folder} golfer did not load: {why}. The other golfers still work."));
             false
         }
     }
@@ -106,12 +111,41 @@ pub(super) async fn start_import(
     let heard = assumed.clone();
     let name = import.name.clone();
     let load = Request::Import { import, runtime: web_runtime(state, None) };
-    let (golf, _) = Remote::start(state, &name, load, files, move |reply| {
+    let started = Remote::start(state, &name, load, files, move |reply| {
         if let Reply::Imported { assumed, .. } = reply {
             *heard.borrow_mut() = assumed.clone();
         }
     })
-    .await?;
+    .await;
+    let (golf, _) = match started {
+        Ok(started) => started,
+        Err(e) => {
+            return Err(match ort_hosting_problem().await {
+                Some(hosting) => format!("{hosting} ({e})"),
+                None => e,
+            })
+        }
+    };
     let assumed = assumed.take();
     Ok((golf, assumed))
+}
+
+/// When a golfer fails to start, whether the host is the cause: ONNX Runtime Web's module scripts must be served
+/// as JavaScript, or the browser refuses them and ONNX Runtime Web says only "no available backend found". Each
+/// is fetched again (from the browser's cache, as a rule) and its status and Content-Type checked; the first
+/// problem is said (a host that serves one wrong serves both wrong).
+pub(super) async fn ort_hosting_problem() -> Option<String> {
+    for file in crate::hosting::ORT_MODULES {
+        let url = absolute(&format!("ort/{file}"));
+        let Ok(response) = wasm_bindgen_futures::JsFuture::from(window().fetch_with_str(&url)).await else {
+            // Offline, say: nothing to tell about the host.
+            continue;
+        };
+        let Ok(response) = response.dyn_into::<web_sys::Response>() else { continue };
+        let content_type = response.headers().get("content-type").ok().flatten();
+        if let Some(problem) = crate::hosting::module_problem(file, response.status(), content_type.as_deref()) {
+            return Some(problem);
+        }
+    }
+    None
 }

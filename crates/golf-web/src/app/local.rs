@@ -173,13 +173,20 @@ async fn forget(state: Shared, id: String) {
     set_text("import-status", &format!("{id} removed"));
 }
 
-/// Files dropped or chosen: one `.ptz` and, optionally, the `.model` tokenizer it was trained with.
+/// Files dropped or chosen: one `.ptz` and, optionally, the `.model` tokenizer it was trained with. Any failure
+/// once the artifact is known (its options, its import, its worker crashing, its golfer's model) is said as
+/// "FILE was not imported: REASON".
 pub(super) async fn import_files(state: Shared, files: Vec<web_sys::File>) {
     let status = |s: &str| set_text("import-status", s);
     set_attr("import-status", "data-state", "working");
+    // The artifact's name, once known: every failure after that names it.
+    let artifact: Rc<RefCell<Option<String>>> = Rc::default();
+    let named = artifact.clone();
     let result: Result<String, String> = async {
         let read = |f: web_sys::File| async move {
-            let buffer = JsFuture::from(f.array_buffer()).await.map_err(js_err)?;
+            let buffer = JsFuture::from(f.array_buffer())
+                .await
+                .map_err(|e| format!("{} could not be read ({})", f.name(), js_err(e)))?;
             Ok::<_, String>((f.name(), js_sys::Uint8Array::new(&buffer).to_vec()))
         };
         let (mut ptz, mut tokenizer) = (None, None);
@@ -194,6 +201,7 @@ pub(super) async fn import_files(state: Shared, files: Vec<web_sys::File>) {
             }
         }
         let (file, ptz) = ptz.ok_or("no artifact among the files: drop a .ptz (and, optionally, its .model)")?;
+        *named.borrow_mut() = Some(file.clone());
         let (activation, context, name) = form_options()?;
         let name = if name.is_empty() { file.trim_end_matches(".ptz").to_string() } else { name };
         status(&format!("importing {file}…"));
@@ -217,7 +225,10 @@ pub(super) async fn import_files(state: Shared, files: Vec<web_sys::File>) {
         Err(e) => {
             status("");
             set_attr("import-status", "data-state", "refused");
-            show_error(&e);
+            match artifact.borrow().as_deref() {
+                Some(file) => show_error(&crate::views::not_imported(file, &e)),
+                None => show_error(&e),
+            }
         }
     }
 }
@@ -232,7 +243,10 @@ pub(super) async fn restore(state: &Shared) {
         };
         match add(state, &kept).await {
             Ok(id) => score(state.clone(), Some(id)).await,
-            Err(e) => show_error(&format!("The kept golfer {id} did not load: {e}")),
+            Err(e) => show_error(&format!(
+                "The kept golfer {id} did not load: {}",
+                crate::views::not_imported(&kept.file, &e)
+            )),
         }
     }
 }

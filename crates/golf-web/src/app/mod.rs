@@ -7,6 +7,7 @@ mod canvas;
 mod charts;
 mod compact;
 mod dom;
+mod links;
 mod loading;
 mod local;
 mod panels;
@@ -19,7 +20,7 @@ mod scoring;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use golf_core::{per_byte_bits, Span};
+use golf_core::Span;
 use golf_onnx::Estimator;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
@@ -29,6 +30,7 @@ use golf_engine::wire::{Device, Import, Reply, Request, RunsOn, Source, WebRunti
 use golf_engine::{Course, Event as GolfEvent, Limits, Outcome, ScoreOptions, ScoreSummary};
 
 use self::dom::*;
+use self::links::auto_score;
 use self::loading::*;
 use self::panels::*;
 use self::picker::*;
@@ -37,18 +39,12 @@ use self::scoring::*;
 use crate::views::{self, Cell};
 use crate::DEFAULT_TEXT;
 
-/// Bits per byte at the dark end of the colour scale.
-const SCALE_MAX: f64 = 12.0;
-
-/// Seconds of model time a diffusion chain rule may take (one model call per token); `?chain_s=N` changes it.
-const CHAIN_BUDGET_S: f64 = 30.0;
-
 struct Panel {
     golf: Rc<Remote>,
     /// The score in flight, if any.
     scoring: Option<scoring::Scoring>,
-    spans: Vec<Span>,
-    cells: Vec<Cell>,
+    /// The characters its heatmap shows (the first [`views::HEATMAP_MAX_CHARS`]); its spans are its result's.
+    cells: Rc<Vec<Cell>>,
     /// Bumped to stop this panel's score or replay (cancel, a new score): a loop holding an older number stops.
     run: u32,
     /// The text the panel last scored in full (its hash) and its bits per byte.
@@ -56,7 +52,7 @@ struct Panel {
     /// The diffusion golfer: (estimator, bpb, what part of the text) on the text with hash `.0`, in run order.
     estimates: (u64, Vec<(String, f64, Option<String>)>),
     /// The last finished score and the hash of the text it scored, for the table, charts and exports.
-    result: Option<(u64, crate::results::Scored)>,
+    result: Option<(u64, Rc<crate::results::Scored>)>,
 }
 
 #[derive(Default)]
@@ -81,6 +77,8 @@ struct State {
     bench_threads: u32,
     /// Where the ONNX golfers are asked to run (the Device control, `?ep=`).
     device: Device,
+    /// A link's long text is in the box: no golfer scores a long text until the visitor asks (`links::auto_score`).
+    held: bool,
 }
 
 fn text_hash(text: &str) -> u64 {
@@ -104,27 +102,8 @@ async fn start_in_steps() {
     yield_now().await;
     let state: Shared = Rc::new(RefCell::new(State::default()));
     by_id::<HtmlTextAreaElement>("text").set_value(DEFAULT_TEXT);
-    let params = web_sys::UrlSearchParams::new_with_str(&window().location().search().unwrap_or_default()).ok();
-    let param = |name: &str| params.as_ref().and_then(|p| p.get(name));
-    state.borrow_mut().chain_budget_s =
-        param("chain_s").and_then(|s| s.parse().ok()).filter(|s: &f64| *s > 0.0).unwrap_or(CHAIN_BUDGET_S);
-    state.borrow_mut().scale = SCALE_MAX;
-    // A share link's fragment: its text and settings replace the defaults.
-    let fragment = window().location().hash().unwrap_or_default();
-    if let Some(f) = fragment.strip_prefix('#').filter(|f| !f.is_empty()) {
-        match crate::share::decode(f) {
-            Ok(opened) => {
-                if !opened.ignored.is_empty() {
-                    show_error(&format!(
-                        "This link's text is shown; these settings in it were ignored: {}.",
-                        opened.ignored.join("; ")
-                    ));
-                }
-                apply_shared(&state, opened.view)
-            }
-            Err(e) => show_error(&format!("This link's view could not be read ({e}); showing the default text.")),
-        }
-    }
+    // A share link's text and settings replace the defaults; the URL's parameters are read (and bounded).
+    let link = links::open(&state);
     render_legend(state.borrow().scale, state.borrow().by_rank);
     wire_results(&state);
     wire_text_picker(&state);
@@ -134,6 +113,7 @@ async fn start_in_steps() {
     on_id("score", "click", move |_| {
         // A new score by hand clears the last error; the page's own loading keeps it in view.
         show_error("");
+        links::release(&s);
         spawn_local(score(s.clone(), None))
     });
     let s = state.clone();
@@ -148,28 +128,23 @@ async fn start_in_steps() {
     on_id("diffusion-steps", "input", |_| {
         set_text("diffusion-steps-value", &by_id::<HtmlInputElement>("diffusion-steps").value())
     });
-    // `?ep=auto|webgpu|cpu`: where the ONNX golfers run; anything else is said and ignored.
-    if let Some(ep) = param("ep") {
-        match Device::parse(&ep) {
-            Some(device) => state.borrow_mut().device = device,
-            None => show_error(&format!("?ep={ep} is not a device (auto, webgpu or cpu); the golfers run on Auto.")),
-        }
-    }
+    // `?ep=` (read with the link).
     by_id::<HtmlSelectElement>("device").set_value(state.borrow().device.name());
     let s = state.clone();
     on_id("device", "change", move |_| {
         let choice = by_id::<HtmlSelectElement>("device").value();
         device_changed(&s, Device::parse(&choice).unwrap_or_default());
     });
-    set_attr("app", "data-ready", "true");
-    let threads: Option<u32> = param("threads").and_then(|t| t.parse().ok());
-    if let Some(id) = param("bench") {
+    let threads = link.threads;
+    if let Some(id) = link.bench {
+        // Set up: a benchmark has no panels to reserve.
+        set_attr("app", "data-ready", "true");
         bench(state, id, threads).await;
         return;
     }
     yield_now().await;
     // `?golfers=ar,mdlm` loads only those neural golfers (gzip is always there).
-    let wanted: Option<Vec<String>> = param("golfers").map(|g| g.split(',').map(|s| s.trim().to_string()).collect());
+    let wanted = link.golfers;
     // The neural golfers, smallest first; each is scored as soon as it is ready. Each one's panel has its place
     // from the start, so the page does not jump as they arrive (the diffusion golfer's with its row of controls).
     let folders: Vec<(&str, bool)> = [("ar", false), ("mdlm", true), ("smollm2", false)]
@@ -183,12 +158,15 @@ async fn start_in_steps() {
         reserve_download_row(folder);
         reserve_panel(folder, &text, controls);
     }
+    // Set up: the panels have their places and a link's text and settings are applied. Tests wait for this mark
+    // before they read the page.
+    set_attr("app", "data-ready", "true");
     yield_now().await;
     spawn_local(async move {
         match Remote::start(&state, "gzip", Request::Gzip, Vec::new(), |_| {}).await {
             Ok((gzip, _)) => {
                 add_panel(&state, gzip);
-                score(state.clone(), Some("gzip".into())).await;
+                auto_score(state.clone(), Some("gzip".into())).await;
                 settle_first_panel().await;
             }
             Err(e) => {
@@ -208,7 +186,7 @@ async fn start_in_steps() {
             let s = state.clone();
             spawn_local(async move {
                 if load_onnx(&s, folder, threads).await {
-                    score(s.clone(), Some(folder.to_string())).await;
+                    auto_score(s.clone(), Some(folder.to_string())).await;
                 }
             });
         }
@@ -246,13 +224,24 @@ fn cancel_score(state: &Shared) {
 /// Stops one panel's score (or replay) after its step in progress; if it had not finished, it says so.
 fn cancel_panel(p: &mut Panel) {
     p.run += 1;
+    let id = p.golf.id();
     if p.scoring.take().is_some() {
+        // Set again when its worker has taken the cancel (`on_stopped`).
+        let _ = by_id::<Element>(&format!("panel-{id}")).remove_attribute("data-stopped");
         p.golf.send(&Request::Cancel { course: Course::Score });
     }
-    let id = p.golf.id();
     if !by_id::<Element>(&format!("panel-{id}")).has_attribute("data-scored") {
         set_text(&format!("status-{id}"), "cancelled");
         set_attr(&format!("panel-{id}"), "data-cancelled", "true");
+    }
+}
+
+/// Golfer `id`'s worker took a cancel of its `course`: a cancelled score's panel says so (`data-stopped`: the
+/// steps the worker ran after the cancel reached it), unless a newer score of it is already under way.
+fn on_stopped(state: &Shared, id: &str, course: Course, steps: u64) {
+    let idle = state.borrow().panels.iter().any(|p| p.golf.id() == id && p.scoring.is_none());
+    if course == Course::Score && idle {
+        set_attr(&format!("panel-{id}"), "data-stopped", &steps.to_string());
     }
 }
 
@@ -277,7 +266,7 @@ fn text_changed(state: &Shared) {
     for p in state.borrow().panels.iter() {
         let old = p.result.as_ref().is_some_and(|(h, _)| *h != hash);
         let panel: Element = by_id(&format!("panel-{}", p.golf.id()));
-        panel.class_list().toggle_with_force("stale", old).unwrap_or_default();
+        set_stale(&panel, old);
     }
 }
 
@@ -340,7 +329,7 @@ fn device_changed(state: &Shared, device: Device) {
         race::lane_failed(state, id, &format!("it moved to {} (Generate races it there)", device.name()));
     }
     if !moved.is_empty() {
-        spawn_local(score(state.clone(), None));
+        spawn_local(auto_score(state.clone(), None));
     }
 }
 
@@ -373,26 +362,10 @@ fn ort_threads(asked: Option<u32>) -> u32 {
     if !cross_origin_isolated() {
         return 1;
     }
-    asked.unwrap_or_else(|| (window().navigator().hardware_concurrency() / 2.0).clamp(1.0, 4.0) as u32).max(1)
-}
-
-/// A shared view: the text, the colour scale, the diffusion golfer's estimator and the difference's golfers.
-fn apply_shared(state: &Shared, view: crate::share::View) {
-    by_id::<HtmlTextAreaElement>("text").set_value(&view.text);
-    state.borrow_mut().scale = view.scale;
-    state.borrow_mut().by_rank = view.by_rank;
-    state.borrow_mut().wanted_local = view.local;
-    by_id::<HtmlSelectElement>("colour-by").set_value(if view.by_rank { "rank" } else { "bits" });
-    let scale: HtmlInputElement = by_id("scale");
-    scale.set_value(&view.scale.to_string());
-    set_text("scale-value", &view.scale.to_string());
-    let app: Element = by_id("app");
-    let _ = app.set_attribute("data-estimator", &view.estimator);
-    let _ = app.set_attribute("data-nelbo-k", &view.nelbo_k.to_string());
-    if let Some((a, b)) = view.diff {
-        let _ = by_id::<Element>("diff-a").set_attribute("data-want", &a);
-        let _ = by_id::<Element>("diff-b").set_attribute("data-want", &b);
-    }
+    // `?threads=` comes bounded by the machine's cores (`links::open`); this bound holds whoever calls.
+    asked
+        .map(|t| t.clamp(1, crate::params::MAX_THREADS))
+        .unwrap_or_else(|| (window().navigator().hardware_concurrency() / 2.0).clamp(1.0, 4.0) as u32)
 }
 
 /// The current view as a share link's fragment.
@@ -422,7 +395,8 @@ fn current_view(state: &Shared) -> crate::share::View {
 fn wire_results(state: &Shared) {
     let s = state.clone();
     on_id("scale", "input", move |_| {
-        let v = input_number("scale", SCALE_MAX).clamp(0.5, 64.0);
+        let v =
+            input_number("scale", crate::share::SCALE_DEFAULT).clamp(crate::share::SCALE_MIN, crate::share::SCALE_MAX);
         set_text("scale-value", &v.to_string());
         s.borrow_mut().scale = v;
         rescale(&s);

@@ -74,6 +74,10 @@ pub(super) fn add_panel(state: &Shared, golf: Rc<Remote>) {
     let hover = el("div", "hover", &format!("hover-{id}"));
     hover.set_text_content(Some("Hover a character to see its bits."));
     let heatmap = el("div", "heatmap", &format!("heatmap-{id}"));
+    // The compact view shows the text instead, when chosen.
+    for e in [&hover, &heatmap] {
+        e.unchecked_ref::<HtmlElement>().set_hidden(compact::chosen());
+    }
     // The text, uncoloured, until the golfer has scored it: the panel is as tall as it will be, so the page does
     // not jump when the golfers that load together score one after another.
     fill_plain(&heatmap, &by_id::<HtmlTextAreaElement>("text").value());
@@ -106,13 +110,25 @@ pub(super) fn add_panel(state: &Shared, golf: Rc<Remote>) {
     state.borrow_mut().panels.push(Panel {
         golf,
         scoring: None,
-        spans: Vec::new(),
-        cells: Vec::new(),
+        cells: Rc::default(),
         run: 0,
         scored: None,
         estimates: (0, Vec::new()),
         result: None,
     });
+}
+
+/// Dims (or not) the numbers a panel shows as out of date: the panel says so (`stale`), and so do the elements
+/// that are dimmed, each by itself (style.css: a rule through the panel made the browser look through every
+/// character of its heatmap when the class changed).
+pub(super) fn set_stale(panel: &Element, stale: bool) {
+    let _ = panel.class_list().toggle_with_force("stale", stale);
+    for class in ["heatmap", "bpb", "golf-bpb"] {
+        let list = panel.get_elements_by_class_name(class);
+        for e in (0..list.length()).filter_map(|i| list.item(i)) {
+            let _ = e.class_list().toggle_with_force("stale", stale);
+        }
+    }
 }
 
 /// Where a golfer's model runs, in its panel's head (and `data-device` for the tests); gzip says nothing.
@@ -149,15 +165,29 @@ pub(super) fn add_score_toggle(state: &Shared, golf: &Remote, index: usize) {
         by_id::<HtmlElement>(&format!("panel-{gid}")).set_hidden(!on);
         if !on {
             // Unticked mid-score: its run stops too, not only its panel.
-            super::cancel_panel(&mut s.borrow_mut().panels[index]);
-        }
-        let text = by_id::<HtmlTextAreaElement>("text").value();
-        let stale = s.borrow().panels[index].result.as_ref().is_none_or(|(h, _)| *h != text_hash(&text));
-        if on && stale {
+            if let Some(p) = s.borrow_mut().panels.get_mut(index) {
+                super::cancel_panel(p);
+            }
+        } else if !shows_current_score(&s, index) {
+            // Ticked again: a panel whose score was stopped (or never finished) is scored, even where an older
+            // score of the same text is kept: that one is not what the panel shows now.
             spawn_local(score(s.clone(), Some(gid.clone())));
         }
         schedule_results(&s);
     });
+}
+
+/// Whether panel `index` shows a finished score of the text in the box: its last score is of this text and
+/// nothing started since has taken it down (a new score, cancelled or not, removes `data-scored` until it
+/// finishes).
+pub(super) fn shows_current_score(state: &Shared, index: usize) -> bool {
+    let s = state.borrow();
+    let Some(p) = s.panels.get(index) else { return false };
+    let finished = document()
+        .get_element_by_id(&format!("panel-{}", p.golf.id()))
+        .is_some_and(|e| e.get_attribute("data-scored").as_deref() == Some("true"));
+    let text = by_id::<HtmlTextAreaElement>("text").value();
+    finished && p.scoring.is_none() && p.result.as_ref().is_some_and(|(h, _)| *h == text_hash(&text))
 }
 
 pub(super) fn score_ticked(gid: &str) -> bool {
@@ -215,11 +245,14 @@ pub(super) fn diffusion_controls(state: &Shared, index: usize, id: &str) -> Elem
     let _ = steps_label.set_attribute("title", "NELBO: masking rates averaged over, one model call per window each");
     let _ = steps_label.append_child(&document().create_text_node("Masking rates K "));
     let steps = el("input", "", &format!("nelbo-steps-{id}"));
-    for (k, v) in [("type", "range"), ("min", "1"), ("max", "128"), ("value", "32")] {
+    // The range a share link's K is checked against (`crate::share`).
+    let (min, max) = (crate::share::NELBO_K_MIN.to_string(), crate::share::NELBO_K_MAX.to_string());
+    let value = crate::share::NELBO_K_DEFAULT.to_string();
+    for (k, v) in [("type", "range"), ("min", min.as_str()), ("max", max.as_str()), ("value", value.as_str())] {
         let _ = steps.set_attribute(k, v);
     }
     let steps_value = el("output", "", &format!("nelbo-steps-value-{id}"));
-    steps_value.set_text_content(Some("32"));
+    steps_value.set_text_content(Some(&value));
     let _ = steps_label.append_child(&steps);
     let _ = steps_label.append_child(&steps_value);
     let replay = el("button", "secondary", &format!("replay-{id}"));
@@ -282,18 +315,27 @@ pub(super) fn estimator_label(e: Estimator) -> String {
 }
 
 /// Draws a panel's heatmap: each character coloured by its bits per byte on the shared scale, or by the rank of
-/// its token (`by_rank`).
-pub(super) fn render_heatmap(gid: &str, cells: &[Cell], spans: &[Span], scale: f64, by_rank: bool) {
-    let (total, shown) = (cells.len(), cells.len().min(views::HEATMAP_MAX_CHARS));
-    let colors: Vec<[u8; 3]> = cells[..shown].iter().map(|c| views::cell_color(c, spans, scale, by_rank)).collect();
-    let starts = views::token_starts(&cells[..shown], spans);
-    let texts: Vec<&str> = cells[..shown].iter().map(|c| c.text.as_str()).collect();
-    let cells = cells[..shown].to_vec();
-    draw_blocks(&format!("heatmap-{gid}"), &texts, move |range| views::heatmap_html(&cells, &colors, &starts, range));
-    let note: HtmlElement = by_id(&format!("note-{gid}"));
-    let text = views::truncation_note(total);
-    note.set_hidden(text.is_none());
-    note.set_text_content(text.as_deref());
+/// its token (`by_rank`). `cells` are the characters shown (at most [`views::HEATMAP_MAX_CHARS`]); `scored` holds
+/// the spans. Both are shared with the drawing, which works out each part's colours as it draws it.
+pub(super) fn render_heatmap(
+    gid: &str,
+    cells: &Rc<Vec<Cell>>,
+    scored: &Rc<crate::results::Scored>,
+    scale: f64,
+    by_rank: bool,
+) {
+    let (cells, scored) = (cells.clone(), scored.clone());
+    draw_blocks(&format!("heatmap-{gid}"), cells.clone(), &HEATMAP_STYLE, move |range| {
+        let spans = &scored.spans[..];
+        views::heatmap_html(&cells, spans, range, |c| views::cell_color(c, spans, scale, by_rank))
+    });
+}
+
+/// The note under a heatmap that shows only the first characters of the text.
+pub(super) fn show_truncation(gid: &str, note: Option<String>) {
+    let el: HtmlElement = by_id(&format!("note-{gid}"));
+    el.set_hidden(note.is_none());
+    el.set_text_content(note.as_deref());
 }
 
 /// A heatmap's text, uncoloured, in the blocks its drawing will have: the panel is as tall as it will be, and the
@@ -302,15 +344,16 @@ fn fill_plain(heatmap: &Element, text: &str) {
     use unicode_segmentation::UnicodeSegmentation;
     let chars: Vec<&str> = text.graphemes(true).take(views::HEATMAP_MAX_CHARS).collect();
     heatmap.set_text_content(None);
-    for block in views::heatmap_blocks(&chars) {
-        let _ = heatmap.append_child(&plain_block(&chars[block.clone()], &chars[block].concat()));
+    for block in views::blocks(&chars, &HEATMAP_STYLE.cuts) {
+        let _ = heatmap.append_child(&plain_block(&chars[block.clone()], &chars[block].concat(), &HEATMAP_STYLE));
     }
+    let _ = heatmap.set_attribute("data-text", &text_key(&chars));
 }
 
 /// A heatmap block for characters `texts` holding them uncoloured (`plain`, their text, in a `span.rest`) until
 /// their drawing replaces the block.
-fn plain_block(texts: &[&str], plain: &str) -> Element {
-    let div = block_div(texts);
+fn plain_block(texts: &[&str], plain: &str, style: &BlockStyle) -> Element {
+    let div = block_div(texts, style);
     let rest = el("span", "rest", "");
     rest.set_text_content(Some(plain));
     let _ = div.append_child(&rest);
@@ -318,106 +361,319 @@ fn plain_block(texts: &[&str], plain: &str) -> Element {
 }
 
 /// An empty block of a heatmap for characters `texts`, as tall as they will be while it is off screen.
-fn block_div(texts: &[&str]) -> Element {
+fn block_div(texts: &[&str], style: &BlockStyle) -> Element {
     let div = el("div", "hb", "");
     let lines = views::block_lines(texts);
-    let _ = div.set_attribute("style", &format!("contain-intrinsic-block-size:auto calc({lines} * 1.55em)"));
+    let height = format!("contain-intrinsic-block-size:auto calc({lines} * {}em)", style.line_em);
+    let _ = div.set_attribute("style", &height);
     div
 }
 
-/// Draws characters `texts` into element `target_id` as heatmap blocks ([`views::heatmap_blocks`]), a part of
-/// [`views::HEATMAP_CHUNK`] characters per task: `html(range)` gives a part's HTML. A newer drawing of the same
-/// element stops an older one that is still going.
-pub(super) fn draw_blocks(target_id: &str, texts: &[&str], html: impl Fn(std::ops::Range<usize>) -> String + 'static) {
-    thread_local! {
-        /// Each element's latest drawing: a part of an older one that is still to come is not drawn.
-        static DRAWING: RefCell<std::collections::HashMap<String, u32>> = RefCell::default();
+/// How a text drawn in blocks is laid out: the height of a line (for a block not laid out yet), how it is cut into
+/// blocks and parts, and the weight of a character's elements in a frame's layout ([`swap_turn`]).
+#[derive(Clone, Copy)]
+pub(super) struct BlockStyle {
+    pub(super) line_em: f64,
+    pub(super) cuts: views::Cuts,
+    pub(super) weight: usize,
+    /// From this many characters on, only what is near the view is drawn ([`draw_blocks`]).
+    pub(super) lazy_over: usize,
+}
+
+/// The panels' heatmaps and the difference map (style.css: `.heatmap`), drawn whole.
+pub(super) const HEATMAP_STYLE: BlockStyle =
+    BlockStyle { line_em: 1.55, cuts: views::HEATMAP_CUTS, weight: 1, lazy_over: usize::MAX };
+
+/// Characters (times their style's weight) whose drawn blocks take their places in one frame: each one swapped in is
+/// styled and laid out in the frame's rendering, and the heatmaps, the difference map and the compact view drawing
+/// at once (a block each per task) made frames of 50-80 ms of style and layout.
+const SWAP_BUDGET: usize = 2048;
+
+thread_local! {
+    /// What the blocks swapped in since the last frame weigh.
+    static SWAPPED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Waits until a block of `weight` may take its place in this frame (the first block of a frame always may).
+async fn swap_turn(weight: usize) {
+    loop {
+        let used = SWAPPED.with(|s| s.get());
+        if used == 0 || used + weight <= SWAP_BUDGET {
+            if used == 0 {
+                // The budget is the frame's: it comes back once the frame is drawn.
+                spawn_local(async {
+                    after_frame().await;
+                    SWAPPED.with(|s| s.set(0));
+                });
+            }
+            SWAPPED.with(|s| s.set(used + weight));
+            return;
+        }
+        after_frame().await;
     }
-    let drawing = DRAWING.with(|d| {
-        let mut d = d.borrow_mut();
-        let n = d.entry(target_id.to_string()).or_default();
-        *n += 1;
-        *n
-    });
-    let target: Element = by_id(target_id);
-    // A redrawing of the same text (a new scale, rank colours) keeps the blocks shown until their new drawing
-    // replaces them; another text starts from its uncoloured blocks.
-    let old = target.children();
-    let old: Vec<Element> = (0..old.length()).filter_map(|i| old.item(i)).collect();
-    // `data-drawn` once the last part is in (the tests wait for it).
-    let _ = target.remove_attribute("data-drawn");
-    // Every block now, holding its text uncoloured until its drawing replaces it, whole: a block on screen is as
-    // tall as its content, so the page does not move. Its parts are parsed into a copy outside the page, a part
-    // per task, and the copy takes the block's place once complete: the browser lays the block out once, not once
-    // per part (a 3,600-character paragraph laid out 15 times per panel took frames past 50 ms on two cores).
-    let mut parts: Vec<Part> = Vec::new();
-    let blocks = views::heatmap_blocks(texts);
-    let plains: Vec<String> = blocks.iter().map(|b| texts[b.clone()].concat()).collect();
-    let same =
-        old.len() == blocks.len() && old.iter().zip(&plains).all(|(e, p)| e.text_content().as_deref() == Some(p));
-    if !same {
-        target.set_text_content(None);
-    }
-    for (i, (block, plain)) in blocks.into_iter().zip(plains).enumerate() {
-        let shown = if same {
-            old[i].clone()
-        } else {
-            let shown = plain_block(&texts[block.clone()], &plain);
-            let _ = target.append_child(&shown);
-            shown
-        };
-        let staged = block_div(&texts[block.clone()]);
-        for start in block.clone().step_by(views::HEATMAP_CHUNK) {
-            let end = (start + views::HEATMAP_CHUNK).min(block.end);
-            let last = end == block.end;
-            parts.push(Part { staged: staged.clone(), shown: last.then(|| shown.clone()), range: start..end });
+}
+
+/// What an element's blocks hold: the same for the same characters, so a redrawing of the same text keeps them
+/// (FNV-1a over the characters and their ends: a hash of 100,000 strings the standard way took 4 ms).
+fn text_key(texts: &[&str]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for t in texts {
+        for b in t.bytes().chain([0xff]) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
     }
-    let mut parts = parts.into_iter().peekable();
-    if let Some(part) = parts.next() {
-        part.draw(&html);
+    format!("{h:x}-{}", texts.len())
+}
+
+/// Characters drawn in blocks: how many, and each one's text.
+pub(super) trait Chars: 'static {
+    fn count(&self) -> usize;
+    fn text(&self, i: usize) -> &str;
+}
+
+impl Chars for Vec<Cell> {
+    fn count(&self) -> usize {
+        self.len()
     }
-    if parts.peek().is_none() {
-        let _ = target.set_attribute("data-drawn", "true");
-        return;
+    fn text(&self, i: usize) -> &str {
+        self.get(i).map_or("", |c| c.text.as_str())
     }
-    let target_id = target_id.to_string();
+}
+
+impl Chars for Vec<(String, (u32, u32))> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn text(&self, i: usize) -> &str {
+        self.get(i).map_or("", |c| c.0.as_str())
+    }
+}
+
+/// Characters of plain blocks made per task while a drawing sets up its blocks.
+const PLAIN_PER_TASK: usize = 16 * 1024;
+
+/// Draws characters `chars` into element `target_id` in blocks ([`views::blocks`]), then a part per task
+/// ([`views::block_parts`]): `html(range)` gives a part's HTML. All of it happens in the tasks after this one;
+/// `data-drawn` goes at once and comes back when the drawing is done. A newer drawing of the same element stops an
+/// older one that is still going.
+///
+/// First every block, holding its text uncoloured until its drawing replaces it, whole: a block on screen is as
+/// tall as its content, so the page does not move (they are made about [`PLAIN_PER_TASK`] characters a task; past
+/// the first, a heatmap's box has reached its height and scrolls). A redrawing of the same text (a new scale, rank
+/// colours) keeps the blocks shown until their new drawing replaces them. Then each part is parsed into a copy of
+/// its block outside the page, and the copy takes the block's place once complete: the browser lays the block out
+/// once, not once per part (a 3,600-character paragraph laid out 15 times per panel took frames past 50 ms on two
+/// cores).
+///
+/// With `style.lazy_over` characters or more, only the blocks near what its scrolling box shows are drawn (then
+/// `data-drawn`), and the others as they come near it ([`draw_near_view`], on scroll): the compact view's hundred
+/// thousand characters, drawn whole, made half a million elements whose style, layout and garbage collection took
+/// frames past 50 ms.
+pub(super) fn draw_blocks<C: Chars>(
+    target_id: &str,
+    chars: Rc<C>,
+    style: &BlockStyle,
+    html: impl Fn(std::ops::Range<usize>) -> String + 'static,
+) {
+    let drawing = next_drawing(target_id);
+    let target: Element = by_id(target_id);
+    let _ = target.remove_attribute("data-drawn");
+    let (target_id, style) = (target_id.to_string(), *style);
     spawn_local(async move {
-        for part in parts {
-            yield_now().await;
-            if DRAWING.with(|d| d.borrow().get(&target_id).copied()) != Some(drawing) {
+        yield_now().await;
+        let latest = || is_latest_drawing(&target_id, drawing);
+        if !latest() {
+            return;
+        }
+        let texts: Vec<&str> = (0..chars.count()).map(|i| chars.text(i)).collect();
+        let blocks = views::blocks(&texts, &style.cuts);
+        let key = text_key(&texts);
+        let old = target.children();
+        let old: Vec<Element> = (0..old.length()).filter_map(|i| old.item(i)).collect();
+        let same = old.len() == blocks.len() && target.get_attribute("data-text").as_deref() == Some(key.as_str());
+        if !same {
+            target.set_text_content(None);
+            let _ = target.set_attribute("data-text", &key);
+        }
+        let mut shown: Vec<Element> = Vec::with_capacity(blocks.len());
+        let mut made = 0;
+        for (i, block) in blocks.iter().enumerate() {
+            match old.get(i) {
+                Some(e) if same => shown.push(e.clone()),
+                _ => {
+                    if made >= PLAIN_PER_TASK {
+                        yield_now().await;
+                        if !latest() {
+                            return;
+                        }
+                        made = 0;
+                    }
+                    let block_texts = texts.get(block.clone()).unwrap_or_default();
+                    let plain = plain_block(block_texts, &block_texts.concat(), &style);
+                    let _ = target.append_child(&plain);
+                    shown.push(plain);
+                    made += block.len();
+                }
+            }
+        }
+        drop(texts);
+        let lazy = chars.count() >= style.lazy_over;
+        let drawing_state = Rc::new(Drawing {
+            target_id: target_id.clone(),
+            number: drawing,
+            target,
+            chars,
+            blocks,
+            shown,
+            drawn: RefCell::new(Vec::new()),
+            style,
+            html: Box::new(html),
+            lazy,
+            running: std::cell::Cell::new(false),
+        });
+        if lazy {
+            LAZY.with(|l| l.borrow_mut().insert(target_id, drawing_state.clone()));
+        }
+        drawing_state.run().await;
+    });
+}
+
+/// A drawing whose blocks are laid out: what it draws and which of its blocks are drawn.
+struct Drawing {
+    target_id: String,
+    number: u32,
+    target: Element,
+    chars: Rc<dyn Chars>,
+    blocks: Vec<std::ops::Range<usize>>,
+    /// The blocks in the page, uncoloured or drawn.
+    shown: Vec<Element>,
+    drawn: RefCell<Vec<bool>>,
+    style: BlockStyle,
+    html: Box<dyn Fn(std::ops::Range<usize>) -> String>,
+    lazy: bool,
+    /// Drawing is under way (a scroll does not start another loop).
+    running: std::cell::Cell<bool>,
+}
+
+thread_local! {
+    /// The lazy drawings, by element: a scroll of their box draws the blocks that came near its view.
+    static LAZY: RefCell<std::collections::HashMap<String, Rc<Drawing>>> = RefCell::default();
+}
+
+impl Drawing {
+    fn latest(&self) -> bool {
+        is_latest_drawing(&self.target_id, self.number)
+    }
+
+    /// Draws the blocks still to draw (a lazy drawing: those near its box's view), then says `data-drawn`.
+    async fn run(self: Rc<Self>) {
+        if self.running.replace(true) {
+            return;
+        }
+        self.drawn.borrow_mut().resize(self.blocks.len(), false);
+        loop {
+            let next = if self.lazy { self.next_near_view() } else { self.drawn.borrow().iter().position(|d| !d) };
+            let Some(i) = next else { break };
+            if !self.draw_block(i).await {
+                self.running.set(false);
                 return;
             }
-            part.draw(&html);
         }
-        let _ = target.set_attribute("data-drawn", "true");
-    });
-}
-
-/// A part of a heatmap block still to draw: its characters, the block's copy outside the page that it goes into,
-/// and (for the block's last part) the block in the page that the copy then replaces.
-struct Part {
-    staged: Element,
-    shown: Option<Element>,
-    range: std::ops::Range<usize>,
-}
-
-impl Part {
-    fn draw(self, html: &impl Fn(std::ops::Range<usize>) -> String) {
-        let _ = self.staged.insert_adjacent_html("beforeend", &html(self.range));
-        if let Some(shown) = self.shown {
-            let _ = shown.replace_with_with_node_1(&self.staged);
+        self.running.set(false);
+        if self.latest() {
+            let _ = self.target.set_attribute("data-drawn", "true");
         }
     }
+
+    /// The first block not drawn yet that is near what the scrolling box around the drawing shows (within a view's
+    /// height above or below it).
+    fn next_near_view(&self) -> Option<usize> {
+        let scroller = self.target.parent_element()?;
+        let view = scroller.get_bounding_client_rect();
+        let margin = view.height().max(200.0);
+        let (top, bottom) = (view.top() - margin, view.bottom() + margin);
+        // The first block that ends below the top of the window: blocks are in order down the page.
+        let first = self.shown.partition_point(|b| b.get_bounding_client_rect().bottom() < top);
+        let drawn = self.drawn.borrow();
+        (first..self.shown.len())
+            .take_while(|&i| self.shown.get(i).is_some_and(|b| b.get_bounding_client_rect().top() <= bottom))
+            .find(|&i| !drawn.get(i).copied().unwrap_or(true))
+    }
+
+    /// Draws block `i`: its parts, a task each, into a copy outside the page, which then takes the block's place.
+    /// False when a newer drawing took over.
+    async fn draw_block(&self, i: usize) -> bool {
+        let (Some(block), Some(shown)) = (self.blocks.get(i).cloned(), self.shown.get(i).cloned()) else {
+            return false;
+        };
+        if let Some(d) = self.drawn.borrow_mut().get_mut(i) {
+            *d = true;
+        }
+        let texts: Vec<&str> = (0..self.chars.count()).map(|k| self.chars.text(k)).collect();
+        let staged = block_div(texts.get(block.clone()).unwrap_or_default(), &self.style);
+        let parts = views::block_parts(&texts, block.clone(), &self.style.cuts);
+        drop(texts);
+        for range in parts {
+            yield_now().await;
+            if !self.latest() {
+                return false;
+            }
+            let _ = staged.insert_adjacent_html("beforeend", &(self.html)(range));
+        }
+        swap_turn(block.len() * self.style.weight).await;
+        if !self.latest() {
+            return false;
+        }
+        let _ = shown.replace_with_with_node_1(&staged);
+        true
+    }
+}
+
+/// The lazy drawing of element `target_id` goes on with the blocks that came near its box's view (its box
+/// scrolled).
+pub(super) fn draw_near_view(target_id: &str) {
+    let Some(d) = LAZY.with(|l| l.borrow().get(target_id).cloned()) else { return };
+    if d.latest() && !d.running.get() {
+        let _ = d.target.remove_attribute("data-drawn");
+        spawn_local(d.run());
+    }
+}
+
+thread_local! {
+    /// Each element's latest drawing: a part of an older one that is still to come is not drawn.
+    static DRAWING: RefCell<std::collections::HashMap<String, u32>> = RefCell::default();
+}
+
+/// A new drawing of element `target_id`: an older one still going stops at its next part.
+pub(super) fn next_drawing(target_id: &str) -> u32 {
+    DRAWING.with(|d| {
+        let mut d = d.borrow_mut();
+        let n = d.entry(target_id.to_string()).or_default();
+        *n = n.wrapping_add(1);
+        *n
+    })
+}
+
+/// Whether `drawing` is still element `target_id`'s latest.
+pub(super) fn is_latest_drawing(target_id: &str, drawing: u32) -> bool {
+    DRAWING.with(|d| d.borrow().get(target_id).copied()) == Some(drawing)
 }
 
 /// Recolours every heatmap and the legend for a new shared scale or colouring.
 pub(super) fn rescale(state: &Shared) {
+    let t0 = now_ms(); // TEMP-TIMING
+    struct Lap(f64);
+    impl Drop for Lap {
+        fn drop(&mut self) {
+            web_sys::console::log_1(&format!("TEMP rescale: {:.1}", now_ms() - self.0).into());
+        }
+    }
+    let _lap = Lap(t0); // TEMP-TIMING
     let s = state.borrow();
     render_legend(s.scale, s.by_rank);
     for p in &s.panels {
-        if !p.cells.is_empty() {
-            render_heatmap(&p.golf.id(), &p.cells, &p.spans, s.scale, s.by_rank);
+        if let (false, Some((_, scored))) = (p.cells.is_empty(), &p.result) {
+            render_heatmap(&p.golf.id(), &p.cells, scored, s.scale, s.by_rank);
         }
     }
     drop(s);
@@ -484,7 +740,8 @@ pub(super) fn highlight(state: &Shared, i: usize, source: &str) {
             let _ = e.class_list().remove_1("hl");
         }
         let Some(cell) = panel.cells.get(i) else { continue };
-        let span = views::span_at(&panel.spans, cell.start).map(|k| &panel.spans[k]);
+        let spans = panel.spans();
+        let span = views::span_at(spans, cell.start).and_then(|k| spans.get(k));
         let text = views::hover_text(cell, span);
         if let Some(e) = cell_in(&gid, i) {
             let _ = e.class_list().add_1("hl");
@@ -501,11 +758,11 @@ pub(super) fn key_nav(state: &Shared, index: usize, e: &Event) {
     let Some(key) = e.dyn_ref::<web_sys::KeyboardEvent>().map(|k| k.key()) else { return };
     let next = {
         let s = state.borrow();
-        let p = &s.panels[index];
+        let Some(p) = s.panels.get(index) else { return };
         let at = s.highlighted.unwrap_or(0).min(p.cells.len().saturating_sub(1));
         match key.as_str() {
-            "ArrowRight" => views::next_token_cell(&p.cells, &p.spans, at, true),
-            "ArrowLeft" => views::next_token_cell(&p.cells, &p.spans, at, false),
+            "ArrowRight" => views::next_token_cell(&p.cells, p.spans(), at, true),
+            "ArrowLeft" => views::next_token_cell(&p.cells, p.spans(), at, false),
             "Home" => Some(0),
             "End" => p.cells.len().checked_sub(1),
             _ => return,
@@ -518,5 +775,12 @@ pub(super) fn key_nav(state: &Shared, index: usize, e: &Event) {
             cell.scroll_into_view_with_bool(false);
         }
         highlight(state, i, &gid);
+    }
+}
+
+impl Panel {
+    /// The spans of its last finished score (none before it has one).
+    pub(super) fn spans(&self) -> &[Span] {
+        self.result.as_ref().map_or(&[], |(_, r)| &r.spans[..])
     }
 }

@@ -54,12 +54,21 @@ pub struct Remote {
 }
 
 /// A message: `[json, ...files]`, the files' buffers transferred, not copied.
+/// A score's text goes as the first file, its bytes moved, and not inside the JSON (the worker's `read` puts it
+/// back): escaped into JSON and decoded as a string, a 4 MB text took the page's thread 30 ms.
 fn send_to(worker: &Worker, request: &Request, files: &[Vec<u8>]) -> Result<(), String> {
-    let json = serde_json::to_string(request).map_err(|e| e.to_string())?;
+    let (json, text) = match request {
+        Request::Score { run, text, options, limits } if files.is_empty() => {
+            let head = Request::Score { run: *run, text: String::new(), options: options.clone(), limits: *limits };
+            (serde_json::to_string(&head), Some(text.as_bytes()))
+        }
+        _ => (serde_json::to_string(request), None),
+    };
+    let json = json.map_err(|e| e.to_string())?;
     let parts = js_sys::Array::of1(&JsValue::from_str(&json));
     let transfer = js_sys::Array::new();
-    for f in files {
-        let bytes = js_sys::Uint8Array::from(f.as_slice());
+    for f in text.into_iter().chain(files.iter().map(Vec::as_slice)) {
+        let bytes = js_sys::Uint8Array::from(f);
         transfer.push(&bytes.buffer());
         parts.push(&bytes);
     }
@@ -96,7 +105,12 @@ fn spawn(
     let on_message = {
         let (state, settle, id, worker) = (state.clone(), settle.clone(), id.clone(), worker.clone());
         Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-            let Some(json) = e.data().as_string() else { return };
+            // A reply's JSON, as bytes (the worker's `post`).
+            let Some(json) =
+                e.data().dyn_into::<js_sys::Uint8Array>().ok().and_then(|b| String::from_utf8(b.to_vec()).ok())
+            else {
+                return web_sys::console::error_1(&"a worker's reply is not JSON bytes".into());
+            };
             let reply: Reply = match serde_json::from_str(&json) {
                 Ok(r) => r,
                 Err(e) => return web_sys::console::error_1(&format!("a bad reply from a worker: {e}").into()),
@@ -127,6 +141,11 @@ fn spawn(
                         super::on_bench(&state, &id.borrow(), result);
                     }
                 }
+                Reply::Stopped { course, steps } => {
+                    if let Some(state) = state.upgrade() {
+                        super::on_stopped(&state, &id.borrow(), course, steps);
+                    }
+                }
             }
         })
     };
@@ -136,13 +155,19 @@ fn spawn(
             e.prevent_default();
             // A worker that threw is not trusted to go on: it is stopped, and its golfer reported.
             worker.terminate();
-            let why = if e.message().is_empty() { "it crashed or ran out of memory".to_string() } else { e.message() };
-            let why = format!("its worker stopped ({why}); it starts again on the next score or race");
+            let why = crate::views::worker_stopped(&e.message());
+            // While it loads, the load fails with the reason (the caller names what was loading: a golfer, a
+            // file); nothing starts it again.
             if settle.borrow().is_some() {
                 return reject(&settle, why);
             }
+            // A load that failed first (a panic says so before it throws) has no golfer to report.
+            let id = id.borrow().clone();
+            if id.is_empty() {
+                return;
+            }
             if let Some(state) = state.upgrade() {
-                super::worker_failed(&state, &id.borrow(), &why);
+                super::worker_failed(&state, &id, &format!("{why}; it starts again on the next score or race"));
             }
         })
     };

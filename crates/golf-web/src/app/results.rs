@@ -1,16 +1,21 @@
 //! Everything below the panels: the summary table, the charts, the difference heatmap, exports and the share
 //! link. Each redraws from the panels' finished scores of the current text.
 
+use std::rc::Rc;
+
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement, HtmlSelectElement};
+
+use wasm_bindgen_futures::spawn_local;
 
 use super::dom::*;
 use super::{charts, text_hash, Shared};
 use crate::results::{self, Scored, SUMMARY_HEADER};
 
-/// The finished scores of the current text, with each panel's colour index.
-fn current(state: &Shared, text: &str) -> Vec<(usize, Scored)> {
+/// The finished scores of the current text, with each panel's colour index (shared, not copied: a long text's
+/// spans took tens of milliseconds to copy).
+fn current(state: &Shared, text: &str) -> Vec<(usize, Rc<Scored>)> {
     let hash = text_hash(text);
     state
         .borrow()
@@ -18,7 +23,7 @@ fn current(state: &Shared, text: &str) -> Vec<(usize, Scored)> {
         .iter()
         .enumerate()
         .filter(|(_, p)| super::score_ticked(&p.golf.id()))
-        .filter_map(|(i, p)| p.result.as_ref().filter(|(h, _)| *h == hash).map(|(_, s)| (i, s.clone())))
+        .filter_map(|(i, p)| p.result.as_ref().filter(|(h, _)| *h == hash).map(|(_, s)| (i, Rc::clone(s))))
         .collect()
 }
 
@@ -45,7 +50,8 @@ pub async fn render(state: &Shared) -> f64 {
     };
     render_table(&scored);
     part_done(&mut t);
-    let refs: Vec<(usize, &Scored)> = scored.iter().map(|(i, s)| (*i, s)).collect();
+    web_sys::console::log_1(&format!("TEMP results first part: {:.1}", now_ms() - t).into()); // TEMP-TIMING
+    let refs: Vec<(usize, &Scored)> = scored.iter().map(|(i, s)| (*i, &**s)).collect();
     for (id, draw) in [
         ("chart-bpb", charts::bpb_bars as fn(&str, &[(usize, &Scored)]) -> _),
         ("chart-cumulative", charts::cumulative),
@@ -58,6 +64,7 @@ pub async fn render(state: &Shared) -> f64 {
         if let Err(e) = draw(id, &refs) {
             show_error(&format!("the chart {id} could not be drawn: {e}"));
         }
+        web_sys::console::log_1(&format!("TEMP chart {id}: {:.1}", now_ms() - t).into()); // TEMP-TIMING
         part_done(&mut t);
     }
     yield_now().await;
@@ -68,7 +75,7 @@ pub async fn render(state: &Shared) -> f64 {
     longest
 }
 
-fn render_table(scored: &[(usize, Scored)]) {
+fn render_table(scored: &[(usize, Rc<Scored>)]) {
     let table: Element = by_id("summary");
     table.set_text_content(None);
     let head = el("tr", "", "");
@@ -97,7 +104,7 @@ fn render_table(scored: &[(usize, Scored)]) {
 }
 
 /// Keeps the two pickers' choices when the golfers they name are still there.
-fn fill_diff_choices(scored: &[(usize, Scored)]) {
+fn fill_diff_choices(scored: &[(usize, Rc<Scored>)]) {
     for (k, id) in ["diff-a", "diff-b"].into_iter().enumerate() {
         let select: HtmlSelectElement = by_id(id);
         let keep = Some(select.value())
@@ -125,54 +132,70 @@ fn fill_diff_choices(scored: &[(usize, Scored)]) {
     }
 }
 
-/// Where golfer A spends more bits than golfer B, character by character, on the shared text.
+/// Bytes of the text the difference map works through per task: 3-5 ms of the page's thread (three times that
+/// took 10-20 ms, and 58 with other work on the cores).
+const DIFF_SLICE_BYTES: usize = 32 * 1024;
+
+/// Where golfer A spends more bits than golfer B, character by character, on the shared text. A long text is
+/// worked through a slice per task ([`views::CharDiff`]), then drawn a part per task; `data-drawn` comes once the
+/// summary and the whole map are there.
 pub fn render_diff(state: &Shared) {
     let text = text();
     let scored = current(state, &text);
     let (a_id, b_id) = (by_id::<HtmlSelectElement>("diff-a").value(), by_id::<HtmlSelectElement>("diff-b").value());
-    let find = |id: &str| scored.iter().find(|(_, s)| s.id == id).map(|(_, s)| s);
+    let find = |id: &str| scored.iter().find(|(_, s)| s.id == id).map(|(_, s)| Rc::clone(s));
     let target: Element = by_id("diff-heatmap");
-    target.set_text_content(None);
-    let (Some(a), Some(b)) = (find(&a_id), find(&b_id)) else { return };
+    let drawing = super::panels::next_drawing("diff-heatmap");
+    let _ = target.remove_attribute("data-drawn");
+    let (Some(a), Some(b)) = (find(&a_id), find(&b_id)) else {
+        target.set_text_content(None);
+        set_text("diff-summary", "");
+        return;
+    };
     // Only the bytes both scored (a time-limited chain rule may have scored a prefix).
-    let len = (a.bytes.min(b.bytes)) as usize;
-    let mut end = len;
+    let mut end = (a.bytes.min(b.bytes) as usize).min(text.len());
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    let shared = &text[..end];
-    let pa = golf_core::per_byte_bits(&a.spans, a.bytes as usize);
-    let pb = golf_core::per_byte_bits(&b.spans, b.bytes as usize);
-    // Characters as the panels show them: grapheme clusters.
-    let graphemes: Vec<(usize, &str)> =
-        unicode_segmentation::UnicodeSegmentation::grapheme_indices(shared, true).collect();
-    let chars: Vec<(u32, u32)> = graphemes.iter().map(|&(i, g)| (i as u32, (i + g.len()) as u32)).collect();
-    let diff = results::difference(&pa, &pb, &chars);
     let scale = state.borrow().scale / 2.0;
+    let work = async move {
+        let shared = text.get(..end).unwrap_or_default();
+        let mut diff = crate::views::CharDiff::new(shared, &a.spans, &b.spans, crate::views::HEATMAP_MAX_CHARS);
+        let mut t0 = now_ms(); // TEMP-TIMING
+        while !diff.advance(DIFF_SLICE_BYTES) {
+            web_sys::console::log_1(&format!("TEMP diff slice: {:.1}", now_ms() - t0).into()); // TEMP-TIMING
+            yield_now().await;
+            if !super::panels::is_latest_drawing("diff-heatmap", drawing) {
+                return;
+            }
+            t0 = now_ms(); // TEMP-TIMING
+        }
+        let t1 = now_ms(); // TEMP-TIMING
+        draw_diff(&a, &b, diff, shared.len(), scale);
+        web_sys::console::log_1(&format!("TEMP diff last slice+draw: {:.1} {:.1}", t1 - t0, now_ms() - t1).into());
+        // TEMP-TIMING
+    };
+    // A short text is done at once (one slice: the future finishes in its first poll, in this task).
+    spawn_local(work);
+}
+
+/// The difference map and its summary line, once `diff` has gone through the `bytes` both golfers scored.
+fn draw_diff(a: &Scored, b: &Scored, diff: crate::views::CharDiff, bytes: usize, scale: f64) {
     let dark = super::charts::prefers_dark();
-    let n = graphemes.len().min(crate::views::HEATMAP_MAX_CHARS);
-    let texts: Vec<&str> = graphemes[..n].iter().map(|&(_, g)| g).collect();
-    let shown: Vec<(String, (u32, u32))> = texts.iter().map(|g| g.to_string()).zip(chars.iter().copied()).collect();
     let label = a.label.clone();
-    let more = diff.iter().filter(|&&d| d > 0.0).count();
-    let total: f64 = diff.iter().sum();
-    super::panels::draw_blocks("diff-heatmap", &texts, move |range| {
-        results::diff_html(&shown, &diff, range, scale, dark, &label)
-    });
+    let (chars, more, total) = (diff.chars, diff.more, diff.total);
+    let (shown, diffs) = (Rc::new(diff.shown), diff.diff);
     set_text(
         "diff-summary",
         &format!(
-            "{} minus {}: {total:+.0} bits over {} bytes; {} spends more on {more} of {} characters. Purple: {} \
-             spends more; orange: {} does.",
-            a.label,
-            b.label,
-            shared.len(),
-            a.label,
-            chars.len(),
-            a.label,
-            b.label
+            "{} minus {}: {total:+.0} bits over {bytes} bytes; {} spends more on {more} of {chars} characters. \
+             Purple: {} spends more; orange: {} does.",
+            a.label, b.label, a.label, a.label, b.label
         ),
     );
+    super::panels::draw_blocks("diff-heatmap", shown.clone(), &super::panels::HEATMAP_STYLE, move |range| {
+        results::diff_html(&shown, &diffs, range, scale, dark, &label)
+    });
 }
 
 /// Offers `contents` as a file download (a blob URL: nothing leaves the page).
@@ -199,7 +222,7 @@ fn save_url(name: &str, url: &str) {
 
 pub fn export_json(state: &Shared) {
     let text = text();
-    let scored: Vec<Scored> = current(state, &text).into_iter().map(|(_, s)| s).collect();
+    let scored: Vec<Scored> = current(state, &text).into_iter().map(|(_, s)| (*s).clone()).collect();
     let json = results::export_json(&text, &scored);
     match serde_json::to_string_pretty(&json) {
         Ok(pretty) => download("four-golfers-bits.json", "application/json", &pretty),
@@ -209,7 +232,7 @@ pub fn export_json(state: &Shared) {
 
 pub fn export_csv(state: &Shared) {
     let text = text();
-    let scored: Vec<Scored> = current(state, &text).into_iter().map(|(_, s)| s).collect();
+    let scored: Vec<Scored> = current(state, &text).into_iter().map(|(_, s)| (*s).clone()).collect();
     download("four-golfers-bits.csv", "text/csv", &results::export_csv(&text, &scored));
 }
 

@@ -8,7 +8,8 @@ use super::*;
 pub(super) struct Scoring {
     /// The run number its events carry (the panel's `run` when it was sent).
     run: u32,
-    text: String,
+    /// Shared by the panels that score it (a copy each of a 4 MB text was time on the page's thread).
+    text: Rc<str>,
     estimator: Option<Estimator>,
     spans: Vec<Span>,
     t0: f64,
@@ -50,6 +51,18 @@ pub(super) async fn score(state: Shared, only: Option<String>) {
         .filter(|(_, p)| only.as_ref().is_none_or(|id| *id == p.golf.id()) && score_ticked(&p.golf.id()))
         .map(|(i, p)| (i, p.golf.clone()))
         .collect();
+    if chosen.is_empty() && only.is_none() {
+        // Score said nothing when no golfer was ticked: say why nothing happens.
+        let loaded = !state.borrow().panels.is_empty();
+        show_error(if loaded {
+            "Nothing to score with: tick at least one golfer to score (the boxes above Score)."
+        } else {
+            "No golfer has loaded yet: each one scores the text as soon as it is ready."
+        });
+        return;
+    }
+    let text: Rc<str> = Rc::from(text);
+    let mut requests: Vec<(Rc<Remote>, usize, Request)> = Vec::new();
     for (index, golf) in chosen {
         let gid = golf.id();
         let panel: Element = by_id(&format!("panel-{gid}"));
@@ -59,7 +72,7 @@ pub(super) async fn score(state: Shared, only: Option<String>) {
             let _ = panel.remove_attribute(attr);
         }
         // The numbers shown are the last text's until this score finishes.
-        let _ = panel.class_list().add_1("stale");
+        set_stale(&panel, true);
         by_id::<HtmlElement>(&format!("limit-{gid}")).set_hidden(true);
         set_text(&format!("status-{gid}"), "scoring…");
         let estimator = chosen_estimator(&golf);
@@ -75,9 +88,24 @@ pub(super) async fn score(state: Shared, only: Option<String>) {
             p.scoring = Some(scoring);
             p.run
         };
-        golf.send(&Request::Score { run, text: text.clone(), options, limits });
+        requests.push((golf, index, Request::Score { run, text: text.to_string(), options, limits }));
+    }
+    // The panels say at once that they score; a long text goes to the workers in the next task (reading it from
+    // the box and handing it over together took the page's thread 30 ms for 4 MB), unless cancelled meanwhile.
+    if text.len() > SEND_LATER_BYTES {
+        yield_now().await;
+    }
+    for (golf, index, request) in requests {
+        let Request::Score { run, .. } = &request else { continue };
+        let current = state.borrow().panels.get(index).and_then(|p| p.scoring.as_ref()).is_some_and(|s| s.run == *run);
+        if current {
+            golf.send(&request);
+        }
     }
 }
+
+/// Texts longer than this go to the workers a task after Score marks the panels.
+const SEND_LATER_BYTES: usize = 256 * 1024;
 
 /// A score's event from golfer `id`'s worker.
 pub(super) fn on_score_event(state: &Shared, id: &str, run: u32, event: GolfEvent) {
@@ -139,15 +167,40 @@ pub(super) fn finish_panel(
     ms: f64,
     cut: Option<String>,
 ) {
-    let g = state.borrow().panels[index].golf.clone();
+    let Some(g) = state.borrow().panels.get(index).map(|p| p.golf.clone()) else { return };
     let gid = g.id();
     let t0 = now_ms();
-    let scored = &text[..(summary.bytes as usize).min(text.len())];
+    // What it scored: the text, or the prefix a time limit cut it to (at a character's end).
+    let mut end = (summary.bytes as usize).min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let scored = text.get(..end).unwrap_or_default();
     let golf_bpb = summary.report.as_ref().filter(|r| r.golf_count).map(|r| r.golf_bpb);
     let tokens = summary.report.as_ref().map(|r| r.tokens);
-    let cells = views::cells(scored, &per_byte_bits(&spans, scored.len()));
+    // Only the characters the heatmap shows: a 4 MB text's millions of cells held the page for most of a second.
+    let (cells, more) = views::shown_cells(scored, &spans, views::HEATMAP_MAX_CHARS);
+    let cells = Rc::new(cells);
+    let shown_bytes = cells.last().map_or(0, |c| c.end as usize);
+    // Only the diffusion golfer's chain rules reveal tokens in an order (a look at a million spans took 9 ms).
+    let replayable = g.diffusion && spans.iter().any(|s| s.token.as_ref().is_some_and(|t| t.revealed.is_some()));
+    let hash = text_hash(text);
+    let info = g.info();
+    // The spans move into the result (kept once: the panel's views read them there), not copied.
+    let result = Rc::new(crate::results::Scored {
+        id: info.id,
+        label: info.label,
+        spans,
+        bits: summary.bits,
+        bytes: summary.bytes,
+        text_bytes: text.len() as u64,
+        tokens,
+        ms,
+        model_bytes: info.model_bytes,
+    });
     let (scale, by_rank) = (state.borrow().scale, state.borrow().by_rank);
-    render_heatmap(&gid, &cells, &spans, scale, by_rank);
+    render_heatmap(&gid, &cells, &result, scale, by_rank);
+    show_truncation(&gid, views::truncation_note(more, shown_bytes, scored.len()));
     set_text(&format!("hover-{gid}"), "Hover a character to see its bits.");
     set_text(&format!("bpb-{gid}"), &format!("{:.4}", summary.bpb));
     set_attr(&format!("bpb-{gid}"), "data-bpb", &summary.bpb.to_string());
@@ -164,28 +217,13 @@ pub(super) fn finish_panel(
     limit.set_hidden(cut.is_none());
     limit.set_text_content(cut.as_deref());
     set_attr(&format!("panel-{gid}"), "data-scored", "true");
-    let _ = by_id::<Element>(&format!("panel-{gid}")).class_list().remove_1("stale");
-    let order = views::reveal_order(&spans);
+    set_stale(&by_id::<Element>(&format!("panel-{gid}")), false);
     if let Ok(Some(button)) = document().query_selector(&format!("#replay-{gid}")) {
-        let _ = button.toggle_attribute_with_force("disabled", order.is_empty());
+        let _ = button.toggle_attribute_with_force("disabled", !replayable);
     }
-    let hash = text_hash(text);
-    let info = g.info();
-    let scored_result = crate::results::Scored {
-        id: info.id,
-        label: info.label,
-        spans: spans.clone(),
-        bits: summary.bits,
-        bytes: summary.bytes,
-        text_bytes: text.len() as u64,
-        tokens,
-        ms,
-        model_bytes: info.model_bytes,
-    };
     let mut s = state.borrow_mut();
-    let panel = &mut s.panels[index];
-    panel.result = Some((hash, scored_result));
-    panel.spans = spans;
+    let Some(panel) = s.panels.get_mut(index) else { return };
+    panel.result = Some((hash, result));
     panel.cells = cells;
     panel.scored = cut.is_none().then_some((hash, summary.bpb));
     if let Some(estimator) = estimator {
@@ -200,7 +238,7 @@ pub(super) fn finish_panel(
     drop(s);
     compact::render(state);
     render_estimates(state);
-    // How long drawing the panel took: the page's responsiveness budget.
+    // How long this task took (the heatmap is drawn in the tasks after it): the page's responsiveness budget.
     set_attr(&format!("panel-{gid}"), "data-render-ms", &format!("{:.0}", now_ms() - t0));
     schedule_results(state);
 }
@@ -250,11 +288,12 @@ pub(super) fn render_estimates(state: &Shared) {
 pub(super) async fn replay_unmasking(state: Shared, index: usize) {
     let (gid, ticket, order, ranges, total) = {
         let mut s = state.borrow_mut();
-        let p = &mut s.panels[index];
+        let Some(p) = s.panels.get_mut(index) else { return };
         p.run += 1;
-        let order = views::reveal_order(&p.spans);
+        let spans = p.spans();
+        let order = views::reveal_order(spans);
         let ranges: Vec<std::ops::Range<usize>> =
-            order.iter().map(|&i| views::cells_of(&p.cells, &p.spans[i])).collect();
+            order.iter().filter_map(|&i| Some(views::cells_of(&p.cells, spans.get(i)?))).collect();
         (p.golf.id(), p.run, order, ranges, p.cells.len().min(views::HEATMAP_MAX_CHARS))
     };
     if order.is_empty() {

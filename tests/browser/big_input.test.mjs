@@ -1,0 +1,300 @@
+// Bad and big inputs on the page (headless Chromium; gzip, and the AR golfer where a neural one is needed):
+// - the largest text the page accepts (4 MiB, built here from samples/ in a random order, so that gzip finds few
+//   repeats and charges over a million symbols): scoring it with gzip, its table, charts and difference map, the
+//   compact view, typing in the text box, a new colour scale: no main-thread task over 50 ms (the page's rule,
+//   read with its own long-task observer);
+// - Score with no golfer ticked says so, and scores nothing;
+// - a golfer unticked and ticked again right after Score (while its score is under way) is scored, not left
+//   "cancelled";
+// - crafted bad artifacts (the probe's 255-byte zip whose headers claim 4 GB, bytes that are no container, a
+//   damaged zlib stream) are refused as "FILE was not imported: REASON", with no remedy that does not apply;
+// - no request leaves 127.0.0.1; no console error.
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { check, samplesDir, session } from './harness.mjs';
+
+/// The page's limit on a text (crates/golf-web/src/share.rs MAX_TEXT_BYTES).
+const MAX_TEXT_BYTES = 4 << 20;
+/// The longest text the text box edits, in UTF-16 units (crates/golf-web/src/app/picker.rs EDIT_MAX_UNITS).
+const EDIT_MAX_UNITS = 256 * 1024;
+/// The page's rule: no main-thread task longer than a frame's budget.
+const LIMIT_MS = 50;
+
+/// The samples' words in a seeded random order, lines of 10 to 40 words, cut to `bytes` at a character's end.
+function bigText(bytes) {
+  const words = readdirSync(samplesDir).filter((f) => f.endsWith('.txt'))
+    .flatMap((f) => readFileSync(path.join(samplesDir, f), 'utf8').split(/\s+/)).filter((w) => w.length > 0);
+  let seed = 0x2545f491;
+  const next = () => {
+    seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5;
+    return (seed >>> 0) / 2 ** 32;
+  };
+  const parts = [];
+  let size = 0;
+  while (size < bytes + 64) {
+    const n = 10 + Math.floor(next() * 30);
+    const line = Array.from({ length: n }, () => words[Math.floor(next() * words.length)]).join(' ') + '\n';
+    parts.push(line);
+    size += Buffer.byteLength(line);
+  }
+  const buf = Buffer.from(parts.join('')).subarray(0, bytes);
+  // Cut back to a character's end: a UTF-8 continuation byte (10xxxxxx) does not begin one.
+  let end = buf.length;
+  while (end > 0 && (buf[end] & 0xc0) === 0x80) end -= 1;
+  return buf.subarray(0, end).toString('utf8');
+}
+
+/// A zip of one stored entry `name` holding `data`, whose headers claim `claimed` bytes (a stranger's file).
+function zipClaiming(name, data, claimed) {
+  const n = Buffer.from(name);
+  const local = Buffer.alloc(30);
+  local.writeUInt32LE(0x04034b50, 0);
+  local.writeUInt16LE(20, 4);
+  local.writeUInt32LE(claimed, 18);
+  local.writeUInt32LE(claimed, 22);
+  local.writeUInt16LE(n.length, 26);
+  const central = Buffer.alloc(46);
+  central.writeUInt32LE(0x02014b50, 0);
+  central.writeUInt16LE(20, 4);
+  central.writeUInt16LE(20, 6);
+  central.writeUInt32LE(claimed, 20);
+  central.writeUInt32LE(claimed, 24);
+  central.writeUInt16LE(n.length, 28);
+  const body = Buffer.concat([local, n, data]);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(1, 8);
+  end.writeUInt16LE(1, 10);
+  end.writeUInt32LE(central.length + n.length, 12);
+  end.writeUInt32LE(body.length, 16);
+  return Buffer.concat([body, central, n, end]);
+}
+
+/// Records every long task of the page from its first script on; `takeLongTasks()` also takes those whose
+/// entries have not reached the observer's callback yet.
+async function recordLongTasks(page) {
+  await page.addInitScript(() => {
+    window.longTasks = [];
+    const observer = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) window.longTasks.push({ start: e.startTime, ms: e.duration });
+    });
+    observer.observe({ type: 'longtask', buffered: true });
+    window.takeLongTasks = () => {
+      for (const e of observer.takeRecords()) window.longTasks.push({ start: e.startTime, ms: e.duration });
+      return window.longTasks;
+    };
+  });
+}
+
+/// The page's clock once the frame after the current one is drawn (every task before it is over).
+const afterFrames = (page) =>
+  page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(() => r(performance.now()))))));
+
+async function open(page, url) {
+  await page.goto(url);
+  await page.waitForSelector('#app[data-ready="true"]', { state: 'attached', timeout: 120_000 });
+}
+
+await session('big input (browser)', async ({ browser, url, watch }) => {
+  // 1. Ticking: Score with nothing ticked; a golfer unticked and ticked again while it scores.
+  {
+    const page = watch(await browser.newPage({ viewport: { width: 1200, height: 1000 } }));
+    await open(page, `${url}?golfers=ar`);
+    for (const id of ['gzip', 'ar']) {
+      await page.waitForSelector(`#panel-${id}[data-scored="true"]`, { state: 'attached', timeout: 300_000 });
+    }
+    await page.$$eval('#score-golfers input:checked', (inputs) => inputs.forEach((i) => i.click()));
+    await page.click('#score');
+    const said = await page.waitForFunction(() => {
+      const e = document.querySelector('#error');
+      return !e.hidden && e.textContent;
+    }, null, { timeout: 10_000 }).then((h) => h.jsonValue(), () => '');
+    const untouched = await page.$$eval('.panel', (ps) => ps.every((p) => p.dataset.scored === 'true'));
+    check(/tick at least one golfer/i.test(said) && untouched, `Score with nothing ticked says so: "${said}"; no panel was touched: ${untouched}`);
+    await page.$$eval('#score-golfers input:not(:checked)', (inputs) => inputs.forEach((i) => i.click()));
+
+    // Score, and in the same task as the score's start (so before the worker can answer), untick and tick AR.
+    const statusThen = await page.evaluate(() => new Promise((resolve) => {
+      const panel = document.querySelector('#panel-ar');
+      const box = document.querySelector('#score-ar');
+      const observer = new MutationObserver(() => {
+        if (panel.hasAttribute('data-scored')) return;
+        observer.disconnect();
+        box.click();
+        const status = document.querySelector('#status-ar').textContent;
+        box.click();
+        resolve(status);
+      });
+      observer.observe(panel, { attributes: true, attributeFilter: ['data-scored'] });
+      document.querySelector('#score').click();
+    }));
+    const rescored = await page.waitForSelector('#panel-ar[data-scored="true"]', { state: 'attached', timeout: 120_000 })
+      .then(() => true, () => false);
+    const status = await page.textContent('#status-ar');
+    check(statusThen === 'cancelled' && rescored && /bits for \d+ bytes/.test(status),
+      `AR unticked mid-score ("${statusThen}") and ticked again is scored: ${rescored} ("${status}")`);
+
+    // 2. Crafted bad artifacts: each is refused, naming the file and the reason.
+    const junk = Buffer.alloc(300);
+    for (let i = 0; i < junk.length; i += 1) junk[i] = (i * 73 + 11) & 0xff;
+    const artifacts = [
+      // The probe's: a stored archive/data.pkl whose headers claim 0xFFFFFFFE bytes.
+      ['claims-4gb.ptz', zipClaiming('archive/data.pkl', Buffer.from('\x80\x02}q\x00.'), 0xfffffffe)],
+      ['noise.ptz', junk],
+      ['cut-zlib.ptz', Buffer.concat([Buffer.from([0x78, 0x9c]), junk.subarray(0, 40)])],
+    ];
+    for (const [name, buffer] of artifacts) {
+      await page.evaluate(() => {
+        document.querySelector('#import-status').removeAttribute('data-state');
+        document.querySelector('#error').hidden = true;
+      });
+      await page.setInputFiles('#import-file', { name, mimeType: 'application/octet-stream', buffer });
+      const state = await page.waitForSelector('#import-status[data-state="refused"], #import-status[data-state="done"]',
+        { state: 'attached', timeout: 60_000 }).then((e) => e.getAttribute('data-state'), () => 'none');
+      const error = await page.textContent('#error');
+      const prefix = `${name} was not imported: `;
+      const reason = error.startsWith(prefix) ? error.slice(prefix.length) : '';
+      check(state === 'refused' && reason.length > 10 && !/starts again|unreachable/i.test(error),
+        `${name} (${buffer.length} bytes) is refused by name and reason: "${error}"`);
+    }
+    check((await page.$$('#panels > .panel[data-local]')).length === 0, 'no panel was added for them');
+    await page.close();
+  }
+
+  // 3. The largest text the page accepts, with gzip: no main-thread task over 50 ms.
+  {
+    const page = watch(await browser.newPage({ viewport: { width: 1200, height: 1000 } }));
+    await recordLongTasks(page);
+    await open(page, `${url}?golfers=none`);
+    await page.waitForSelector('#panel-gzip[data-scored="true"]', { state: 'attached', timeout: 120_000 });
+    const text = bigText(MAX_TEXT_BYTES);
+    // The text goes in as a paste would (the browser's own work on a 4 MB textarea is not the page's).
+    await page.$eval('#text', (e, t) => {
+      e.value = t;
+      e.dispatchEvent(new Event('input', { bubbles: true }));
+    }, text);
+    await afterFrames(page);
+    const phases = [];
+    const phase = async (name, body) => {
+      const t0 = await afterFrames(page);
+      await body();
+      const t1 = await afterFrames(page);
+      const tasks = await page.evaluate(([a, b]) => window.takeLongTasks().filter((t) => t.start >= a && t.start <= b), [t0, t1]);
+      const longest = Math.max(0, ...tasks.map((t) => t.ms));
+      phases.push({ name, longest, count: tasks.length });
+      console.log(`     ${name}: ${((t1 - t0) / 1e3).toFixed(1)} s, ${tasks.length} tasks over ${LIMIT_MS} ms${tasks.length ? ` (${tasks.map((t) => t.ms.toFixed(0)).join(', ')} ms)` : ''}`);
+    };
+
+    await phase('gzip scores 4 MiB; its heatmap, table, charts and difference map', async () => {
+      await page.evaluate(() => {
+        for (const id of ['panel-gzip', 'heatmap-gzip', 'results', 'diff-heatmap']) {
+          for (const a of ['data-scored', 'data-drawn', 'data-render-ms']) document.getElementById(id).removeAttribute(a);
+        }
+      });
+      await page.click('#score');
+      await page.waitForSelector('#panel-gzip[data-scored="true"]', { state: 'attached', timeout: 300_000 });
+      for (const sel of ['#heatmap-gzip[data-drawn="true"]', '#results[data-render-ms]', '#diff-heatmap[data-drawn="true"]']) {
+        await page.waitForSelector(sel, { state: 'attached', timeout: 300_000 });
+      }
+    });
+    const status = await page.textContent('#status-gzip');
+    const bytes = Buffer.byteLength(text);
+    check(status.includes(`for ${bytes} bytes`), `gzip scored all ${bytes} bytes: ${status}`);
+    const cut = await page.textContent('#note-gzip');
+    check(/Showing the first 100000 characters/.test(cut), `the heatmap says it shows the first characters: ${cut}`);
+    const summary = await page.textContent('#diff-summary');
+    // Characters as the page counts them (grapheme clusters), a line at a time (Intl.Segmenter over 4 MB at once
+    // takes minutes); the text has no CRLF, so no cluster spans a line break.
+    const segmenter = new Intl.Segmenter('en', { granularity: 'grapheme' });
+    let chars = 0;
+    for (const line of text.split('\n')) chars += 1 + [...segmenter.segment(line)].length;
+    chars -= 1;
+    check(summary.includes(`over ${bytes} bytes`) && summary.includes(`of ${chars} characters`),
+      `the difference covers the whole text (${chars} characters): ${summary}`);
+
+    await phase('the compact view is ticked', async () => {
+      await page.check('#view-compact');
+      await page.waitForSelector('#compact-text[data-drawn="true"]', { state: 'attached', timeout: 300_000 });
+    });
+    // The compact view of a long text draws what is near its view, and the rest as it is scrolled to (counted in
+    // the page: a handle to each of 100,000 elements would burden its garbage collector).
+    const compactCells = () => page.evaluate(() => {
+      const cells = document.querySelectorAll('#compact .cc');
+      return { n: cells.length, last: cells.length ? Number(cells[cells.length - 1].dataset.i) : -1 };
+    });
+    const first = await compactCells();
+    check(first.n > 500 && first.n < 40_000 && (await page.$('#compact .cc[data-i="0"]')) !== null,
+      `the compact view draws the characters near its view (${first.n})`);
+    await phase('the compact view is scrolled to its middle', async () => {
+      await page.evaluate(() => document.getElementById('compact-text').removeAttribute('data-drawn'));
+      await page.$eval('#compact', (c) => { c.scrollTop = c.scrollHeight / 2; });
+      await page.waitForSelector('#compact-text[data-drawn="true"]', { state: 'attached', timeout: 120_000 });
+    });
+    const middle = await page.evaluate(() => {
+      const box = document.getElementById('compact').getBoundingClientRect();
+      const at = document.elementFromPoint(box.left + 40, box.top + box.height / 2)?.closest('.cc');
+      return at ? Number(at.dataset.i) : -1;
+    });
+    check(middle > 30_000, `scrolled to its middle, the compact view shows its characters there (character ${middle})`);
+
+    // Chromium's text box takes 80-260 ms a key on a text this long: the page shows its start, read-only, in the
+    // box's place; keys and clicks there cost nothing.
+    const preview = await page.isVisible('#text-preview') && !(await page.isVisible('#text'));
+    const note = await page.textContent('#text-note');
+    check(preview && /4\.\d MB/.test(note), `a 4 MiB text is shown by its start, read-only, and the page says why: ${note.trim().slice(0, 160)}`);
+    await phase('keys and clicks in the text box', async () => {
+      await page.click('#text-preview');
+      await page.keyboard.press('Control+Home');
+      await page.keyboard.type('Four', { delay: 30 });
+      await page.keyboard.press('Control+End');
+      await page.keyboard.type(' golfers', { delay: 30 });
+    });
+    check((await page.inputValue('#text')) === text, 'the text to score is unchanged');
+
+    await phase('the colour scale changes (heatmap, compact view and difference map redrawn)', async () => {
+      await page.evaluate(() => {
+        for (const id of ['heatmap-gzip', 'compact-text', 'diff-heatmap']) document.getElementById(id).removeAttribute('data-drawn');
+      });
+      await page.$eval('#scale', (e) => { e.value = '6'; e.dispatchEvent(new Event('input')); });
+      for (const id of ['heatmap-gzip', 'compact-text']) {
+        await page.waitForSelector(`#${id}[data-drawn="true"]`, { state: 'attached', timeout: 300_000 });
+      }
+    });
+
+    await phase('Score again with the compact view shown', async () => {
+      await page.evaluate(() => {
+        for (const id of ['heatmap-gzip', 'compact-text', 'diff-heatmap']) document.getElementById(id).removeAttribute('data-drawn');
+        document.getElementById('panel-gzip').removeAttribute('data-scored');
+      });
+      await page.click('#score');
+      await page.waitForSelector('#panel-gzip[data-scored="true"]', { state: 'attached', timeout: 300_000 });
+      for (const sel of ['#heatmap-gzip[data-drawn="true"]', '#compact-text[data-drawn="true"]', '#diff-heatmap[data-drawn="true"]']) {
+        await page.waitForSelector(sel, { state: 'attached', timeout: 300_000 });
+      }
+    });
+
+    // The longest text the box edits, chosen as a file: typing there, at its start and its end.
+    const editable = text.slice(0, EDIT_MAX_UNITS);
+    await page.evaluate(() => document.getElementById('panel-gzip').removeAttribute('data-scored'));
+    await page.setInputFiles('#file', { name: 'half.txt', mimeType: 'text/plain', buffer: Buffer.from(editable) });
+    await page.waitForSelector('#text:not([hidden])', { state: 'attached', timeout: 60_000 });
+    await page.waitForSelector('#panel-gzip[data-scored="true"]', { state: 'attached', timeout: 300_000 });
+    await afterFrames(page);
+    check(await page.isVisible('#text') && !(await page.isVisible('#text-preview')), `a text of ${EDIT_MAX_UNITS} characters is in the box, to edit`);
+    await phase(`typing in the text box (${EDIT_MAX_UNITS} characters)`, async () => {
+      await page.click('#text');
+      await page.keyboard.press('Control+Home');
+      await page.keyboard.type('Four', { delay: 30 });
+      await page.keyboard.press('Control+End');
+      await page.keyboard.type(' golfers', { delay: 30 });
+    });
+    const typed = await page.inputValue('#text');
+    check(typed.startsWith('Four') && typed.endsWith(' golfers') && typed.length === editable.length + 12, 'what was typed is in the box');
+    check(await page.$eval('#panel-gzip', (p) => p.classList.contains('stale')), 'the edited text dims the old result');
+
+    for (const p of phases) {
+      check(p.longest <= LIMIT_MS, `${p.name}: no main-thread task over ${LIMIT_MS} ms (${p.count ? `${p.count} over it, the longest ${p.longest.toFixed(0)} ms` : 'none over it'})`);
+    }
+    await page.close();
+  }
+});
