@@ -227,7 +227,10 @@ await session('big input (browser)', async ({ browser, url, watch }) => {
       `the compact view draws the characters near its view (${first.n})`);
     await phase('the compact view is scrolled to its middle', async () => {
       await page.evaluate(() => document.getElementById('compact-text').removeAttribute('data-drawn'));
-      await page.$eval('#compact', (c) => { c.scrollTop = c.scrollHeight / 2; });
+      await page.$eval('#compact', (c) => {
+        c.scrollIntoView({ block: 'start' });
+        c.scrollTop = c.scrollHeight / 2;
+      });
       await page.waitForSelector('#compact-text[data-drawn="true"]', { state: 'attached', timeout: 120_000 });
     });
     const middle = await page.evaluate(() => {
