@@ -236,3 +236,22 @@ def test_corrupted_or_missing_model_file_says_which_and_how_to_rebuild(tmp_path)
     assert r.returncode != 0
     err = r.stderr.decode()
     assert "model.onnx" in err and "sha256" in err and "python scripts/smollm2/build.py" in err, err
+
+
+def test_a_byte_the_vocabulary_lacks_is_refused_by_name(tmp_path):
+    """SmolLM2's vocabulary has no token for 21 bytes, among them the control character 0x04. The library would
+    drop it and the bits would be a shorter text's; the golfer refuses the text, naming the byte and where it is,
+    and still scores the same text without it."""
+    path = tmp_path / "ctrl.txt"
+    path.write_bytes(b"end of transmission\x04 here")
+    r = golf("score", "--golfer", "smollm2", "--json", str(path))
+    assert r.returncode != 0
+    err = r.stderr.decode()
+    assert "no token for the byte 0x04" in err and "at byte 19 of the text" in err, err
+    assert "panicked" not in err
+    r = golf("generate", "--golfer", "smollm2", "--max-tokens", "4", "--prompt", "a\x04b")
+    assert r.returncode != 0 and "no token for the byte 0x04" in r.stderr.decode(), r.stderr.decode()
+    path.write_bytes(b"end of transmission here")
+    r = golf("score", "--golfer", "smollm2", "--json", str(path))
+    assert r.returncode == 0, r.stderr.decode()
+    assert json.loads(r.stdout)["bytes"] == 24

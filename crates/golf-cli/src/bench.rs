@@ -162,7 +162,7 @@ pub fn ar_generation(golfer: &golf_onnx::ArGolfer, tokens: usize) -> Result<()> 
 
     let t = Instant::now();
     let mut ids = vec![golfer.manifest.bos_id];
-    ids.extend(golfer.tokenizer.encode_ids(prompt));
+    ids.extend(golfer.tokenizer.encode_ids(prompt)?);
     let mut full = Vec::new();
     for _ in 0..tokens {
         let window = &ids[ids.len().saturating_sub(golfer.window().size)..];

@@ -579,12 +579,13 @@ fn tokenize(model: &PathBuf, json_array: bool, file: Option<&PathBuf>) -> Result
             if i > 0 {
                 out.write_all(b",")?;
             }
-            write_tokens(&mut out, &tok.encode(text))?;
+            let tokens = tok.encode(text).with_context(|| format!("text {i} of the array"))?;
+            write_tokens(&mut out, &tokens)?;
         }
         out.write_all(b"]")?;
     } else {
         let text = String::from_utf8(input).map_err(|e| GolfError::NotUtf8 { offset: e.utf8_error().valid_up_to() })?;
-        write_tokens(&mut out, &tok.encode(&text))?;
+        write_tokens(&mut out, &tok.encode(&text)?)?;
     }
     out.write_all(b"\n")?;
     out.flush()?;

@@ -153,6 +153,9 @@ pub enum GolfError {
     NoChat { golfer: String },
     #[error("{0}")]
     BadSetting(String),
+    /// The golfer's tokenizer has no token for a byte of the text (a byte-level vocabulary without every byte).
+    #[error("{0}")]
+    Unspellable(String),
     /// The model itself failed (ONNX Runtime, a graph's output, a compressor's attribution); its cause is kept.
     #[error(transparent)]
     Model(ModelError),

@@ -280,12 +280,12 @@ impl ArGolfer {
         let mut ids = Vec::new();
         for (role, content) in [("system", chat.system.as_str()), ("user", prompt)] {
             ids.push(chat.im_start);
-            ids.extend(self.tokenizer.encode_ids(&format!("{role}\n{content}")));
+            ids.extend(crate::tokens::encode_ids(&self.tokenizer, &format!("{role}\n{content}"))?);
             ids.push(chat.im_end);
-            ids.extend(self.tokenizer.encode_ids("\n"));
+            ids.extend(crate::tokens::encode_ids(&self.tokenizer, "\n")?);
         }
         ids.push(chat.im_start);
-        ids.extend(self.tokenizer.encode_ids("assistant\n"));
+        ids.extend(crate::tokens::encode_ids(&self.tokenizer, "assistant\n")?);
         Ok(ids)
     }
 
@@ -387,7 +387,7 @@ impl Golfer for ArGolfer {
             self.chat_prompt(prompt)?
         } else {
             let mut ids = vec![self.manifest.bos_id];
-            ids.extend(self.tokenizer.encode_ids(prompt));
+            ids.extend(crate::tokens::encode_ids(&self.tokenizer, prompt)?);
             ids
         };
         let keep = self.window.size / 2;

@@ -455,7 +455,7 @@ impl Golfer for MdlmGolfer {
         let t = self.window_len();
         let slots = settings.max_steps.clamp(1, t / 2);
         let mut canvas = vec![self.manifest.bos_id];
-        canvas.extend(self.tokenizer.encode_ids(prompt));
+        canvas.extend(crate::tokens::encode_ids(&self.tokenizer, prompt)?);
         // Keep the end of a long prompt: the canvas is one window.
         if canvas.len() + slots > t {
             canvas.drain(1..canvas.len() + slots - t + 1);

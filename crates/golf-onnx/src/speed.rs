@@ -36,7 +36,7 @@ impl Speed {
 
 /// `text` must hold at least `PREFILL` tokens; `now` is a clock in seconds.
 pub async fn measure(golfer: &ArGolfer, text: &str, runs: usize, now: impl Fn() -> f64) -> Result<Speed, GolfError> {
-    let tokens = golfer.tokenizer.encode(text);
+    let tokens = crate::tokens::encode(&golfer.tokenizer, text)?;
     if tokens.len() < PREFILL {
         return Err(GolfError::Model(golf_core::ModelError::msg(format!(
             "the benchmark text has {} tokens, fewer than {PREFILL}",
@@ -137,7 +137,7 @@ pub async fn measure_mdlm(
     now: impl Fn() -> f64,
 ) -> Result<MdlmSpeed, GolfError> {
     let window = golfer.window_tokens();
-    let tokens = golfer.tokenizer.encode(text);
+    let tokens = crate::tokens::encode(&golfer.tokenizer, text)?;
     if tokens.len() < window {
         return Err(GolfError::Model(golf_core::ModelError::msg(format!(
             "the benchmark text has {} tokens, fewer than {window}",

@@ -91,6 +91,16 @@ impl Predictions {
     }
 }
 
+/// The text's tokens, or why this golfer cannot spell it.
+pub(crate) fn encode(tok: &TextTokenizer, text: &str) -> Result<Vec<Token>, GolfError> {
+    tok.encode(text).map_err(|e| GolfError::Unspellable(e.to_string()))
+}
+
+/// The text's ids, or why this golfer cannot spell it.
+pub(crate) fn encode_ids(tok: &TextTokenizer, text: &str) -> Result<Vec<u32>, GolfError> {
+    tok.encode_ids(text).map_err(|e| GolfError::Unspellable(e.to_string()))
+}
+
 /// A text to score: checked, tokenized, and its stream (the start-of-document token, then the tokens' ids).
 pub(crate) fn prepare(
     tok: &TextTokenizer,
@@ -101,7 +111,7 @@ pub(crate) fn prepare(
         return Err(GolfError::EmptyInput);
     }
     let text = std::str::from_utf8(text).map_err(|e| GolfError::NotUtf8 { offset: e.valid_up_to() })?.to_string();
-    let tokens = tok.encode(&text);
+    let tokens = encode(tok, &text)?;
     let mut stream = vec![bos_id];
     stream.extend(tokens.iter().map(|t| t.id));
     Ok((text, tokens, stream))

@@ -6,6 +6,10 @@
 //! inside a multi-byte character; callers that need character boundaries merge such tokens).
 //! The file has no added tokens, so `<|im_start|>` written in a text is tokenized as plain text; control tokens
 //! are only ever inserted by id.
+//!
+//! A vocabulary need not hold all 256 bytes: SmolLM2's lacks 21 (ten that UTF-8 never uses, eleven control
+//! characters such as 0x04). The library would drop such a byte without a word; a text that holds one is refused
+//! instead, naming the byte, since its bits would be a number for a shorter text.
 
 use std::collections::HashMap;
 
@@ -16,8 +20,8 @@ pub struct ByteBpe {
     /// Each id's bytes (its vocabulary string through the byte-level alphabet); control tokens' text as written.
     bytes: Vec<Vec<u8>>,
     ids: HashMap<String, u32>,
-    /// The token of each single byte: every text can be spelled with these.
-    byte_ids: [u32; 256],
+    /// The token of each single byte, where the vocabulary has one: a text of these bytes can always be spelled.
+    byte_ids: [Option<u32>; 256],
 }
 
 /// GPT-2's alphabet: printable bytes stand for themselves, the others are shifted to U+0100 and up.
@@ -73,24 +77,25 @@ impl ByteBpe {
                     .unwrap_or_else(|| tok.as_bytes().to_vec());
             }
         }
-        // As SentencePiece needs byte fallback, a byte-level BPE needs a token for every byte: without one,
-        // some texts could not be spelled (the library drops what it cannot spell).
-        let mut byte_ids = [u32::MAX; 256];
+        let mut byte_ids = [None; 256];
         for (c, &b) in &alphabet {
             if let Some(&id) = vocab.get(c.encode_utf8(&mut [0; 4])) {
-                byte_ids[b as usize] = id;
+                byte_ids[b as usize] = Some(id);
             }
         }
-        if let Some(b) = byte_ids.iter().position(|&id| id == u32::MAX) {
+        // Text as people write it must be spellable: printable ASCII, tab, newline and carriage return. Other
+        // missing bytes only refuse the texts that hold them (see the module comment).
+        if let Some(b) = (b' '..=b'~').chain([b'\t', b'\n', b'\r']).find(|&b| byte_ids[b as usize].is_none()) {
             return Err(bad(format!(
-                "its vocabulary has no token for the byte 0x{b:02X}, so some texts could not be spelled"
+                "its vocabulary has no token for the byte 0x{b:02X} ({:?}), so plain text could not be spelled",
+                char::from(b)
             )));
         }
         let t = ByteBpe { inner, bytes, ids: vocab, byte_ids };
         // The golfer's contract: the tokens spell the text exactly. A normalizer, a pre-tokenizer that drops
         // whitespace, or a post-processor that adds text would break it; refuse them here, not mid-score.
-        for probe in PROBES {
-            if t.encode_exact(probe).is_none() {
+        for probe in PROBES.iter().filter(|p| t.unspellable(p).is_none()) {
+            if !t.library_spells(probe) {
                 return Err(bad(format!(
                     "its tokens do not spell {probe:?} exactly (a normalizer, or a pre-tokenizer or post-processor \
                      that drops or adds text); a byte-level BPE golfer needs one whose tokens spell any text as given"
@@ -113,8 +118,13 @@ impl ByteBpe {
         self.bytes.get(id as usize).map_or(&[], |b| b.as_slice())
     }
 
+    /// The first byte of `text` the vocabulary has no token for, and its offset.
+    pub fn unspellable(&self, text: &str) -> Option<(u8, usize)> {
+        text.bytes().enumerate().find(|&(_, b)| self.byte_ids[b as usize].is_none()).map(|(at, b)| (b, at))
+    }
+
     /// The library's ids for `text`, if their bytes are exactly `text`'s.
-    fn encode_exact(&self, text: &str) -> Option<Vec<u32>> {
+    fn library_ids(&self, text: &str) -> Option<Vec<u32>> {
         let enc = self.inner.encode_fast(text, false).ok()?;
         let mut rest = text.as_bytes();
         for &id in enc.get_ids() {
@@ -123,16 +133,25 @@ impl ByteBpe {
         rest.is_empty().then(|| enc.get_ids().to_vec())
     }
 
-    pub fn encode_ids(&self, text: &str) -> Vec<u32> {
-        // Checked when loaded on texts of every kind, so this holds; should the library still fail on a text, or
-        // change it, spelling it byte by byte keeps every token's bytes the text's and the code length true.
-        self.encode_exact(text).unwrap_or_else(|| text.bytes().map(|b| self.byte_ids[b as usize]).collect())
+    fn library_spells(&self, text: &str) -> bool {
+        self.library_ids(text).is_some()
+    }
+
+    /// The ids whose bytes are exactly `text`'s; refused for a text with a byte the vocabulary lacks.
+    pub fn encode_ids(&self, text: &str) -> Result<Vec<u32>, TokenizeError> {
+        if let Some((byte, offset)) = self.unspellable(text) {
+            return Err(TokenizeError::Unspellable { byte, offset });
+        }
+        // Checked when loaded on texts of every kind, so the library's ids hold; should it still fail on a text,
+        // or change it, spelling it byte by byte keeps every token's bytes the text's and the code length true.
+        Ok(self.library_ids(text).unwrap_or_else(|| text.bytes().filter_map(|b| self.byte_ids[b as usize]).collect()))
     }
 
     /// Tokens with their byte ranges in `text` (see the module comment).
-    pub fn encode(&self, text: &str) -> Vec<Token> {
+    pub fn encode(&self, text: &str) -> Result<Vec<Token>, TokenizeError> {
         let mut at = 0;
-        self.encode_ids(text)
+        Ok(self
+            .encode_ids(text)?
             .into_iter()
             .map(|id| {
                 let len = self.token_bytes(id).len();
@@ -140,7 +159,7 @@ impl ByteBpe {
                 at += len;
                 t
             })
-            .collect()
+            .collect())
     }
 }
 
@@ -193,7 +212,7 @@ mod tests {
     fn a_tiny_vocabulary_round_trips_bytes() {
         // Two merges over "Ġ", "a", "b": the pipeline SmolLM2's tokenizer.json uses, in miniature.
         let t = ByteBpe::from_json_bytes(tiny("null", SMOLLM2_PRE, None).as_bytes()).unwrap();
-        let tokens = t.encode("ab ab12");
+        let tokens = t.encode("ab ab12").unwrap();
         let ids: Vec<u32> = tokens.iter().map(|k| k.id).collect();
         assert_eq!(ids, [t.id("ab"), t.id("\u{120}ab"), t.id("1"), t.id("2")].map(Option::unwrap));
         assert_eq!(tokens.iter().map(|k| k.orig.clone()).collect::<Vec<_>>(), [0..2, 2..5, 5..6, 6..7]);
@@ -217,8 +236,26 @@ mod tests {
     }
 
     #[test]
-    fn a_vocabulary_missing_a_byte_is_refused() {
-        let e = ByteBpe::from_json_bytes(tiny("null", SMOLLM2_PRE, Some(0x80)).as_bytes()).err().expect("refused");
-        assert!(e.to_string().contains("no token for the byte 0x80"), "{e}");
+    fn a_vocabulary_missing_a_byte_refuses_the_texts_that_hold_it() {
+        // SmolLM2's vocabulary has no token for 0x04, for instance: such a text is refused by name, not scored
+        // as a shorter one (the library alone would drop the byte).
+        for (missing, text, offset) in [(0x04, "ab\u{4}c", 2), (0x80, "a \u{400}", 3)] {
+            let t = ByteBpe::from_json_bytes(tiny("null", SMOLLM2_PRE, Some(missing)).as_bytes()).unwrap();
+            assert_eq!(t.unspellable(text), Some((missing, offset)));
+            let e = t.encode(text).err().expect("refused");
+            assert!(matches!(e, TokenizeError::Unspellable { byte, offset: at } if byte == missing && at == offset));
+            assert!(e.to_string().contains(&format!("no token for the byte 0x{missing:02X}")), "{e}");
+            // Texts without it are spelled as before.
+            assert_eq!(t.encode("ab ab").unwrap().len(), 2);
+        }
+    }
+
+    #[test]
+    fn a_vocabulary_that_cannot_spell_plain_text_is_refused() {
+        for missing in [b'q', b'~', b'\n'] {
+            let e =
+                ByteBpe::from_json_bytes(tiny("null", SMOLLM2_PRE, Some(missing)).as_bytes()).err().expect("refused");
+            assert!(e.to_string().contains(&format!("no token for the byte 0x{missing:02X}")), "{e}");
+        }
     }
 }

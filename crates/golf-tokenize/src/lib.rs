@@ -25,16 +25,17 @@ impl TextTokenizer {
         }
     }
 
-    pub fn encode(&self, text: &str) -> Vec<Token> {
+    /// The text's tokens; refused (`TokenizeError::Unspellable`) for a text the vocabulary cannot spell.
+    pub fn encode(&self, text: &str) -> Result<Vec<Token>, TokenizeError> {
         match self {
-            TextTokenizer::SentencePiece(t) => t.encode(text),
+            TextTokenizer::SentencePiece(t) => Ok(t.encode(text)),
             TextTokenizer::ByteBpe(t) => t.encode(text),
         }
     }
 
-    pub fn encode_ids(&self, text: &str) -> Vec<u32> {
+    pub fn encode_ids(&self, text: &str) -> Result<Vec<u32>, TokenizeError> {
         match self {
-            TextTokenizer::SentencePiece(t) => t.encode_ids(text),
+            TextTokenizer::SentencePiece(t) => Ok(t.encode_ids(text)),
             TextTokenizer::ByteBpe(t) => t.encode_ids(text),
         }
     }

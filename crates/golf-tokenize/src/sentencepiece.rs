@@ -56,6 +56,22 @@ pub enum TokenizeError {
          be scored; a golfer needs a tokenizer that can spell every byte, such as the official Parameter Golf sp1024"
     )]
     NoByteFallback,
+    /// A byte-level vocabulary without a token for a byte this text holds (SmolLM2 has none for eleven control
+    /// characters): the text cannot be spelled, so it is not scored.
+    #[error(
+        "this golfer's tokenizer has no token for the byte 0x{byte:02X} ({}, at byte {offset} of the text), so it \
+         cannot spell this text; remove that character to score it",
+        byte_kind(*byte)
+    )]
+    Unspellable { byte: u8, offset: usize },
+}
+
+fn byte_kind(byte: u8) -> &'static str {
+    match byte {
+        0..=0x1F | 0x7F => "a control character",
+        0x80..=0xBF => "inside a character",
+        _ => "the start of a character",
+    }
 }
 
 fn malformed(what: String) -> TokenizeError {
