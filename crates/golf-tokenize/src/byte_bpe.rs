@@ -242,7 +242,7 @@ mod tests {
         for (missing, text, offset) in [(0x04, "ab\u{4}c", 2), (0x80, "a \u{400}", 3)] {
             let t = ByteBpe::from_json_bytes(tiny("null", SMOLLM2_PRE, Some(missing)).as_bytes()).unwrap();
             assert_eq!(t.unspellable(text), Some((missing, offset)));
-            let e = t.encode(text).err().expect("refused");
+            let e = t.encode(text).expect_err("refused");
             assert!(matches!(e, TokenizeError::Unspellable { byte, offset: at } if byte == missing && at == offset));
             assert!(e.to_string().contains(&format!("no token for the byte 0x{missing:02X}")), "{e}");
             // Texts without it are spelled as before.

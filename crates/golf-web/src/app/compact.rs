@@ -27,7 +27,13 @@ pub(super) fn apply(state: &Shared) {
     }
     if compact {
         follow_scroll();
-        render(state);
+        // In a task after the frame that hides the heatmaps (taking a 100,000-character heatmap's layout down is
+        // the browser's work of that frame: tens of milliseconds).
+        let s = state.clone();
+        spawn_local(async move {
+            after_frame().await;
+            render(&s);
+        });
     }
 }
 
@@ -71,14 +77,6 @@ pub(super) fn render(state: &Shared) {
     if !chosen() {
         return;
     }
-    let t0 = now_ms(); // TEMP-TIMING
-    struct Lap(f64);
-    impl Drop for Lap {
-        fn drop(&mut self) {
-            web_sys::console::log_1(&format!("TEMP compact render: {:.1}", now_ms() - self.0).into());
-        }
-    }
-    let _lap = Lap(t0); // TEMP-TIMING
     let Some(target) = document().get_element_by_id("compact") else { return };
     let key = match target.query_selector(".compact-key") {
         Ok(Some(k)) => k,

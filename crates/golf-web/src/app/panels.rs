@@ -524,7 +524,7 @@ pub(super) fn draw_blocks<C: Chars>(
             target,
             chars,
             blocks,
-            shown,
+            shown: RefCell::new(shown),
             drawn: RefCell::new(Vec::new()),
             style,
             html: Box::new(html),
@@ -546,7 +546,7 @@ struct Drawing {
     chars: Rc<dyn Chars>,
     blocks: Vec<std::ops::Range<usize>>,
     /// The blocks in the page, uncoloured or drawn.
-    shown: Vec<Element>,
+    shown: RefCell<Vec<Element>>,
     drawn: RefCell<Vec<bool>>,
     style: BlockStyle,
     html: Box<dyn Fn(std::ops::Range<usize>) -> String>,
@@ -593,25 +593,30 @@ impl Drawing {
         let margin = view.height().max(200.0);
         let (top, bottom) = (view.top() - margin, view.bottom() + margin);
         // The first block that ends below the top of the window: blocks are in order down the page.
-        let first = self.shown.partition_point(|b| b.get_bounding_client_rect().bottom() < top);
+        let shown = self.shown.borrow();
+        let first = shown.partition_point(|b| b.get_bounding_client_rect().bottom() < top);
         let drawn = self.drawn.borrow();
-        (first..self.shown.len())
-            .take_while(|&i| self.shown.get(i).is_some_and(|b| b.get_bounding_client_rect().top() <= bottom))
+        (first..shown.len())
+            .take_while(|&i| shown.get(i).is_some_and(|b| b.get_bounding_client_rect().top() <= bottom))
             .find(|&i| !drawn.get(i).copied().unwrap_or(true))
     }
 
     /// Draws block `i`: its parts, a task each, into a copy outside the page, which then takes the block's place.
     /// False when a newer drawing took over.
     async fn draw_block(&self, i: usize) -> bool {
-        let (Some(block), Some(shown)) = (self.blocks.get(i).cloned(), self.shown.get(i).cloned()) else {
+        let (Some(block), Some(shown)) = (self.blocks.get(i).cloned(), self.shown.borrow().get(i).cloned()) else {
             return false;
         };
         if let Some(d) = self.drawn.borrow_mut().get_mut(i) {
             *d = true;
         }
-        let texts: Vec<&str> = (0..self.chars.count()).map(|k| self.chars.text(k)).collect();
-        let staged = block_div(texts.get(block.clone()).unwrap_or_default(), &self.style);
-        let parts = views::block_parts(&texts, block.clone(), &self.style.cuts);
+        // The block's characters (indices from its start).
+        let texts: Vec<&str> = block.clone().map(|k| self.chars.text(k)).collect();
+        let staged = block_div(&texts, &self.style);
+        let parts: Vec<std::ops::Range<usize>> = views::block_parts(&texts, 0..texts.len(), &self.style.cuts)
+            .into_iter()
+            .map(|r| r.start + block.start..r.end + block.start)
+            .collect();
         drop(texts);
         for range in parts {
             yield_now().await;
@@ -625,6 +630,9 @@ impl Drawing {
             return false;
         }
         let _ = shown.replace_with_with_node_1(&staged);
+        if let Some(slot) = self.shown.borrow_mut().get_mut(i) {
+            *slot = staged;
+        }
         true
     }
 }
@@ -661,14 +669,6 @@ pub(super) fn is_latest_drawing(target_id: &str, drawing: u32) -> bool {
 
 /// Recolours every heatmap and the legend for a new shared scale or colouring.
 pub(super) fn rescale(state: &Shared) {
-    let t0 = now_ms(); // TEMP-TIMING
-    struct Lap(f64);
-    impl Drop for Lap {
-        fn drop(&mut self) {
-            web_sys::console::log_1(&format!("TEMP rescale: {:.1}", now_ms() - self.0).into());
-        }
-    }
-    let _lap = Lap(t0); // TEMP-TIMING
     let s = state.borrow();
     render_legend(s.scale, s.by_rank);
     for p in &s.panels {

@@ -28,6 +28,10 @@ struct Live {
 impl Drop for Live {
     fn drop(&mut self) {
         self.worker.terminate();
+        // An event already on its way (a crashed worker's error, after its load failed on the panic's own word)
+        // finds a handler that takes it quietly, not these closures, which go now.
+        self.worker.set_onmessage(None);
+        self.worker.set_onerror(Some(&js_sys::Function::new_with_args("e", "e.preventDefault()")));
     }
 }
 

@@ -50,7 +50,6 @@ pub async fn render(state: &Shared) -> f64 {
     };
     render_table(&scored);
     part_done(&mut t);
-    web_sys::console::log_1(&format!("TEMP results first part: {:.1}", now_ms() - t).into()); // TEMP-TIMING
     let refs: Vec<(usize, &Scored)> = scored.iter().map(|(i, s)| (*i, &**s)).collect();
     for (id, draw) in [
         ("chart-bpb", charts::bpb_bars as fn(&str, &[(usize, &Scored)]) -> _),
@@ -64,7 +63,6 @@ pub async fn render(state: &Shared) -> f64 {
         if let Err(e) = draw(id, &refs) {
             show_error(&format!("the chart {id} could not be drawn: {e}"));
         }
-        web_sys::console::log_1(&format!("TEMP chart {id}: {:.1}", now_ms() - t).into()); // TEMP-TIMING
         part_done(&mut t);
     }
     yield_now().await;
@@ -161,19 +159,13 @@ pub fn render_diff(state: &Shared) {
     let work = async move {
         let shared = text.get(..end).unwrap_or_default();
         let mut diff = crate::views::CharDiff::new(shared, &a.spans, &b.spans, crate::views::HEATMAP_MAX_CHARS);
-        let mut t0 = now_ms(); // TEMP-TIMING
         while !diff.advance(DIFF_SLICE_BYTES) {
-            web_sys::console::log_1(&format!("TEMP diff slice: {:.1}", now_ms() - t0).into()); // TEMP-TIMING
             yield_now().await;
             if !super::panels::is_latest_drawing("diff-heatmap", drawing) {
                 return;
             }
-            t0 = now_ms(); // TEMP-TIMING
         }
-        let t1 = now_ms(); // TEMP-TIMING
         draw_diff(&a, &b, diff, shared.len(), scale);
-        web_sys::console::log_1(&format!("TEMP diff last slice+draw: {:.1} {:.1}", t1 - t0, now_ms() - t1).into());
-        // TEMP-TIMING
     };
     // A short text is done at once (one slice: the future finishes in its first poll, in this task).
     spawn_local(work);
