@@ -13,11 +13,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 # The browser tests, in the order they run (tests/browser/NAME.test.mjs).
-BROWSER_TESTS=(page mdlm views import workers webgpu)
-for t in links big_input; do
-  # Newer ones join once they are in the tree.
-  if [ -f "$ROOT/tests/browser/$t.test.mjs" ]; then BROWSER_TESTS+=("$t"); fi
-done
+BROWSER_TESTS=(page mdlm views import workers webgpu links big_input)
 if [ -n "${GOLF_BROWSER_TESTS:-}" ]; then
   read -r -a chosen <<<"${GOLF_BROWSER_TESTS//,/ }"
   for t in "${chosen[@]}"; do

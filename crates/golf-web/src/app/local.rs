@@ -242,7 +242,8 @@ pub(super) async fn restore(state: &Shared) {
             continue;
         };
         match add(state, &kept).await {
-            Ok(id) => score(state.clone(), Some(id)).await,
+            // As the roster's golfers: a link's long text waits for Score.
+            Ok(id) => super::links::auto_score(state.clone(), Some(id)).await,
             Err(e) => show_error(&format!(
                 "The kept golfer {id} did not load: {}",
                 crate::views::not_imported(&kept.file, &e)

@@ -29,6 +29,8 @@ pub(super) fn wire_text_picker(state: &Shared) {
             by_id::<HtmlTextAreaElement>("text").set_value(text);
             fit_text_box();
             show_error("");
+            // The visitor's own choice: a link's long text no longer waits to be asked for.
+            super::links::release(&s);
             spawn_local(score(s.clone(), None));
         }
     });
@@ -137,6 +139,7 @@ pub(super) async fn load_file(state: Shared, file: web_sys::File) {
             by_id::<HtmlSelectElement>("sample").set_value("own");
             fit_text_box();
             show_error("");
+            super::links::release(&state);
             score(state, None).await;
         }
         Err(e) => show_error(&format!(
