@@ -8,7 +8,7 @@
 // from the click to the lane's end.
 // Prints numbers; asserts nothing about them. Usage: node tests/browser/bench.mjs [ID ... | race]
 // (default: smollm2 ar mdlm)
-import { launch, open, raceOnly, startServer } from './harness.mjs';
+import { launch, open, startClockedRace, startServer } from './harness.mjs';
 
 const golfers = process.argv.slice(2).length ? process.argv.slice(2) : ['smollm2', 'ar', 'mdlm'];
 const { server, url } = await startServer();
@@ -19,25 +19,7 @@ async function race(context) {
   await open(page, url);
   const all = ['gzip', 'ar', 'mdlm', 'smollm2'];
   for (const id of all) await page.waitForSelector(`#panel-${id}[data-scored="true"]`, { state: 'attached', timeout: 600_000 });
-  await raceOnly(page, all);
-  await page.fill('#prompt', 'The adrenal glands are');
-  await page.fill('#temperature', '0.8');
-  await page.fill('#max-tokens', '64');
-  await page.fill('#max-bytes', '4000');
-  await page.evaluate(() => {
-    const race = { start: null, done: {} };
-    window.raceClock = race;
-    document.addEventListener('click', (e) => {
-      if (e.target.id === 'generate' && race.start === null) race.start = performance.now();
-    }, { capture: true });
-    new MutationObserver(() => {
-      const now = performance.now();
-      for (const l of document.querySelectorAll('#lanes .lane[data-done]')) {
-        if (!(l.id in race.done)) race.done[l.id] = { at: now, smollm2: Number(document.querySelector('#lane-smollm2')?.dataset.tokens ?? 0) };
-      }
-    }).observe(document.getElementById('lanes'), { subtree: true, attributes: true, attributeFilter: ['data-done'] });
-  });
-  await page.click('#generate');
+  await startClockedRace(page, all);
   await page.waitForSelector('#lanes[data-done="true"]', { timeout: 600_000 });
   const clock = await page.evaluate(() => window.raceClock);
   const lanes = await page.$$eval('.lane', (ls) => ls.map((l) => ({

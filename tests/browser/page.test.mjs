@@ -9,7 +9,7 @@
 // Saves screenshots to tests/browser/screenshots/.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { check, golfRun, nativeScore, open, raceOnly, reload, samplesDir, scored, session, shots } from './harness.mjs';
+import { check, golfRun, nativeScore, open, raceOnly, reload, startClockedRace, samplesDir, scored, session, shots } from './harness.mjs';
 
 await session('page (browser)', async ({ browser, url, watch, outside }) => {
   const page = watch(await browser.newPage({ viewport: { width: 1200, height: 1000 } }));
@@ -197,27 +197,7 @@ await session('page (browser)', async ({ browser, url, watch, outside }) => {
   // wrote per second of its own clock (from the race's start to its last token), which lies within the page's
   // clock from the click to the lane's end. How fast the lanes are against each other is a benchmark's question
   // (`node tests/browser/bench.mjs race`), not this test's.
-  await raceOnly(page, ['gzip', 'ar', 'mdlm', 'smollm2']);
-  await page.fill('#prompt', 'The adrenal glands are');
-  await page.fill('#temperature', '0.8');
-  await page.fill('#max-tokens', '64');
-  await page.fill('#max-bytes', '4000');
-  await page.evaluate(() => {
-    // The page's own clock: the click that starts the race (seen before any of the page's listeners), and when
-    // each lane said it was done.
-    const race = { start: null, done: {} };
-    window.raceClock = race;
-    document.addEventListener('click', (e) => {
-      if (e.target.id === 'generate' && race.start === null) race.start = performance.now();
-    }, { capture: true });
-    new MutationObserver(() => {
-      const now = performance.now();
-      for (const l of document.querySelectorAll('#lanes .lane[data-done]')) {
-        if (!(l.id in race.done)) race.done[l.id] = now;
-      }
-    }).observe(document.getElementById('lanes'), { subtree: true, attributes: true, attributeFilter: ['data-done'] });
-  });
-  await page.click('#generate');
+  await startClockedRace(page, ['gzip', 'ar', 'mdlm', 'smollm2']);
   await page.waitForSelector('#lanes[data-done="true"]', { timeout: 600_000 });
   const clock = await page.evaluate(() => window.raceClock);
   const lanes = await page.$$eval('.lane', (ls) => ls.map((l) => ({
@@ -229,7 +209,7 @@ await session('page (browser)', async ({ browser, url, watch, outside }) => {
   for (const l of lanes) {
     // gzip may stop a piece early at its byte limit; the models write exactly 64 tokens.
     const expected = l.id === 'lane-gzip' ? l.tokens > 0 && l.tokens <= 64 : l.tokens === 64;
-    const wall = clock.done[l.id] - clock.start;
+    const wall = clock.done[l.id].at - clock.start;
     const own = (l.tokens * 1e3) / l.elapsed;
     const said = Number(/([\d.]+) tokens\/s/.exec(l.stats)?.[1]);
     check(expected && l.error === null && l.pieces > 1 && l.ttft > 0 && l.ttft <= l.elapsed && l.elapsed <= wall &&

@@ -1,9 +1,9 @@
 // The page's golfers each run in a Web Worker. Over a cold start (all four golfers loading and scoring the default
-// text), the MDLM chain rule and a 32-token race of all four, a longtask observer records every main-thread task
-// over 50 ms: the test prints the longest per phase, and each golfer's time from navigation to its bpb (printed,
+// text), the MDLM chain rule and a 32-token race of all four, Chromium's trace records every main-thread task: no
+// task may do over 50 ms of work (its own CPU time; the wall-clock long tasks are printed beside it), and each golfer's time from navigation to its bpb (printed,
 // not compared: which golfer is first depends on the machine). Then a worker killed mid-score (the test makes it
 // throw) leaves the other panels scoring and its own saying so.
-import { afterNextFrame, check, longTasks, open, raceOnly, recordLongTasks, scored, session } from './harness.mjs';
+import { afterNextFrame, check, longTasks, open, raceOnly, recordLongTasks, scored, session, taskRule } from './harness.mjs';
 
 const GOLFERS = ['gzip', 'ar', 'mdlm', 'smollm2'];
 
@@ -31,11 +31,9 @@ await session('workers (browser)', async ({ browser, url, watch }) => {
     const t0 = fromNavigation ? 0 : await now();
     await body();
     const t1 = await afterNextFrame(page);
-    const tasks = await longTasks(page, t0, t1);
-    const longest = Math.max(0, ...tasks.map((t) => t.ms));
-    phases.push({ name, longest, count: tasks.length, seconds: (t1 - t0) / 1e3 });
-    const when = tasks.map((t) => `${t.ms.toFixed(0)} ms at ${(t.start / 1e3).toFixed(2)} s`).join(', ');
-    console.log(`     ${name}: ${((t1 - t0) / 1e3).toFixed(1)} s, ${tasks.length} main-thread tasks over 50 ms${tasks.length ? ` (${when})` : ''}`);
+    const rule = taskRule(await longTasks(page, t0, t1));
+    phases.push({ name, rule });
+    console.log(`     ${name}: ${((t1 - t0) / 1e3).toFixed(1)} s; ${rule.words}`);
   };
 
   await phase('cold start: all four load and score the default text', async () => {
@@ -91,10 +89,6 @@ await session('workers (browser)', async ({ browser, url, watch }) => {
   check(again && !(await page.getAttribute('#panel-mdlm', 'data-worker-failed')),
     `the next score started MDLM's worker again and it scored (${await page.textContent('#status-mdlm')})`);
   // The page's thread only draws (the golfers run in workers; charts draw outside the page): over the whole
-  // session, cold start included, no task of it takes longer than a frame budget (50 ms).
-  for (const p of phases) {
-    check(p.longest <= 50, `${p.name}: no main-thread task over 50 ms (${p.count ? `${p.count} over it, the longest ${p.longest.toFixed(0)} ms` : 'none over it'})`);
-  }
-  // (The longtask API reports only tasks over 50 ms, so a phase without one shows "none over 50 ms".)
-  console.log(`     longest main-thread task per phase: ${phases.map((p) => `${p.name}: ${p.count ? `${p.longest.toFixed(0)} ms` : 'none over 50 ms'}`).join('; ')}`);
+  // session, cold start included, no task of it does more than a frame budget of work (50 ms).
+  for (const p of phases) check(p.rule.ok, `${p.name}: ${p.rule.words}`);
 });
