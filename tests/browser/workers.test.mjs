@@ -1,6 +1,6 @@
 // The page's golfers each run in a Web Worker. Over a cold start (all four golfers loading and scoring the default
-// text), the MDLM chain rule and a 32-token race of all four, Chromium's trace records every main-thread task: no
-// task may do over 50 ms of work (its own CPU time; the wall-clock long tasks are printed beside it), and each golfer's time from navigation to its bpb (printed,
+// text), the MDLM chain rule and a 32-token race of all four, no long task may do over 50 ms of work (each task the
+// long-task observer reports, by its own CPU time in Chromium's trace; the wall clock is printed beside it), and each golfer's time from navigation to its bpb (printed,
 // not compared: which golfer is first depends on the machine). Then a worker killed mid-score (the test makes it
 // throw) leaves the other panels scoring and its own saying so.
 import { afterNextFrame, check, longTasks, open, raceOnly, recordLongTasks, scored, session, taskRule } from './harness.mjs';

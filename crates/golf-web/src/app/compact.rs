@@ -14,11 +14,12 @@ pub(super) fn apply(state: &Shared) {
     let compact = chosen();
     // The panels' heatmaps and their info lines go, each by itself: a class on the panels' container that the
     // style sheet reads through it made the browser look through every character of every heatmap (85 ms).
-    if let Some(panels) = document().get_element_by_id("panels") {
-        for class in ["heatmap", "hover"] {
-            let list = panels.get_elements_by_class_name(class);
-            for e in (0..list.length()).filter_map(|i| list.item(i)?.dyn_into::<HtmlElement>().ok()) {
-                e.set_hidden(compact);
+    // Found by id: a class lookup under the panels counts every character of every heatmap.
+    let ids: Vec<String> = state.borrow().panels.iter().map(|p| p.golf.id()).collect();
+    for id in ids {
+        for part in ["heatmap", "hover"] {
+            if let Some(e) = document().get_element_by_id(&format!("{part}-{id}")) {
+                e.unchecked_ref::<HtmlElement>().set_hidden(compact);
             }
         }
     }
