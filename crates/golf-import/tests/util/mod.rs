@@ -111,23 +111,25 @@ pub fn entry(name: &str, data: Vec<u8>) -> Entry {
     Entry { name: name.into(), data, claim: None, points_at: None, crc: None }
 }
 
+/// An entry's size as its headers state it: 32 bits, or 0xFFFFFFFF and a zip64 extra field with the real one.
+fn sizes(e: &Entry) -> (u32, Vec<u8>) {
+    let size = e.claim.unwrap_or(e.data.len() as u64);
+    if size < 0xFFFF_FFFF {
+        return (size as u32, Vec::new());
+    }
+    let mut extra = vec![0x01, 0x00, 16, 0];
+    extra.extend(size.to_le_bytes());
+    extra.extend(size.to_le_bytes());
+    (0xFFFF_FFFF, extra)
+}
+
 /// A zip of stored entries, as torch.save writes it.
 pub fn zip(entries: &[Entry]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut central = Vec::new();
     let mut offsets = Vec::new();
     for e in entries {
-        let size = e.claim.unwrap_or(e.data.len() as u64);
-        let zip64 = size >= 0xFFFF_FFFF;
-        let size32 = if zip64 { 0xFFFF_FFFF } else { size as u32 };
-        let extra: Vec<u8> = if zip64 {
-            let mut x = vec![0x01, 0x00, 16, 0];
-            x.extend(size.to_le_bytes());
-            x.extend(size.to_le_bytes());
-            x
-        } else {
-            Vec::new()
-        };
+        let (size32, extra) = sizes(e);
         let crc = e.crc.unwrap_or_else(|| crc32(&e.data));
         offsets.push(out.len());
         out.extend(b"PK\x03\x04");
@@ -142,17 +144,7 @@ pub fn zip(entries: &[Entry]) -> Vec<u8> {
         out.extend(&e.data);
     }
     for (i, e) in entries.iter().enumerate() {
-        let size = e.claim.unwrap_or(e.data.len() as u64);
-        let zip64 = size >= 0xFFFF_FFFF;
-        let size32 = if zip64 { 0xFFFF_FFFF } else { size as u32 };
-        let extra: Vec<u8> = if zip64 {
-            let mut x = vec![0x01, 0x00, 16, 0];
-            x.extend(size.to_le_bytes());
-            x.extend(size.to_le_bytes());
-            x
-        } else {
-            Vec::new()
-        };
+        let (size32, extra) = sizes(e);
         central.extend(b"PK\x01\x02");
         central.extend([45, 0, 45, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // made by, needed, flags, method, time, date
         central.extend(e.crc.unwrap_or_else(|| crc32(&e.data)).to_le_bytes());
