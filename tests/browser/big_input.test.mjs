@@ -13,7 +13,7 @@
 // - no request leaves 127.0.0.1; no console error.
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { check, longTasks, recordLongTasks, samplesDir, session, taskRule } from './harness.mjs';
+import { check, recordLongTasks, samplesDir, session, taskPhase } from './harness.mjs';
 
 /// The page's limit on a text (crates/golf-web/src/share.rs MAX_TEXT_BYTES).
 const MAX_TEXT_BYTES = 4 << 20;
@@ -159,14 +159,8 @@ await session('big input (browser)', async ({ browser, url, watch }) => {
     }, text);
     await afterFrames(page);
     const phases = [];
-    const phase = async (name, body) => {
-      const t0 = await afterFrames(page);
-      await body();
-      const t1 = await afterFrames(page);
-      const rule = taskRule(await longTasks(page, t0, t1));
-      phases.push({ name, rule });
-      console.log(`     ${name}: ${((t1 - t0) / 1e3).toFixed(1)} s; ${rule.words}`);
-    };
+    const phase = async (name, body) =>
+      phases.push(await taskPhase(page, name, await afterFrames(page), body, () => afterFrames(page)));
 
     await phase('gzip scores 4 MiB; its heatmap, table, charts and difference map', async () => {
       await page.evaluate(() => {

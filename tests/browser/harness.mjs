@@ -205,6 +205,16 @@ export function taskRule(tasks, limit = TASK_LIMIT_MS) {
   };
 }
 
+/// Runs `body` as one phase of a test: its long tasks from `t0` (the page's clock) to `end()` (once the frames
+/// that show its last change are drawn), printed and judged by the page's rule: `{ name, rule }`.
+export async function taskPhase(page, name, t0, body, end = () => afterNextFrame(page)) {
+  await body();
+  const t1 = await end();
+  const rule = taskRule(await longTasks(page, t0, t1));
+  console.log(`     ${name}: ${((t1 - t0) / 1e3).toFixed(1)} s; ${rule.words}`);
+  return { name, rule };
+}
+
 /// The page's `performance.now()` once the frame after the current one is drawn: every task of the frame in
 /// which the page showed something is over (and, with `longTasks`, counted).
 export function afterNextFrame(page) {

@@ -3,7 +3,7 @@
 // long-task observer reports, by its own CPU time in Chromium's trace; the wall clock is printed beside it), and each golfer's time from navigation to its bpb (printed,
 // not compared: which golfer is first depends on the machine). Then a worker killed mid-score (the test makes it
 // throw) leaves the other panels scoring and its own saying so.
-import { afterNextFrame, check, longTasks, open, raceOnly, recordLongTasks, scored, session, taskRule } from './harness.mjs';
+import { check, open, raceOnly, recordLongTasks, scored, session, taskPhase } from './harness.mjs';
 
 const GOLFERS = ['gzip', 'ar', 'mdlm', 'smollm2'];
 
@@ -27,14 +27,8 @@ await session('workers (browser)', async ({ browser, url, watch }) => {
   const phases = [];
   // A phase ends when the frame after its last change is drawn. The cold start's begins at navigation (0 on the
   // new page's clock).
-  const phase = async (name, body, { fromNavigation = false } = {}) => {
-    const t0 = fromNavigation ? 0 : await now();
-    await body();
-    const t1 = await afterNextFrame(page);
-    const rule = taskRule(await longTasks(page, t0, t1));
-    phases.push({ name, rule });
-    console.log(`     ${name}: ${((t1 - t0) / 1e3).toFixed(1)} s; ${rule.words}`);
-  };
+  const phase = async (name, body, { fromNavigation = false } = {}) =>
+    phases.push(await taskPhase(page, name, fromNavigation ? 0 : await now(), body));
 
   await phase('cold start: all four load and score the default text', async () => {
     await open(page, url);
