@@ -53,6 +53,8 @@ fn style(rows: usize) -> BlockStyle {
         cuts: views::COMPACT_CUTS,
         weight: 2 + rows,
         lazy_over: LAZY_OVER,
+        // Its HTML groups characters into words: its blocks (at most `COMPACT_CUTS.cut_at`) are swapped in whole.
+        in_place_over: usize::MAX,
     }
 }
 

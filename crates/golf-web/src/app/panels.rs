@@ -348,28 +348,37 @@ fn fill_plain(heatmap: &Element, text: &str) {
     let chars: Vec<&str> = text.graphemes(true).take(views::HEATMAP_MAX_CHARS).collect();
     heatmap.set_text_content(None);
     for block in views::blocks(&chars, &HEATMAP_STYLE.cuts) {
-        let _ = heatmap.append_child(&plain_block(&chars[block.clone()], &chars[block].concat(), &HEATMAP_STYLE));
+        let goes_on = goes_on(&block, |k| chars.get(k).copied().unwrap_or_default());
+        let _ =
+            heatmap.append_child(&plain_block(&chars[block.clone()], &chars[block].concat(), &HEATMAP_STYLE, goes_on));
     }
     let _ = heatmap.set_attribute("data-text", &text_key(&chars));
 }
 
 /// A heatmap block for characters `texts` holding them uncoloured (`plain`, their text, in a `span.rest`) until
 /// their drawing replaces the block.
-fn plain_block(texts: &[&str], plain: &str, style: &BlockStyle) -> Element {
-    let div = block_div(texts, style);
+fn plain_block(texts: &[&str], plain: &str, style: &BlockStyle, goes_on: bool) -> Element {
+    let div = block_div(texts, style, goes_on);
     let rest = el("span", "rest", "");
     rest.set_text_content(Some(plain));
     let _ = div.append_child(&rest);
     div
 }
 
-/// An empty block of a heatmap for characters `texts`, as tall as they will be while it is off screen.
-fn block_div(texts: &[&str], style: &BlockStyle) -> Element {
-    let div = el("div", "hb", "");
+/// An empty block of a heatmap for characters `texts`, as tall as they will be while it is off screen; `goes_on`: it
+/// goes on with the line the block before it ended (class `cont`).
+fn block_div(texts: &[&str], style: &BlockStyle, goes_on: bool) -> Element {
+    let div = el("div", if goes_on { "hb cont" } else { "hb" }, "");
     let lines = views::block_lines(texts);
     let height = format!("contain-intrinsic-block-size:auto calc({lines} * {}em)", style.line_em);
     let _ = div.set_attribute("style", &height);
     div
+}
+
+/// Whether the block of characters `block` goes on with a line that the block before it ended (it was cut at a space
+/// or mid-word, not after a line break); `text(k)` is character `k`.
+fn goes_on<'a>(block: &std::ops::Range<usize>, text: impl Fn(usize) -> &'a str) -> bool {
+    block.start > 0 && !text(block.start - 1).ends_with('\n')
 }
 
 /// How a text drawn in blocks is laid out: the height of a line (for a block not laid out yet), how it is cut into
@@ -381,16 +390,25 @@ pub(super) struct BlockStyle {
     pub(super) weight: usize,
     /// From this many characters on, only what is near the view is drawn ([`draw_blocks`]).
     pub(super) lazy_over: usize,
+    /// A block of more characters than this is drawn in place, a part per turn ([`Drawing::draw_in_place`]); its
+    /// HTML must be an element per character. Smaller blocks are drawn outside the page and swapped in whole.
+    pub(super) in_place_over: usize,
 }
 
-/// The panels' heatmaps and the difference map (style.css: `.heatmap`), drawn whole.
-pub(super) const HEATMAP_STYLE: BlockStyle =
-    BlockStyle { line_em: 1.55, cuts: views::HEATMAP_CUTS, weight: 1, lazy_over: usize::MAX };
+/// The panels' heatmaps and the difference map (style.css: `.heatmap`), drawn whole, an element per character.
+pub(super) const HEATMAP_STYLE: BlockStyle = BlockStyle {
+    line_em: 1.55,
+    cuts: views::HEATMAP_CUTS,
+    weight: 1,
+    lazy_over: usize::MAX,
+    in_place_over: views::HEATMAP_BLOCK,
+};
 
-/// Characters (times their style's weight) whose drawn blocks take their places in one frame: each one swapped in is
-/// styled and laid out in the frame's rendering, and the heatmaps, the difference map and the compact view drawing
-/// at once (a block each per task) made frames of 50-80 ms of style and layout.
-const SWAP_BUDGET: usize = 2048;
+/// Characters (times their style's weight) whose drawn blocks or parts take their places in one frame: each one
+/// swapped in is styled and laid out in the frame's rendering. The heatmaps, the difference map and the compact view
+/// drawing at once (a block each per task) made frames of 50-80 ms of style and layout, and the default text's
+/// 3,600-character paragraph swapped in whole a frame of 60 ms of work on two cores.
+const SWAP_BUDGET: usize = 1536;
 
 thread_local! {
     /// What the blocks swapped in since the last frame weigh.
@@ -466,7 +484,8 @@ const PLAIN_PER_TASK: usize = 16 * 1024;
 /// colours) keeps the blocks shown until their new drawing replaces them. Then each part is parsed into a copy of
 /// its block outside the page, and the copy takes the block's place once complete: the browser lays the block out
 /// once, not once per part (a 3,600-character paragraph laid out 15 times per panel took frames past 50 ms on two
-/// cores).
+/// cores). A block longer than `style.in_place_over` is drawn in place instead, a part in each frame's turn
+/// ([`swap_turn`]): swapped in whole, its elements alone took a frame past 50 ms.
 ///
 /// With `style.lazy_over` characters or more, only the blocks near what its scrolling box shows are drawn (then
 /// `data-drawn`), and the others as they come near it ([`draw_near_view`], on scroll): the compact view's hundred
@@ -512,7 +531,8 @@ pub(super) fn draw_blocks<C: Chars>(
                         made = 0;
                     }
                     let block_texts = texts.get(block.clone()).unwrap_or_default();
-                    let plain = plain_block(block_texts, &block_texts.concat(), &style);
+                    let goes_on = goes_on(block, |k| texts.get(k).copied().unwrap_or_default());
+                    let plain = plain_block(block_texts, &block_texts.concat(), &style, goes_on);
                     let _ = target.append_child(&plain);
                     shown.push(plain);
                     made += block.len();
@@ -604,8 +624,8 @@ impl Drawing {
             .find(|&i| !drawn.get(i).copied().unwrap_or(true))
     }
 
-    /// Draws block `i`: its parts, a task each, into a copy outside the page, which then takes the block's place.
-    /// False when a newer drawing took over.
+    /// Draws block `i`: its parts, a task each, into a copy outside the page, which then takes the block's place
+    /// (a long block: in place, [`Self::draw_in_place`]). False when a newer drawing took over.
     async fn draw_block(&self, i: usize) -> bool {
         let (Some(block), Some(shown)) = (self.blocks.get(i).cloned(), self.shown.borrow().get(i).cloned()) else {
             return false;
@@ -615,12 +635,15 @@ impl Drawing {
         }
         // The block's characters (indices from its start).
         let texts: Vec<&str> = block.clone().map(|k| self.chars.text(k)).collect();
-        let staged = block_div(&texts, &self.style);
+        let staged = block_div(&texts, &self.style, goes_on(&block, |k| self.chars.text(k)));
         let parts: Vec<std::ops::Range<usize>> = views::block_parts(&texts, 0..texts.len(), &self.style.cuts)
             .into_iter()
             .map(|r| r.start + block.start..r.end + block.start)
             .collect();
         drop(texts);
+        if block.len() > self.style.in_place_over {
+            return self.draw_in_place(&shown, block, parts).await;
+        }
         for range in parts {
             yield_now().await;
             if !self.latest() {
@@ -637,6 +660,65 @@ impl Drawing {
             *slot = staged;
         }
         true
+    }
+
+    /// Draws the long block `shown` (characters `block`) in place, part by part, each in its frame's turn: a block
+    /// swapped in whole is styled and laid out in one frame, and a part's new elements are most of a frame's work
+    /// (the rest of the block is laid out and painted again: about a quarter of a new element's cost a character, so
+    /// a 3,600-character paragraph takes a frame's turn a part). Until
+    /// its part comes, a character keeps what the block showed: its earlier drawing's element, or the uncoloured
+    /// text of the block's `rest`. False when a newer drawing took over.
+    async fn draw_in_place(
+        &self,
+        shown: &Element,
+        block: std::ops::Range<usize>,
+        parts: Vec<std::ops::Range<usize>>,
+    ) -> bool {
+        let relayout = block.len() * self.style.weight / 4;
+        for range in parts {
+            yield_now().await;
+            if !self.latest() {
+                return false;
+            }
+            let html = (self.html)(range.clone());
+            swap_turn(range.len() * self.style.weight + relayout).await;
+            if !self.latest() {
+                return false;
+            }
+            let rest: String = (range.end..block.end).map(|k| self.chars.text(k)).collect();
+            replace_chars(shown, range.start - block.start, range.len(), &html, &rest);
+        }
+        true
+    }
+}
+
+/// In block `div`, whose children are an element per character and then perhaps a `rest` holding the uncoloured
+/// text of the characters after them, puts `html` (the elements of `count` characters) in place of the `count`
+/// characters from child `at` on; `rest` is the uncoloured text of the characters after those.
+fn replace_chars(div: &Element, at: usize, count: usize, html: &str, rest: &str) {
+    let kids = div.children();
+    let child = |k: usize| u32::try_from(k).ok().and_then(|k| kids.item(k));
+    let mut removed = 0;
+    while removed < count {
+        let Some(kid) = child(at) else { break };
+        if kid.class_list().contains("rest") {
+            if rest.is_empty() {
+                kid.remove();
+            } else {
+                kid.set_text_content(Some(rest));
+            }
+            break;
+        }
+        kid.remove();
+        removed += 1;
+    }
+    match child(at) {
+        Some(next) => {
+            let _ = next.insert_adjacent_html("beforebegin", html);
+        }
+        None => {
+            let _ = div.insert_adjacent_html("beforeend", html);
+        }
     }
 }
 
