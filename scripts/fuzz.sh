@@ -22,6 +22,7 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo fuzz list --fuzz-dir fuzz)
 say "building the fuzz targets (address sanitizer)"
 cargo fuzz build --fuzz-dir fuzz -O --debug-assertions
+mkdir -p target # the logs go there; a fresh clone may not have built anything yet
 for t in "${targets[@]}"; do
   mkdir -p "fuzz/corpus/$t"
   say "fuzzing $t for ${seconds} s"
