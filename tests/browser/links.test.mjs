@@ -127,7 +127,8 @@ await session('links (browser)', async ({ browser, url, watch }) => {
     check(/sends ort\/ort-wasm-simd-threaded\.mjs as text\/plain; it must be served as JavaScript \(text\/javascript\)/.test(said),
       `.mjs served as text/plain is named with the fix: "${said}"`);
     await scored(host, 'gzip');
-    check(true, '... and gzip still scores');
+    const gzip = Number(await host.getAttribute('#bpb-gzip', 'data-bpb'));
+    check(gzip > 0 && gzip < 8, `... and gzip still scores: ${gzip} bits per byte`);
     await host.close();
   } finally {
     plain.server.close();

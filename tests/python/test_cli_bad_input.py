@@ -1,13 +1,16 @@
 """The CLI on what a shell pipeline or a stranger hands it: a reader that stops early (`golf ... | head -c 5`) ends
 the run quietly with status 0, as ripgrep does; a model folder whose manifest points outside the folder or sizes
-things absurdly is refused in one line, before anything is read or allocated."""
+things absurdly is refused in one line, before anything is read or allocated; an artifact that unpacks to gigabytes
+is refused within the importer's cap."""
 
 import json
+import lzma
 import shutil
 import subprocess
 
 import pytest
 from places import GOLF, MODELS, SP_MODEL, VAL_DOCS
+from test_cli_big_input import peak_rss_kb
 
 
 def big_text(tmp_path) -> str:
@@ -68,3 +71,22 @@ def test_a_hand_edited_layer_count_is_refused_at_once(tmp_path):
     assert '"layers" is 100000000; it must be at most 256' in line, line
     line = refusal(ar_copy(tmp_path / "7", lambda m: m.update(layers=7)))
     assert 'the graph has 6 layers (inputs past_key_*), golfer.json says "layers": 7' in line, line
+
+
+def test_an_xz_artifact_that_unpacks_to_gigabytes_is_refused_in_bounded_memory(tmp_path):
+    # The bad-input probe's case: a small xz file of zeros took `golf import` to a 4 GiB allocation and an abort
+    # (exit 134). Here 1 GiB of zeros in about 150 KB: the import stops at its 256 MB cap and says so.
+    xz = lzma.LZMACompressor(format=lzma.FORMAT_XZ, preset=0)
+    zeros = bytes(1 << 20)
+    packed = b"".join(xz.compress(zeros) for _ in range(1024)) + xz.flush()
+    assert len(packed) < 1 << 20
+    ptz = tmp_path / "final_model.int8.ptz"
+    ptz.write_bytes(packed)
+    p = subprocess.Popen([str(GOLF), "import", str(ptz), "--out", str(tmp_path / "out")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peak_kb = peak_rss_kb(p)
+    err = p.stderr.read().decode()
+    assert p.returncode == 1, (p.returncode, err)
+    assert "it decompresses to more than 256 MB" in err, err
+    assert peak_kb < 512 << 10, f"{peak_kb >> 10} MB resident"
+    assert not (tmp_path / "out").exists()

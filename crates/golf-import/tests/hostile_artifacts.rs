@@ -2,6 +2,9 @@
 //! what is wrong, never a panic, and never gigabytes of memory or minutes of work from a small file.
 
 mod util;
+// The SentencePiece models golf-tokenize's tests build, bad ones included: one maker of them.
+#[path = "../../golf-tokenize/tests/common/mod.rs"]
+mod sentencepiece_models;
 
 use util::*;
 
@@ -37,6 +40,7 @@ fn a_central_directory_that_claims_4_gib_2_62_or_2_63_bytes_is_refused() {
         let ptz = zip(&[Entry { claim: Some(claim), ..entry("archive/data.pkl", pkl) }]);
         let e = refusal(&ptz, &options());
         assert!(e.starts_with("the artifact cannot be unpacked: "), "{claim}: {e}");
+        assert!(e.contains(&format!("archive/data.pkl claims {claim} bytes, but the archive holds only")), "{e}");
     }
 }
 
@@ -280,4 +284,29 @@ fn a_long_or_symbol_only_name_still_makes_an_id() {
     let o = golf_import::Options { name: Some("???".into()), ..options() };
     let folder = golf_import::import(&flat_ptz(&baseline_shapes(SMALL)), &o).unwrap();
     assert_eq!((folder.manifest.id.as_str(), folder.manifest.label.as_str()), ("imported", "??? (float, imported)"));
+}
+
+// --- the tokenizer dropped beside it ---
+
+#[test]
+fn a_tokenizer_that_would_stall_or_kill_a_worker_is_refused_at_import() {
+    // The page keeps an imported golfer with its tokenizer: one that loops or is not UTF-8 would stall or kill the
+    // golfer's worker on every later visit, so the import refuses it, naming the tokenizer and the reason.
+    use sentencepiece_models::{charsmap_blob, Model, Trie};
+    let mut looping = Trie::of(&[(b"a", 0)]);
+    looping.nodes[1].children.push((b'a', 1));
+    let cases = [
+        (Model::new(&["a", "b"]).with_charsmap(charsmap_blob(&looping.units(), b"b\0")), "loop"),
+        (Model::new(&["a"]).with_charsmap(charsmap_blob(&Trie::of(&[(b"a", 0)]).units(), b"\xff\xfe\0")), "not UTF-8"),
+        (
+            Model::new(&["a"]).with_charsmap(charsmap_blob(&Trie::of(&[(b"\xc3", 0)]).units(), b"e\0")),
+            "ends inside a UTF-8 character",
+        ),
+    ];
+    for (model, why) in cases {
+        let o = golf_import::Options { tokenizer: Some(("theirs.model".into(), model.bytes())), ..options() };
+        let e = refusal(&flat_ptz(&baseline_shapes(SMALL)), &o);
+        assert!(e.starts_with("the tokenizer: "), "{e}");
+        assert!(e.contains(why), "{why}: {e}");
+    }
 }
