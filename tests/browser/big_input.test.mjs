@@ -11,38 +11,12 @@
 // - crafted bad artifacts (the probe's zip whose headers claim 4 GB, bytes that are no container, a damaged zlib
 //   stream) are refused as "FILE was not imported: REASON", with no remedy that does not apply;
 // - no request leaves 127.0.0.1; no console error.
-import { readFileSync, readdirSync } from 'node:fs';
-import path from 'node:path';
-import { check, recordLongTasks, samplesDir, session, taskPhase } from './harness.mjs';
+import { bigText, check, recordLongTasks, session, taskPhase } from './harness.mjs';
 
 /// The page's limit on a text (crates/golf-web/src/share.rs MAX_TEXT_BYTES).
 const MAX_TEXT_BYTES = 4 << 20;
 /// The longest text the text box edits, in UTF-16 units (crates/golf-web/src/app/picker.rs EDIT_MAX_UNITS).
 const EDIT_MAX_UNITS = 256 * 1024;
-
-/// The samples' words in a seeded random order, lines of 10 to 40 words, cut to `bytes` at a character's end.
-function bigText(bytes) {
-  const words = readdirSync(samplesDir).filter((f) => f.endsWith('.txt'))
-    .flatMap((f) => readFileSync(path.join(samplesDir, f), 'utf8').split(/\s+/)).filter((w) => w.length > 0);
-  let seed = 0x2545f491;
-  const next = () => {
-    seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5;
-    return (seed >>> 0) / 2 ** 32;
-  };
-  const parts = [];
-  let size = 0;
-  while (size < bytes + 64) {
-    const n = 10 + Math.floor(next() * 30);
-    const line = Array.from({ length: n }, () => words[Math.floor(next() * words.length)]).join(' ') + '\n';
-    parts.push(line);
-    size += Buffer.byteLength(line);
-  }
-  const buf = Buffer.from(parts.join('')).subarray(0, bytes);
-  // Cut back to a character's end: a UTF-8 continuation byte (10xxxxxx) does not begin one.
-  let end = buf.length;
-  while (end > 0 && (buf[end] & 0xc0) === 0x80) end -= 1;
-  return buf.subarray(0, end).toString('utf8');
-}
 
 /// A zip of one stored entry `name` holding `data`, whose headers claim `claimed` bytes (a stranger's file).
 function zipClaiming(name, data, claimed) {

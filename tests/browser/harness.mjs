@@ -2,7 +2,7 @@
 // Debian's Chromium through playwright-core, the native CLI for reference numbers, and a check that records
 // failures.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,31 @@ export const root = path.resolve(here, '../..');
 export const shots = path.join(here, 'screenshots');
 // The committed sample texts (samples/README.md); the browser tests need nothing from the shared data.
 export const samplesDir = path.join(root, 'samples');
+
+/// The samples' words in a seeded random order, lines of 10 to 40 words, cut to `bytes` at a character's end.
+export function bigText(bytes) {
+  const words = readdirSync(samplesDir).filter((f) => f.endsWith('.txt'))
+    .flatMap((f) => readFileSync(path.join(samplesDir, f), 'utf8').split(/\s+/)).filter((w) => w.length > 0);
+  let seed = 0x2545f491;
+  const next = () => {
+    seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5;
+    return (seed >>> 0) / 2 ** 32;
+  };
+  const parts = [];
+  let size = 0;
+  while (size < bytes + 64) {
+    const n = 10 + Math.floor(next() * 30);
+    const line = Array.from({ length: n }, () => words[Math.floor(next() * words.length)]).join(' ') + '\n';
+    parts.push(line);
+    size += Buffer.byteLength(line);
+  }
+  const buf = Buffer.from(parts.join('')).subarray(0, bytes);
+  // Cut back to a character's end: a UTF-8 continuation byte (10xxxxxx) does not begin one.
+  let end = buf.length;
+  while (end > 0 && (buf[end] & 0xc0) === 0x80) end -= 1;
+  return buf.subarray(0, end).toString('utf8');
+}
+
 const golf = path.join(root, 'target/release/golf');
 
 export const failures = [];
