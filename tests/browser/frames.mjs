@@ -5,10 +5,9 @@
 //   FRAMES_CSS='#compact .hb{...}' node ...       the same with a style sheet added, to try a change without a build
 // A busy core (as GOLF_STRESS=1 keeps one) roughly doubles these frames' work on a 2-core VM; the page's rule is
 // 50 ms a task.
-import { bigText, session } from './harness.mjs';
+import { bigText, session, TASK_EVENT } from './harness.mjs';
 
 const REDRAWS = 3;
-const TASK_EVENT = 'ThreadControllerImpl::RunTask';
 const STEPS = { style: 'UpdateLayoutTree', layout: 'Layout', prepaint: 'PrePaint', paint: 'Paint', script: 'FunctionCall' };
 
 const drawn = (page, id) => page.waitForSelector(`#${id}[data-drawn="true"]`, { state: 'attached', timeout: 300_000 });

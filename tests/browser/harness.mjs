@@ -168,7 +168,7 @@ export const TASK_LIMIT_MS = 50;
 // the limit (or over GOLF_TRACE_OVER ms) is then printed with its steps (style, layout, paint, script) of over a
 // millisecond. They add work of their own, so the verdicts of such a run are not the page's.
 const TRACE_CATEGORIES = ['toplevel', 'blink.user_timing', ...(process.env.GOLF_TRACE_CATEGORIES ?? '').split(',').filter(Boolean)];
-const TASK_EVENT = 'ThreadControllerImpl::RunTask';
+export const TASK_EVENT = 'ThreadControllerImpl::RunTask';
 const tracing = new WeakMap(); // browser -> { page, tasks }
 
 /// Records the long tasks of `page` from its first script on (call it before `open`), and every main-thread
