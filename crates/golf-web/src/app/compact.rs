@@ -115,12 +115,45 @@ pub(super) fn render(state: &Shared) {
     let base = base.cells.clone();
     let (scale, by_rank, n) = (s.scale, s.by_rank, bars.len());
     drop(s);
-    let color = move |row: usize, i: usize| {
+    let color = Rc::new(move |row: usize, i: usize| {
         let bar = bars.get(row).and_then(|(cells, scored)| Some((cells.get(i)?, &scored.spans[..])));
         bar.map_or(views::NO_RANK, |(c, spans)| views::cell_color(c, spans, scale, by_rank))
-    };
+    });
     let chars = base.clone();
-    draw_blocks("compact-text", chars, &style(n), move |range| views::compact_html(&base, n, &color, range));
+    let paint = color.clone();
+    let html = move |range| views::compact_html(&base, n, &*color, range);
+    let recolor: Recolor = Box::new(move |block: &Element, range| recolor(block, range, n, &*paint));
+    draw_blocks("compact-text", chars, &style(n), html, Some(recolor));
+}
+
+/// Gives the bars of a drawn block of the compact view (characters `range`, `rows` bars each) the colours
+/// `color(row, i)`, where they stand; false, changing nothing, if the block holds other characters or another
+/// number of bars (`views::compact_html` made it: a cell per character but line breaks, its bars its children).
+fn recolor(
+    block: &Element,
+    range: std::ops::Range<usize>,
+    rows: usize,
+    color: &dyn Fn(usize, usize) -> [u8; 3],
+) -> bool {
+    let found = block.get_elements_by_class_name("cc");
+    let mut cells = Vec::with_capacity(found.length() as usize);
+    for k in 0..found.length() {
+        let Some(cell) = found.item(k) else { return false };
+        let Some(i) = cell.get_attribute("data-i").and_then(|v| v.parse::<usize>().ok()) else { return false };
+        if !range.contains(&i) || cell.child_element_count() as usize != rows {
+            return false;
+        }
+        cells.push((i, cell));
+    }
+    for (i, cell) in cells {
+        let bars = cell.children();
+        for row in 0..rows {
+            if let Some(bar) = u32::try_from(row).ok().and_then(|r| bars.item(r)) {
+                let _ = bar.set_attribute("style", &format!("background:{}", views::css_rgb(color(row, i))));
+            }
+        }
+    }
+    true
 }
 
 /// Every golfer's bits for character `i`, one per line, for the compact view's popover.

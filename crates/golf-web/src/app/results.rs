@@ -185,9 +185,13 @@ fn draw_diff(a: &Scored, b: &Scored, diff: crate::views::CharDiff, bytes: usize,
             a.label, b.label, a.label, a.label, b.label
         ),
     );
-    super::panels::draw_blocks("diff-heatmap", shown.clone(), &super::panels::HEATMAP_STYLE, move |range| {
-        results::diff_html(&shown, &diffs, range, scale, dark, &label)
-    });
+    super::panels::draw_blocks(
+        "diff-heatmap",
+        shown.clone(),
+        &super::panels::HEATMAP_STYLE,
+        move |range| results::diff_html(&shown, &diffs, range, scale, dark, &label),
+        None,
+    );
 }
 
 /// Offers `contents` as a file download (a blob URL: nothing leaves the page).
