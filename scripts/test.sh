@@ -99,6 +99,8 @@ export GOLF_SKIP_LOG="$ROOT/target/skipped-tests.txt"
 if [ "${GOLF_ONLY:-}" = browser ]; then
   ensure_chromium
   ensure_browser_test_deps
+  # The tests' reference numbers come from the CLI, which loads ONNX Runtime from the .venv's onnxruntime.
+  ensure_python_env
   for built in dist/index.html target/release/golf; do
     if [ ! -e "$ROOT/$built" ]; then
       echo "error: $built is missing: build the page and the CLI first (scripts/test.sh builds both)" >&2

@@ -177,7 +177,7 @@ await session('views (browser)', async ({ browser, url, watch }) => {
   // Once it shows a character per character of the text (it may be drawn in parts).
   const wantCells = chars.filter((c) => c !== '\n' && c !== '\r\n').length;
   await until(page, (n) => document.querySelectorAll('#compact .cc').length === n, wantCells);
-  const compact = await page.evaluate(() => {
+  const compactNow = () => page.evaluate(() => {
     const ccs = [...document.querySelectorAll('#compact .cc')];
     const same = ccs.every((c) => {
       const i = c.dataset.i;
@@ -185,13 +185,32 @@ await session('views (browser)', async ({ browser, url, watch }) => {
       const cells = ['gzip', 'ar'].map((g) => document.querySelector(`#heatmap-${g} span[data-i="${i}"]`)?.style.background);
       return bars.length === 2 && bars.join() === cells.join();
     });
-    return { n: ccs.length, same, heatmapShown: getComputedStyle(document.querySelector('#heatmap-ar')).display !== 'none' };
+    const bars = [...document.querySelectorAll('#compact .cc i')].map((b) => b.style.background).join();
+    return { n: ccs.length, same, bars, heatmapShown: getComputedStyle(document.querySelector('#heatmap-ar')).display !== 'none' };
   });
+  const compact = await compactNow();
   await page.hover('#compact .cc[data-i="300"]');
   const compactSaid = (await page.textContent('#popover')) ?? '';
   check(compact.n === wantCells && compact.same && !compact.heatmapShown
     && compactSaid.includes(`(byte ${byteOf(300)})`) && /gzip.*bits/.test(compactSaid) && /bits.*\n.*bits/s.test(compactSaid),
     `compact view: ${compact.n} characters (want ${wantCells}), bars in each heatmap's colours: ${compact.same}; popover ${JSON.stringify(compactSaid.slice(0, 90))}`);
+  // A new scale recolours the bars where they stand (the cells are the same elements), each still its heatmap's
+  // colour; then the scale goes back.
+  const scaleChanged = async (value) => {
+    const views = ['compact-text', 'heatmap-gzip', 'heatmap-ar'];
+    await page.evaluate((ids) => { for (const id of ids) document.getElementById(id).removeAttribute('data-drawn'); }, views);
+    await page.$eval('#scale', (e, v) => { e.value = v; e.dispatchEvent(new Event('input')); }, value);
+    for (const id of views) await page.waitForSelector(`#${id}[data-drawn]`, { state: 'attached' });
+  };
+  const scaleWas = await page.inputValue('#scale');
+  await page.$eval('#compact .cc[data-i="300"]', (c) => { c.dataset.probe = 'kept'; });
+  await scaleChanged(scaleWas === '9' ? '5' : '9');
+  const rescaled = await compactNow();
+  const kept = await page.$eval('#compact .cc[data-i="300"]', (c) => c.dataset.probe === 'kept');
+  check(rescaled.n === wantCells && rescaled.same && rescaled.bars !== compact.bars && kept,
+    `a new scale recolours the compact view's bars in place (same cells: ${kept}), in each heatmap's colours: ${rescaled.same}`);
+  await scaleChanged(scaleWas);
+  check((await compactNow()).bars === compact.bars, 'the scale back, the bars have their first colours again');
   await page.uncheck('#view-compact');
   check(await page.isVisible('#heatmap-ar') && !(await page.isVisible('#compact')), 'back to the panels');
 
