@@ -240,7 +240,8 @@ export function taskRule(tasks, limit = TASK_LIMIT_MS) {
     (t.traced ? `${t.cpu.toFixed(0)} ms of it its own work` : 'not in the trace: all of it counted as its work'));
   return {
     ok: over.length === 0,
-    words: `no long task did over ${limit} ms of work (${tasks.length} over ${TASK_LIMIT_MS} ms by the wall clock` +
+    // A failed check says how many tasks broke the rule (the words of a pass read as one on a FAIL line).
+    words: `${over.length ? `${over.length} long task(s)` : 'no long task'} did over ${limit} ms of work (${tasks.length} over ${TASK_LIMIT_MS} ms by the wall clock` +
       `${tasks.length ? `: ${shown.join('; ')}` : ''})`,
   };
 }
