@@ -11,7 +11,7 @@
 // - crafted bad artifacts (the probe's zip whose headers claim 4 GB, bytes that are no container, a damaged zlib
 //   stream) are refused as "FILE was not imported: REASON", with no remedy that does not apply;
 // - no request leaves 127.0.0.1; no console error.
-import { bigText, check, recordLongTasks, session, taskPhase } from './harness.mjs';
+import { bigText, check, dom, recordLongTasks, session, taskPhase } from './harness.mjs';
 
 /// The page's limit on a text (crates/golf-web/src/share.rs MAX_TEXT_BYTES).
 const MAX_TEXT_BYTES = 4 << 20;
@@ -124,10 +124,14 @@ await session('big input (browser)', async ({ browser, url, watch }) => {
     const page = watch(await browser.newPage({ viewport: { width: 1200, height: 1000 } }));
     await recordLongTasks(page);
     await open(page, `${url}?golfers=none`);
-    await page.waitForSelector('#panel-gzip[data-scored="true"]', { state: 'attached', timeout: 120_000 });
+    // Every read and action on this page goes through its own DOM calls (harness.mjs `dom`): Playwright's selectors
+    // walk its 200,000 elements each time, and the garbage they leave lands in the page's tasks.
+    const $ = dom(page);
+    await $.attached('#panel-gzip[data-scored="true"]', { timeout: 120_000 });
     const text = bigText(MAX_TEXT_BYTES);
     // The text goes in as a paste would (the browser's own work on a 4 MB textarea is not the page's).
-    await page.$eval('#text', (e, t) => {
+    await page.evaluate((t) => {
+      const e = document.getElementById('text');
       e.value = t;
       e.dispatchEvent(new Event('input', { bubbles: true }));
     }, text);
@@ -142,18 +146,17 @@ await session('big input (browser)', async ({ browser, url, watch }) => {
           for (const a of ['data-scored', 'data-drawn', 'data-render-ms']) document.getElementById(id).removeAttribute(a);
         }
       });
-      await page.click('#score');
-      await page.waitForSelector('#panel-gzip[data-scored="true"]', { state: 'attached', timeout: 300_000 });
-      for (const sel of ['#heatmap-gzip[data-drawn="true"]', '#results[data-render-ms]', '#diff-heatmap[data-drawn="true"]']) {
-        await page.waitForSelector(sel, { state: 'attached', timeout: 300_000 });
+      await $.click('#score');
+      for (const sel of ['#panel-gzip[data-scored="true"]', '#heatmap-gzip[data-drawn="true"]', '#results[data-render-ms]', '#diff-heatmap[data-drawn="true"]']) {
+        await $.attached(sel);
       }
     });
-    const status = await page.textContent('#status-gzip');
+    const status = await $.text('#status-gzip');
     const bytes = Buffer.byteLength(text);
     check(status.includes(`for ${bytes} bytes`), `gzip scored all ${bytes} bytes: ${status}`);
-    const cut = await page.textContent('#note-gzip');
+    const cut = await $.text('#note-gzip');
     check(/Showing the first 100000 characters/.test(cut), `the heatmap says it shows the first characters: ${cut}`);
-    const summary = await page.textContent('#diff-summary');
+    const summary = await $.text('#diff-summary');
     // Characters as the page counts them (grapheme clusters), a line at a time (Intl.Segmenter over 4 MB at once
     // takes minutes); the text has no CRLF, so no cluster spans a line break.
     const segmenter = new Intl.Segmenter('en', { granularity: 'grapheme' });
@@ -164,8 +167,8 @@ await session('big input (browser)', async ({ browser, url, watch }) => {
       `the difference covers the whole text (${chars} characters): ${summary}`);
 
     await phase('the compact view is ticked', async () => {
-      await page.check('#view-compact');
-      await page.waitForSelector('#compact-text[data-drawn="true"]', { state: 'attached', timeout: 300_000 });
+      await $.check('#view-compact');
+      await $.attached('#compact-text[data-drawn="true"]');
     });
     // The compact view of a long text draws what is near its view, and the rest as it is scrolled to (counted in
     // the page: a handle to each of 100,000 elements would burden its garbage collector).
@@ -174,15 +177,16 @@ await session('big input (browser)', async ({ browser, url, watch }) => {
       return { n: cells.length, last: cells.length ? Number(cells[cells.length - 1].dataset.i) : -1 };
     });
     const first = await compactCells();
-    check(first.n > 500 && first.n < 40_000 && (await page.$('#compact .cc[data-i="0"]')) !== null,
+    check(first.n > 500 && first.n < 40_000 && (await page.evaluate(() => document.querySelector('#compact .cc[data-i="0"]') !== null)),
       `the compact view draws the characters near its view (${first.n})`);
     await phase('the compact view is scrolled to its middle', async () => {
       await page.evaluate(() => document.getElementById('compact-text').removeAttribute('data-drawn'));
-      await page.$eval('#compact', (c) => {
+      await page.evaluate(() => {
+        const c = document.getElementById('compact');
         c.scrollIntoView({ block: 'start' });
         c.scrollTop = c.scrollHeight / 2;
       });
-      await page.waitForSelector('#compact-text[data-drawn="true"]', { state: 'attached', timeout: 120_000 });
+      await $.attached('#compact-text[data-drawn="true"]', { timeout: 120_000 });
     });
     const middle = await page.evaluate(() => {
       const box = document.getElementById('compact').getBoundingClientRect();
@@ -199,25 +203,29 @@ await session('big input (browser)', async ({ browser, url, watch }) => {
 
     // Chromium's text box takes 80-260 ms a key on a text this long: the page shows its start, read-only, in the
     // box's place; keys and clicks there cost nothing.
-    const preview = await page.isVisible('#text-preview') && !(await page.isVisible('#text'));
-    const note = await page.textContent('#text-note');
+    const preview = await $.visible('#text-preview') && !(await $.visible('#text'));
+    const note = await $.text('#text-note');
     check(preview && /4\.\d MB/.test(note), `a 4 MiB text is shown by its start, read-only, and the page says why: ${note.trim().slice(0, 160)}`);
     await phase('keys and clicks in the text box', async () => {
-      await page.click('#text-preview');
+      await $.click('#text-preview');
       await page.keyboard.press('Control+Home');
       await page.keyboard.type('Four', { delay: 30 });
       await page.keyboard.press('Control+End');
       await page.keyboard.type(' golfers', { delay: 30 });
     });
-    check((await page.inputValue('#text')) === text, 'the text to score is unchanged');
+    check((await page.evaluate(() => document.getElementById('text').value)) === text, 'the text to score is unchanged');
 
     await phase('the colour scale changes (heatmap, compact view and difference map redrawn)', async () => {
       await page.evaluate(() => {
         for (const id of ['heatmap-gzip', 'compact-text', 'diff-heatmap']) document.getElementById(id).removeAttribute('data-drawn');
       });
-      await page.$eval('#scale', (e) => { e.value = '6'; e.dispatchEvent(new Event('input')); });
+      await page.evaluate(() => {
+        const e = document.getElementById('scale');
+        e.value = '6';
+        e.dispatchEvent(new Event('input'));
+      });
       for (const id of ['heatmap-gzip', 'compact-text']) {
-        await page.waitForSelector(`#${id}[data-drawn="true"]`, { state: 'attached', timeout: 300_000 });
+        await $.attached(`#${id}[data-drawn="true"]`);
       }
     });
 
@@ -226,31 +234,30 @@ await session('big input (browser)', async ({ browser, url, watch }) => {
         for (const id of ['heatmap-gzip', 'compact-text', 'diff-heatmap']) document.getElementById(id).removeAttribute('data-drawn');
         document.getElementById('panel-gzip').removeAttribute('data-scored');
       });
-      await page.click('#score');
-      await page.waitForSelector('#panel-gzip[data-scored="true"]', { state: 'attached', timeout: 300_000 });
-      for (const sel of ['#heatmap-gzip[data-drawn="true"]', '#compact-text[data-drawn="true"]', '#diff-heatmap[data-drawn="true"]']) {
-        await page.waitForSelector(sel, { state: 'attached', timeout: 300_000 });
+      await $.click('#score');
+      for (const sel of ['#panel-gzip[data-scored="true"]', '#heatmap-gzip[data-drawn="true"]', '#compact-text[data-drawn="true"]', '#diff-heatmap[data-drawn="true"]']) {
+        await $.attached(sel);
       }
     });
 
     // The longest text the box edits, chosen as a file: typing there, at its start and its end.
     const editable = text.slice(0, EDIT_MAX_UNITS);
     await page.evaluate(() => document.getElementById('panel-gzip').removeAttribute('data-scored'));
-    await page.setInputFiles('#file', { name: 'half.txt', mimeType: 'text/plain', buffer: Buffer.from(editable) });
-    await page.waitForSelector('#text:not([hidden])', { state: 'attached', timeout: 60_000 });
-    await page.waitForSelector('#panel-gzip[data-scored="true"]', { state: 'attached', timeout: 300_000 });
+    await (await $.element('#file')).setInputFiles({ name: 'half.txt', mimeType: 'text/plain', buffer: Buffer.from(editable) });
+    await $.attached('#text:not([hidden])', { timeout: 60_000 });
+    await $.attached('#panel-gzip[data-scored="true"]');
     await afterFrames(page);
-    check(await page.isVisible('#text') && !(await page.isVisible('#text-preview')), `a text of ${EDIT_MAX_UNITS} characters is in the box, to edit`);
+    check(await $.visible('#text') && !(await $.visible('#text-preview')), `a text of ${EDIT_MAX_UNITS} characters is in the box, to edit`);
     await phase(`typing in the text box (${EDIT_MAX_UNITS} characters)`, async () => {
-      await page.click('#text');
+      await $.click('#text');
       await page.keyboard.press('Control+Home');
       await page.keyboard.type('Four', { delay: 30 });
       await page.keyboard.press('Control+End');
       await page.keyboard.type(' golfers', { delay: 30 });
     });
-    const typed = await page.inputValue('#text');
+    const typed = await page.evaluate(() => document.getElementById('text').value);
     check(typed.startsWith('Four') && typed.endsWith(' golfers') && typed.length === editable.length + 12, 'what was typed is in the box');
-    check(await page.$eval('#panel-gzip', (p) => p.classList.contains('stale')), 'the edited text dims the old result');
+    check(await page.evaluate(() => document.getElementById('panel-gzip').classList.contains('stale')), 'the edited text dims the old result');
 
     for (const p of phases) check(p.rule.ok, `${p.name}: ${p.rule.words}`);
     await page.close();
