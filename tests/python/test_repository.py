@@ -51,16 +51,63 @@ def test_committed_model_folders_carry_their_tokenizer():
         assert "NOTICE.md" in manifest["tokenizer"]["source"]
 
 
-def test_readme_sizes_come_from_the_manifests():
-    """The README's parameter counts and file sizes are the manifests' (once one was typed by hand, and wrong)."""
+def test_documented_sizes_come_from_the_manifests():
+    """The parameter counts and file sizes in the README (its table of golfers) and in docs/golfers.md are the
+    manifests' (once one was typed by hand, and wrong)."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    golfers = (ROOT / "docs" / "golfers.md").read_text(encoding="utf-8")
+    for folder in ("ar", "mdlm", "smollm2"):
+        m = json.loads((MODELS / folder / "golfer.json").read_text())
+        assert f"{m['params']:,} parameters" in readme, f"README lacks {folder}'s params, {m['params']:,}"
     for folder in ("ar", "mdlm"):
         m = json.loads((MODELS / folder / "golfer.json").read_text())
         for what, n in (("params", m["params"]), ("artifact", m["artifact"]["bytes"])):
-            assert f"{n:,}" in readme, f"README lacks {folder}'s {what}, {n:,}"
+            for name, doc in (("README.md", readme), ("docs/golfers.md", golfers)):
+                assert f"{n:,}" in doc, f"{name} lacks {folder}'s {what}, {n:,}"
     ar = json.loads((MODELS / "ar" / "golfer.json").read_text())
-    assert f"`model.onnx` {ar['onnx']['bytes']:,} bytes" in readme
-    # Any other "model.onnx N bytes" in the README must be a manifest's too.
+    assert f"`model.onnx` {ar['onnx']['bytes']:,} bytes" in golfers
+    # Any other "model.onnx N bytes" in the documentation must be a manifest's too.
     sizes = {json.loads((MODELS / f / "golfer.json").read_text())["onnx"]["bytes"] for f in ("ar", "mdlm", "smollm2")}
-    for m in re.finditer(r"`model\.onnx` ([\d,]+) bytes", readme):
-        assert int(m.group(1).replace(",", "")) in sizes, m.group()
+    for doc in [ROOT / "README.md", ROOT / "ARCHITECTURE.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for m in re.finditer(r"`model\.onnx` ([\d,]+) bytes", doc.read_text(encoding="utf-8")):
+            assert int(m.group(1).replace(",", "")) in sizes, (doc.name, m.group())
+
+
+DOCS = [ROOT / "README.md", ROOT / "ARCHITECTURE.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def test_readme_is_a_front_door():
+    """The README says what this is and how to try it in one screenful or so; the details live in docs/."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 150, f"README.md has {len(readme.splitlines())} lines"
+    for command in ("scripts/serve.sh", "scripts/test.sh"):
+        assert f"```sh\n{command}\n```" in readme, f"README.md does not give {command} as a command of its own"
+
+
+def test_architecture_names_every_crate():
+    architecture = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    crates = sorted(p.name for p in (ROOT / "crates").iterdir() if (p / "Cargo.toml").is_file())
+    assert crates and all(f"`{c}`" in architecture for c in crates), [c for c in crates if f"`{c}`" not in architecture]
+
+
+def heading_anchor(heading):
+    """The anchor a Markdown renderer gives a heading (GitHub's rule): lower case, punctuation dropped, spaces as -."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_documentation_links_resolve():
+    """Every relative link between the documents names a file that exists and, with a #, a heading in it."""
+    broken = []
+    for doc in DOCS:
+        for target in re.findall(r"\]\(([^)\s]+)\)", doc.read_text(encoding="utf-8")):
+            if re.match(r"[a-z]+:", target):
+                continue
+            path, _, anchor = target.partition("#")
+            file = (doc.parent / path).resolve() if path else doc
+            if not file.exists():
+                broken.append(f"{doc.name}: {target} (no such file)")
+            elif anchor and file.suffix == ".md":
+                headings = re.findall(r"^#+ (.+)$", file.read_text(encoding="utf-8"), flags=re.M)
+                if anchor not in {heading_anchor(h) for h in headings}:
+                    broken.append(f"{doc.name}: {target} (no such heading)")
+    assert not broken, broken
