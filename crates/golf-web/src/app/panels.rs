@@ -483,10 +483,10 @@ const PLAIN_PER_TASK: usize = 16 * 1024;
 /// tall as its content, so the page does not move (they are made about [`PLAIN_PER_TASK`] characters a task; past
 /// the first, a heatmap's box has reached its height and scrolls). A redrawing of the same text (a new scale, rank
 /// colours) keeps the blocks shown until their new drawing replaces them. Then each part is parsed into a copy of
-/// its block outside the page, and the copy's elements take the place of the block's once complete: the browser lays the block out
-/// once, not once per part (a 3,600-character paragraph laid out 15 times per panel took frames past 50 ms on two
-/// cores). A block longer than `style.in_place_over` is drawn in place instead, a part in each frame's turn
-/// ([`swap_turn`]): swapped in whole, its elements alone took a frame past 50 ms.
+/// its block outside the page, and the copy's elements take the place of the block's once complete: the browser
+/// lays the block out once, not once per part (a 3,600-character paragraph laid out 15 times per panel took frames
+/// past 50 ms on two cores). A block longer than `style.in_place_over` is drawn in place instead, a part in each
+/// frame's turn ([`swap_turn`]): swapped in whole, its elements alone took a frame past 50 ms.
 ///
 /// With `style.lazy_over` characters or more, only the blocks near what its scrolling box shows are drawn (then
 /// `data-drawn`), and the others as they come near it ([`draw_near_view`], on scroll): the compact view's hundred
