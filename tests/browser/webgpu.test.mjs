@@ -69,10 +69,10 @@ await session('webgpu (browser)', async ({ browser, url, watch }) => {
   }
   await page.close();
 
-  // A WebGPU session that cannot be created: the WebGPU build's wasm is withheld, so ONNX Runtime Web fails to
-  // start its backend when the session is created; the golfer falls back to the CPU build in a new worker.
+  // A WebGPU build that cannot start: its wasm (served in parts, with their manifest) is withheld, so the worker
+  // cannot hand ONNX Runtime Web its bytes; the golfer falls back to the CPU build in a new worker.
   const context = await browser.newContext();
-  await context.route('**/ort-wasm-simd-threaded.asyncify.wasm', (route) => route.fulfill({ status: 404, body: 'withheld by the test' }));
+  await context.route('**/ort-wasm-simd-threaded.asyncify.wasm*', (route) => route.fulfill({ status: 404, body: 'withheld by the test' }));
   const failing = await context.newPage();
   const errors = [];
   failing.on('pageerror', (e) => errors.push(String(e)));

@@ -81,3 +81,50 @@ def test_headers_file_asks_for_what_serve_sends(site):
     with serving(site) as url:
         sent = headers(url)
     assert rules.get("/*") == {k: sent[k.lower()] for k in ISOLATION}, rules
+
+
+def built():
+    if not (DIST / "index.html").is_file():
+        pytest.skip("needs the built page in dist/ (scripts/build.sh)")
+    return [p for p in DIST.rglob("*") if p.is_file()]
+
+
+def test_no_file_of_the_site_is_too_large_for_a_static_host():
+    """Cloudflare Pages refuses files over 25 MiB (GitHub warns at 50 MB): the build serves larger ones in parts of
+    at most 16 MiB (scripts/stage_parts.py), which the page reads whole only up to."""
+    large = {str(p.relative_to(DIST)): p.stat().st_size for p in built() if p.stat().st_size > 16 << 20}
+    assert not large, large
+
+
+def test_parts_join_to_the_files_their_manifests_describe():
+    """Each NAME.parts.json: its parts, in order, are NAME's bytes (sha256 and size of each part and of the whole),
+    and a model's is the file its golfer.json names, by its sha256."""
+    import hashlib
+    import json
+
+    manifests = [p for p in built() if p.name.endswith(".parts.json")]
+    named = {str(p.relative_to(DIST)) for p in manifests}
+    # The WebGPU build's wasm is always parts; so is SmolLM2's graph (96.9 MB).
+    assert {"ort/ort-wasm-simd-threaded.asyncify.wasm.parts.json", "models/smollm2/model.onnx.parts.json"} <= named
+    for m in manifests:
+        parts = json.loads(m.read_text())
+        assert m.name == parts["file"] + ".parts.json"
+        whole = hashlib.sha256()
+        size = 0
+        for part in parts["parts"]:
+            data = (m.parent / part["path"]).read_bytes()
+            assert 0 < len(data) == part["bytes"] <= 16 << 20, part["path"]
+            assert hashlib.sha256(data).hexdigest() == part["sha256"], part["path"]
+            whole.update(data)
+            size += len(data)
+        assert (size, whole.hexdigest()) == (parts["bytes"], parts["sha256"]), m
+        assert not (m.parent / parts["file"]).exists(), f"{parts['file']} is served both whole and in parts"
+    for golfer in DIST.glob("models/*/golfer.json"):
+        onnx = json.loads(golfer.read_text())["onnx"]
+        parted = golfer.parent / (onnx["path"] + ".parts.json")
+        if parted.exists():
+            parts = json.loads(parted.read_text())
+            assert (parts["sha256"], parts["bytes"]) == (onnx["sha256"], onnx["bytes"]), golfer
+        else:
+            assert onnx["bytes"] <= 16 << 20, f"{golfer}: a graph over 16 MiB must be served in parts"
+            assert hashlib.sha256((golfer.parent / onnx["path"]).read_bytes()).hexdigest() == onnx["sha256"]

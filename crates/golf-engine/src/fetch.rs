@@ -2,10 +2,15 @@
 //! this exact version (keyed by the manifest's sha256, so a rebuilt model is fetched again), else downloaded with
 //! progress; hashed as the bytes arrive and checked against the manifest before use (`golf_onnx::check_digest`,
 //! the same check as a folder on disk); stored in the cache after a good download. Runs in a worker or a page.
+//! A file over 16 MiB is served in parts (`golf_onnx::parts`): fetched a few parts at a time into one buffer,
+//! each part checked and cached under its own sha256, the joined file checked against the whole's.
 
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 use golf_onnx::manifest::limits;
+use golf_onnx::parts::{Part, Parts, PART_BYTES};
 use golf_onnx::{Manifest, OnnxError};
 use sha2::{Digest, Sha256};
+use std::cell::Cell;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -133,6 +138,11 @@ impl Expect<'_> {
 }
 
 async fn model_file(f: &Expect<'_>, progress: &dyn Fn(u64, u64)) -> Result<(Vec<u8>, Source), String> {
+    if f.bytes.is_some_and(|n| n > PART_BYTES) {
+        // Checked there: the joined parts against their manifest's sha256, and that against this one's.
+        let (joined, source) = parted_file(&f.url, &f.name, Some((f.sha256, f.bytes)), progress).await?;
+        return Ok((joined.to_vec(), source));
+    }
     let cache = open_cache().await;
     let key = format!("{}?sha256={}", f.url, f.sha256);
     if let Some(cache) = &cache {
@@ -169,6 +179,215 @@ async fn model_file(f: &Expect<'_>, progress: &dyn Fn(u64, u64)) -> Result<(Vec<
         }
     }
     Ok((data, Source::Network { seconds: (now_ms() - t0) / 1e3 }))
+}
+
+/// Reads a part's body into `into` (exactly its size), reporting each chunk's length; hashes it when `hash` is
+/// given. A body longer or shorter than the part is refused.
+async fn read_part(
+    resp: &Response,
+    name: &str,
+    into: &js_sys::Uint8Array,
+    mut hash: Option<&mut Sha256>,
+    progress: &dyn Fn(u64),
+) -> Result<(), String> {
+    let size = into.length();
+    let body = resp.body().ok_or("the response has no body")?;
+    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().dyn_into().map_err(|_| "no stream reader")?;
+    let mut at: u32 = 0;
+    let mut scratch = Vec::new();
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.map_err(js_err)?;
+        let done = js_sys::Reflect::get(&chunk, &"done".into()).map_err(js_err)?.as_bool().unwrap_or(true);
+        if done {
+            break;
+        }
+        let value: js_sys::Uint8Array =
+            js_sys::Reflect::get(&chunk, &"value".into()).map_err(js_err)?.dyn_into().map_err(js_err)?;
+        let n = value.length();
+        if n > size - at {
+            let _ = JsFuture::from(reader.cancel()).await;
+            return Err(format!(
+                "{name} is more than the {size} bytes its parts manifest says. Rebuild the page with: {REBUILD_PAGE}"
+            ));
+        }
+        into.set(&value, at);
+        if let Some(h) = hash.as_deref_mut() {
+            scratch.resize(n as usize, 0);
+            value.copy_to(&mut scratch);
+            h.update(&scratch);
+        }
+        at += n;
+        progress(u64::from(n));
+    }
+    if at != size {
+        return Err(format!(
+            "{name} is {at} bytes; its parts manifest says {size}. Rebuild the page with: {REBUILD_PAGE}"
+        ));
+    }
+    Ok(())
+}
+
+/// The sha256 (hex) of bytes held by JavaScript, copied over a MiB at a time.
+fn js_sha256(data: &js_sys::Uint8Array) -> String {
+    let mut hash = Sha256::new();
+    let mut scratch = vec![0u8; 1 << 20];
+    let mut at = 0;
+    while at < data.length() {
+        let end = (at + scratch.len() as u32).min(data.length());
+        let buf = &mut scratch[..(end - at) as usize];
+        data.subarray(at, end).copy_to(buf);
+        hash.update(&*buf);
+        at = end;
+    }
+    golf_onnx::hex(&hash.finalize())
+}
+
+/// What makes the parts of a file.
+const REBUILD_PAGE: &str = "scripts/build.sh";
+
+/// How many parts are downloaded at once.
+const PARTS_AT_ONCE: usize = 3;
+
+/// One part into its place in `whole`: from the cache when it holds this part's exact version (checked when it
+/// was stored; the joined file is checked again), else downloaded, checked and stored. True if it was downloaded.
+async fn fetch_part(
+    cache: Option<&Cache>,
+    dir: &str,
+    folder: &str,
+    part: &Part,
+    into: js_sys::Uint8Array,
+    progress: &dyn Fn(u64),
+) -> Result<bool, String> {
+    let url = format!("{dir}{}", part.path);
+    let name = format!("{folder}{}", part.path);
+    let key = format!("{url}?sha256={}", part.sha256);
+    if let Some(cache) = cache {
+        let hit = JsFuture::from(cache.match_with_str(&key)).await.ok().and_then(|v| v.dyn_into::<Response>().ok());
+        if let Some(resp) = hit {
+            if read_part(&resp, &name, &into, None, progress).await.is_ok() {
+                return Ok(false);
+            }
+            let _ = JsFuture::from(cache.delete_with_str(&key)).await;
+        }
+    }
+    let resp = fetch(&url, &name).await?;
+    if !resp.ok() {
+        return Err(format!("cannot download {name}: HTTP {}", resp.status()));
+    }
+    let mut hash = Sha256::new();
+    read_part(&resp, &name, &into, Some(&mut hash), progress).await?;
+    let got = golf_onnx::hex(&hash.finalize());
+    if got != part.sha256 {
+        return Err(format!(
+            "{name}: sha256 {got} does not match its parts manifest's {}. Rebuild the page with: {REBUILD_PAGE}",
+            part.sha256
+        ));
+    }
+    if let Some(cache) = cache {
+        // Best effort, as for a whole file.
+        if let Ok(stored) = Response::new_with_opt_buffer_source(Some(&into)) {
+            let _ = JsFuture::from(cache.put_with_str(&key, &stored)).await;
+        }
+    }
+    Ok(true)
+}
+
+/// Forgets what earlier builds left in the cache for the file at `url`: the whole file, and parts that this
+/// build's manifest does not list.
+async fn prune(cache: &Cache, url: &str, parts: &Parts, dir: &str) {
+    let keep: Vec<String> = parts.parts.iter().map(|p| format!("{dir}{}?sha256={}", p.path, p.sha256)).collect();
+    let Ok(keys) = JsFuture::from(cache.keys()).await else { return };
+    for request in js_sys::Array::from(&keys).iter() {
+        let Some(key) = js_sys::Reflect::get(&request, &"url".into()).ok().and_then(|u| u.as_string()) else {
+            continue;
+        };
+        let ours = key.starts_with(&format!("{url}?")) || key.starts_with(&format!("{url}.part"));
+        if ours && !keep.contains(&key) {
+            let _ = JsFuture::from(cache.delete_with_str(&key)).await;
+        }
+    }
+}
+
+/// A file served in parts (`{url}.parts.json` and the parts it lists, `name` in messages), joined into one
+/// buffer and checked against the whole's sha256 (and against `expect`, the sha256 and size a model's manifest
+/// gives, where there is one). A joined file that does not match, made of cached parts, is fetched again once.
+/// Parts are made by the page's build, so every error about them says to rebuild the page.
+pub async fn parted_file(
+    url: &str,
+    name: &str,
+    expect: Option<(&str, Option<u64>)>,
+    progress: &dyn Fn(u64, u64),
+) -> Result<(js_sys::Uint8Array, Source), String> {
+    let rebuild = REBUILD_PAGE;
+    let manifest_name = format!("{name}.parts.json");
+    let resp = fetch(&format!("{url}.parts.json"), &manifest_name).await?;
+    if !resp.ok() {
+        return Err(format!(
+            "cannot download {manifest_name}: HTTP {} (a file over 16 MiB is served in parts; is the page's build \
+             complete? Rebuild it with: {rebuild})",
+            resp.status()
+        ));
+    }
+    let (json, _) = read_body(&resp, &manifest_name, 0, golf_onnx::parts::MANIFEST_BYTES, &|_, _| {}).await?;
+    let file = url.rsplit('/').next().unwrap_or(url);
+    let parts = Parts::from_bytes(&json, file, &manifest_name)?;
+    if let Some((sha256, bytes)) = expect {
+        if parts.sha256 != sha256 || bytes.is_some_and(|b| b != parts.bytes) {
+            return Err(format!(
+                "{manifest_name} describes another version of {name} than its manifest (sha256 {}, {} bytes). \
+                 Rebuild the page with: {rebuild}",
+                parts.sha256, parts.bytes
+            ));
+        }
+    }
+    let size =
+        u32::try_from(parts.bytes).map_err(|_| format!("{name} is {} bytes, more than wasm32 holds", parts.bytes))?;
+    let dir = &url[..url.len() - file.len()];
+    let folder = &name[..name.len() - name.rsplit('/').next().map_or(0, str::len)];
+    let cache = open_cache().await;
+    let t0 = now_ms();
+    for attempt in 0..2 {
+        let use_cache = if attempt == 0 { cache.as_ref() } else { None };
+        let whole = js_sys::Uint8Array::new_with_length(size);
+        let done = Cell::new(0u64);
+        let step = |n: u64| {
+            // A cached part found short and downloaded again counts twice: the bar stops at full.
+            done.set((done.get() + n).min(parts.bytes));
+            progress(done.get(), parts.bytes);
+        };
+        let downloaded: Vec<bool> = stream::iter(parts.offsets())
+            .map(|(at, part)| {
+                let into = whole.subarray(at as u32, (at + part.bytes) as u32);
+                fetch_part(use_cache, dir, folder, part, into, &step)
+            })
+            .buffered(PARTS_AT_ONCE)
+            .try_collect()
+            .await?;
+        let sha = js_sha256(&whole);
+        if sha == parts.sha256 {
+            if let Some(cache) = &cache {
+                prune(cache, url, &parts, dir).await;
+            }
+            let source = if downloaded.contains(&true) {
+                Source::Network { seconds: (now_ms() - t0) / 1e3 }
+            } else {
+                Source::BrowserCache
+            };
+            return Ok((whole, source));
+        }
+        if let (Some(cache), false) = (&cache, downloaded.iter().all(|&d| d)) {
+            // Cached parts that do not make the whole: forget them and download every part again.
+            for p in &parts.parts {
+                let _ = JsFuture::from(cache.delete_with_str(&format!("{dir}{}?sha256={}", p.path, p.sha256))).await;
+            }
+            continue;
+        }
+        return Err(format!(
+            "{name}: its parts join to sha256 {sha}, not the {} of their manifest. Rebuild the page with: {rebuild}",
+            parts.sha256
+        ));
+    }
+    Err(format!("{name}: its parts do not join to the file their manifest describes. Rebuild the page with: {rebuild}"))
 }
 
 /// The model folder at `base` (an absolute URL ending in `/`), named `folder` (its path relative to the page) in

@@ -6,6 +6,7 @@ pub mod ar;
 pub mod files;
 pub mod manifest;
 pub mod mdlm;
+pub mod parts;
 pub mod runtime;
 pub mod speed;
 mod tokens;

@@ -391,7 +391,7 @@ fn check_id(id: &str) -> Result<(), String> {
 
 /// A file of the model folder: a relative path that stays inside it, on disk and as a URL relative to the
 /// folder's (no absolute path, no `..`, no character that a file system or a URL reads as something else).
-fn check_path(field: &str, path: &str) -> Result<(), String> {
+pub(crate) fn check_path(field: &str, path: &str) -> Result<(), String> {
     let refuse =
         |why: &str| Err(format!("\"{field}\" is {path:?}: {why}; it must name a file inside the model folder"));
     if path.is_empty() {
@@ -413,7 +413,7 @@ fn check_path(field: &str, path: &str) -> Result<(), String> {
 }
 
 /// A digest as manifests write it: 64 lower-case hex digits.
-fn check_sha256(field: &str, sha: &str) -> Result<(), String> {
+pub(crate) fn check_sha256(field: &str, sha: &str) -> Result<(), String> {
     if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
         return Err(format!("\"{field}\" is {sha:?}; it must be 64 lower-case hex digits"));
     }

@@ -139,11 +139,21 @@ pub fn on_gpu() -> bool {
     false
 }
 
+/// The WebGPU build's wasm (26.8 MB), which the page serves in parts (`crate::parts`): the worker joins them and
+/// hands the bytes to [`init_web`].
+pub const WEBGPU_WASM: &str = "ort-wasm-simd-threaded.asyncify.wasm";
+
 /// Loads ONNX Runtime Web (`build`) from `dist_base` (absolute, ending in `/`: the site's own copy, so nothing is
 /// fetched from elsewhere), telemetry off, with `threads` compute threads (more than 1 needs cross-origin
-/// isolation). Once per worker: a second call with another build is refused.
+/// isolation); `wasm_binary`, where given, is its wasm file's bytes (else it fetches the file itself). Once per
+/// worker: a second call with another build is refused.
 #[cfg(target_arch = "wasm32")]
-pub async fn init_web(dist_base: &str, threads: u32, build: WebBuild) -> Result<(), OnnxError> {
+pub async fn init_web(
+    dist_base: &str,
+    threads: u32,
+    build: WebBuild,
+    wasm_binary: Option<&js_sys::Uint8Array>,
+) -> Result<(), OnnxError> {
     if let Some(loaded) = BUILD.get() {
         return if *loaded == build {
             Ok(())
@@ -164,6 +174,9 @@ pub async fn init_web(dist_base: &str, threads: u32, build: WebBuild) -> Result<
         js_sys::Reflect::set(&wasm, &"numThreads".into(), &threads.into())?;
         // Where its wasm files are: a worker that evaluated the script has no script URL to go by.
         js_sys::Reflect::set(&wasm, &"wasmPaths".into(), &dist_base.into())?;
+        if let Some(binary) = wasm_binary {
+            js_sys::Reflect::set(&wasm, &"wasmBinary".into(), binary)?;
+        }
         Ok(())
     };
     set().map_err(|e| OnnxError::Runtime(format!("cannot configure ONNX Runtime Web: {e:?}")))?;

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use golf_core::{Golfer, GolferInfo};
-use golf_engine::fetch::{fetch_folder, Step};
+use golf_engine::fetch::{fetch_folder, parted_file, Step};
 use golf_engine::wire::{Device, Import, Reply, Request, RunsOn, WebRuntime};
 use golf_engine::{AnyGolfer, Command, Course, Engine};
 use golf_gzip::{Dry, GzipGolfer, Method};
@@ -316,7 +316,7 @@ async fn create(
     };
     let on_wasm = |why: Option<String>| RunsOn::Wasm { threads: runtime.threads, why };
     let Some(adapter) = adapter else {
-        golf_onnx::runtime::init_web(&runtime.dist, runtime.threads, WebBuild::Wasm)
+        golf_onnx::runtime::init_web(&runtime.dist, runtime.threads, WebBuild::Wasm, None)
             .await
             .map_err(|e| e.to_string())?;
         let golfer = AnyGolfer::load(manifest, onnx, tokenizer).await.map_err(|e| e.to_string())?;
@@ -324,7 +324,12 @@ async fn create(
         return Ok((golfer, on_wasm(why)));
     };
     let on_gpu = |e: String| Failed { message: e, on_webgpu: true };
-    golf_onnx::runtime::init_web(&runtime.dist, runtime.threads, WebBuild::WebGpu)
+    // Served in parts (static hosts refuse a 26.8 MB file): joined here and handed over as bytes.
+    let wasm = golf_onnx::runtime::WEBGPU_WASM;
+    let (binary, _) = parted_file(&format!("{}{wasm}", runtime.dist), &format!("ort/{wasm}"), None, &|_, _| {})
+        .await
+        .map_err(on_gpu)?;
+    golf_onnx::runtime::init_web(&runtime.dist, runtime.threads, WebBuild::WebGpu, Some(&binary))
         .await
         .map_err(|e| on_gpu(e.to_string()))?;
     let golfer = AnyGolfer::load(manifest, onnx, tokenizer).await.map_err(|e| on_gpu(e.to_string()))?;

@@ -7,6 +7,7 @@ mod canvas;
 mod charts;
 mod compact;
 mod dom;
+mod isolation;
 mod links;
 mod loading;
 mod local;
@@ -136,6 +137,8 @@ async fn start_in_steps() {
         device_changed(&s, Device::parse(&choice).unwrap_or_default());
     });
     let threads = link.threads;
+    // Nothing starts before the page knows whether it has threads (or is about to reload to get them).
+    isolation::settle().await;
     if let Some(id) = link.bench {
         // Set up: a benchmark has no panels to reserve.
         set_attr("app", "data-ready", "true");
