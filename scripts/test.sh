@@ -14,7 +14,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 # The browser tests, in the order they run (tests/browser/NAME.test.mjs).
-BROWSER_TESTS=(page mdlm views import workers webgpu links hosting big_input)
+BROWSER_TESTS=(page mdlm views import workers webgpu links hosting phone big_input)
 if [ -n "${GOLF_BROWSER_TESTS:-}" ]; then
   read -r -a chosen <<<"${GOLF_BROWSER_TESTS//,/ }"
   for t in "${chosen[@]}"; do

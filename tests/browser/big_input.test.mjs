@@ -11,7 +11,7 @@
 // - crafted bad artifacts (the probe's zip whose headers claim 4 GB, bytes that are no container, a damaged zlib
 //   stream) are refused as "FILE was not imported: REASON", with no remedy that does not apply;
 // - no request leaves 127.0.0.1; no console error.
-import { bigText, check, dom, recordLongTasks, session, taskPhase } from './harness.mjs';
+import { bigText, check, dom, openSettings, recordLongTasks, session, taskPhase } from './harness.mjs';
 
 /// The page's limit on a text (crates/golf-web/src/share.rs MAX_TEXT_BYTES).
 const MAX_TEXT_BYTES = 4 << 20;
@@ -51,6 +51,7 @@ const afterFrames = (page) =>
 async function open(page, url) {
   await page.goto(url);
   await page.waitForSelector('#app[data-ready="true"]', { state: 'attached', timeout: 120_000 });
+  await openSettings(page);
 }
 
 await session('big input (browser)', async ({ browser, url, watch }) => {

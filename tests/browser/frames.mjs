@@ -6,7 +6,7 @@
 //   FRAMES_CSS='#compact .hb{...}' node ...       the same with a style sheet added, to try a change without a build
 // A busy core (as GOLF_STRESS=1 keeps one) roughly doubles these frames' work on a 2-core VM; the page's rule is
 // 50 ms a task.
-import { bigText, dom, session, TASK_EVENT } from './harness.mjs';
+import { bigText, dom, openSettings, session, TASK_EVENT } from './harness.mjs';
 
 const REDRAWS = 3;
 const STEPS = { style: 'UpdateLayoutTree', layout: 'Layout', prepaint: 'PrePaint', paint: 'Paint', script: 'FunctionCall' };
@@ -43,6 +43,7 @@ await session('frames', async ({ browser, url }) => {
   const $ = dom(page);
   await page.goto(`${url}?golfers=none`);
   await $.attached('#app[data-ready="true"]', { timeout: 120_000 });
+  await openSettings(page);
   await $.attached('#panel-gzip[data-scored="true"]', { timeout: 120_000 });
   await page.evaluate((t) => {
     const e = document.getElementById('text');

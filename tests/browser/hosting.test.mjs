@@ -58,9 +58,11 @@ await session('hosting (browser)', async ({ browser, url, watch }) => {
   symlinkSync(path.join(root, 'dist'), path.join(site, 'four-golfers'));
   const { server, url: host } = await startServer(site, { plain: true });
   const base = `${host}four-golfers/`;
+  // Threads may change the order of a sum in ONNX Runtime's kernels on another machine: equal within 1e-5 (so far
+  // they have been equal to the last digit).
   const same = (bpb, what) => {
     const worst = Math.max(...GOLFERS.map((id) => Math.abs(bpb[id] - reference[id]) / reference[id]));
-    check(GOLFERS.every((id) => bpb[id] > 0) && worst <= 1e-6,
+    check(GOLFERS.every((id) => bpb[id] > 0) && worst <= 1e-5,
       `${what}: every bpb equals the isolated run's (${GOLFERS.map((id) => `${id} ${bpb[id]}`).join(', ')}; worst relative difference ${worst.toExponential(1)})`);
   };
   try {

@@ -223,7 +223,7 @@ await session('page (browser)', async ({ browser, url, watch, outside }) => {
   let modelRequests = 0;
   page.on('request', (r) => { if (/\/models\/smollm2\/model\.onnx(\.part\d+)?$/.test(r.url())) modelRequests += 1; });
   await reload(page);
-  await page.waitForSelector('#download-smollm2[data-done="true"]', { timeout: 300_000 });
+  await page.waitForSelector('#download-smollm2[data-done="true"]', { state: 'attached', timeout: 300_000 });
   check((await page.getAttribute('#download-smollm2', 'data-source')) === 'cache' && modelRequests === 0,
     `reload used the cached model (${await page.textContent('#progress-text-smollm2')}; ${modelRequests} downloads)`);
 

@@ -29,8 +29,8 @@ extern "C" {
 
 /// What a folder's download is doing, for its progress bar.
 pub enum Step<'a> {
-    /// The manifest is read: the golfer's label.
-    Named(&'a str),
+    /// The manifest is read: the golfer's label and its model file's size.
+    Named { label: &'a str, bytes: u64 },
     /// Bytes of the model file so far, of its total.
     Bytes { done: u64, total: u64 },
 }
@@ -72,6 +72,30 @@ async fn fetch(url: &str, name: &str) -> Result<Response, String> {
         .map_err(|_| "fetch did not return a Response".to_string())
 }
 
+/// A response's body, chunk by chunk.
+struct Chunks(web_sys::ReadableStreamDefaultReader);
+
+impl Chunks {
+    fn of(resp: &Response) -> Result<Chunks, String> {
+        let body = resp.body().ok_or("the response has no body")?;
+        Ok(Chunks(body.get_reader().dyn_into().map_err(|_| "no stream reader")?))
+    }
+
+    /// The next chunk, or none at the body's end.
+    async fn next(&self) -> Result<Option<js_sys::Uint8Array>, String> {
+        let chunk = JsFuture::from(self.0.read()).await.map_err(js_err)?;
+        if js_sys::Reflect::get(&chunk, &"done".into()).map_err(js_err)?.as_bool().unwrap_or(true) {
+            return Ok(None);
+        }
+        let value = js_sys::Reflect::get(&chunk, &"value".into()).map_err(js_err)?;
+        Ok(Some(value.dyn_into().map_err(js_err)?))
+    }
+
+    async fn cancel(&self) {
+        let _ = JsFuture::from(self.0.cancel()).await;
+    }
+}
+
 /// Reads a body chunk by chunk, reporting (bytes so far, total) and hashing as it goes; returns the bytes and
 /// their sha256 (hex). A body longer than `max` bytes is refused as soon as it passes it (`name` in the error),
 /// so a folder's manifest cannot make the page download or hold more than it says.
@@ -86,23 +110,15 @@ async fn read_body(
     if total > max {
         return Err(too_big(total));
     }
-    let body = resp.body().ok_or("the response has no body")?;
-    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().dyn_into().map_err(|_| "no stream reader")?;
+    let chunks = Chunks::of(resp)?;
     // `total <= max`, and every `max` fits in wasm32's address space.
     let mut data = Vec::with_capacity(usize::try_from(total).map_err(|_| too_big(total))?);
     let mut hash = Sha256::new();
-    loop {
-        let chunk = JsFuture::from(reader.read()).await.map_err(js_err)?;
-        let done = js_sys::Reflect::get(&chunk, &"done".into()).map_err(js_err)?.as_bool().unwrap_or(true);
-        if done {
-            break;
-        }
-        let value: js_sys::Uint8Array =
-            js_sys::Reflect::get(&chunk, &"value".into()).map_err(js_err)?.dyn_into().map_err(js_err)?;
+    while let Some(value) = chunks.next().await? {
         let start = data.len();
         let end = start as u64 + u64::from(value.length());
         if end > max {
-            let _ = JsFuture::from(reader.cancel()).await;
+            chunks.cancel().await;
             return Err(too_big(end));
         }
         data.resize(start + value.length() as usize, 0);
@@ -191,21 +207,13 @@ async fn read_part(
     progress: &dyn Fn(u64),
 ) -> Result<(), String> {
     let size = into.length();
-    let body = resp.body().ok_or("the response has no body")?;
-    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().dyn_into().map_err(|_| "no stream reader")?;
+    let chunks = Chunks::of(resp)?;
     let mut at: u32 = 0;
     let mut scratch = Vec::new();
-    loop {
-        let chunk = JsFuture::from(reader.read()).await.map_err(js_err)?;
-        let done = js_sys::Reflect::get(&chunk, &"done".into()).map_err(js_err)?.as_bool().unwrap_or(true);
-        if done {
-            break;
-        }
-        let value: js_sys::Uint8Array =
-            js_sys::Reflect::get(&chunk, &"value".into()).map_err(js_err)?.dyn_into().map_err(js_err)?;
+    while let Some(value) = chunks.next().await? {
         let n = value.length();
         if n > size - at {
-            let _ = JsFuture::from(reader.cancel()).await;
+            chunks.cancel().await;
             return Err(format!(
                 "{name} is more than the {size} bytes its parts manifest says. Rebuild the page with: {REBUILD_PAGE}"
             ));
@@ -400,7 +408,7 @@ pub async fn fetch_folder(base: &str, folder: &str, progress: &dyn Fn(Step)) -> 
     }
     let (json, _) = read_body(&resp, &manifest_name, 0, limits::MANIFEST_BYTES, &|_, _| {}).await?;
     let manifest = Manifest::from_bytes(&json, &manifest_name).map_err(|e: OnnxError| e.to_string())?;
-    progress(Step::Named(&manifest.label));
+    progress(Step::Named { label: &manifest.label, bytes: manifest.onnx.bytes });
     let file = |path: &str| (format!("{base}{path}"), format!("{folder}/{path}"));
     let (url, name) = file(&manifest.tokenizer.file);
     let tok =

@@ -151,9 +151,10 @@ impl Request {
 pub enum Reply {
     /// The worker listens (messages sent before this would be lost).
     Ready,
-    /// A fetched folder's manifest is read: the golfer's label.
+    /// A fetched folder's manifest is read: the golfer's label and its model file's size.
     Named {
         label: String,
+        bytes: u64,
     },
     /// Bytes of its model file so far.
     Download {

@@ -569,8 +569,35 @@ pub fn token_title(t: &TokenInfo) -> String {
     parts.join(" · ")
 }
 
+/// About how long a piece of work has left, from how long it has run and the share of it done ("about 12 s
+/// left"); none until there is enough to go by (3 % done, half a second run).
+pub fn time_left(elapsed_ms: f64, done: f64) -> Option<String> {
+    if !(0.03..1.0).contains(&done) || !(500.0..f64::INFINITY).contains(&elapsed_ms) {
+        return None;
+    }
+    let left_s = elapsed_ms / 1e3 * (1.0 - done) / done;
+    Some(if left_s < 1.5 {
+        "about a second left".to_string()
+    } else if left_s < 90.0 {
+        format!("about {:.0} s left", left_s)
+    } else {
+        format!("about {:.0} min left", left_s / 60.0)
+    })
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn time_left_waits_for_enough_to_go_by_then_says_seconds_or_minutes() {
+        assert_eq!(time_left(400.0, 0.5), None);
+        assert_eq!(time_left(10_000.0, 0.01), None);
+        assert_eq!(time_left(10_000.0, 1.0), None);
+        assert_eq!(time_left(f64::NAN, 0.5), None);
+        assert_eq!(time_left(4_000.0, 0.25).as_deref(), Some("about 12 s left"));
+        assert_eq!(time_left(1_000.0, 0.5).as_deref(), Some("about a second left"));
+        assert_eq!(time_left(60_000.0, 0.25).as_deref(), Some("about 3 min left"));
+    }
     use super::*;
     use golf_core::Alternative;
 

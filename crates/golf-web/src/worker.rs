@@ -342,7 +342,7 @@ async fn create(
 async fn fetch_and_create(base: &str, folder: &str, runtime: &WebRuntime) -> Result<(AnyGolfer, RunsOn, f64), Failed> {
     let last_pct = std::cell::Cell::new(u64::MAX);
     let progress = |step: Step| match step {
-        Step::Named(label) => post(&Reply::Named { label: label.to_string() }),
+        Step::Named { label, bytes } => post(&Reply::Named { label: label.to_string(), bytes }),
         Step::Bytes { done, total } => {
             // A message per percent is plenty for a progress bar.
             let pct = done * 100 / total.max(1);

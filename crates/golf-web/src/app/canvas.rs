@@ -23,10 +23,17 @@ fn context(canvas: &web_sys::HtmlCanvasElement) -> Option<web_sys::CanvasRenderi
     canvas.get_context("2d").ok()??.dyn_into().ok()
 }
 
+/// A chart's width where the screen has room (web/index.html's canvases).
+const CHART_WIDTH: u32 = 520;
+
 impl Canvas {
     pub(super) fn new(id: &str) -> Option<Canvas> {
         let document = web_sys::window()?.document()?;
         let page: web_sys::HtmlCanvasElement = document.get_element_by_id(id)?.dyn_into().ok()?;
+        // As wide as a phone's screen allows (less the page's margins), so that its text is drawn at its size,
+        // not shrunk with the canvas; the window's width needs no layout, the canvas's box would.
+        let room = web_sys::window()?.inner_width().ok()?.as_f64().unwrap_or(0.0) - 40.0;
+        page.set_width(room.clamp(240.0, CHART_WIDTH as f64) as u32);
         let scratch: web_sys::HtmlCanvasElement = document.create_element("canvas").ok()?.dyn_into().ok()?;
         scratch.set_width(page.width());
         scratch.set_height(page.height());

@@ -179,5 +179,6 @@ pub(super) fn hover(state: &Shared, e: &Event) {
     let Some(cell) = target.closest(".cc").ok().flatten() else { return };
     let Some(i) = cell.get_attribute("data-i").and_then(|v| v.parse::<usize>().ok()) else { return };
     let Some(text) = describe(state, i) else { return };
+    popover_by_pointer();
     show_popover(&cell, &text);
 }

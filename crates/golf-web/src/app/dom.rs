@@ -59,6 +59,35 @@ pub fn on(target: &Element, event: &str, f: impl FnMut(Event) + 'static) {
     HANDLERS.with(|h| h.borrow_mut().push(closure));
 }
 
+/// A passive listener on the window that sees `event` first, from any element (scroll events do not bubble).
+pub fn on_window_capture(event: &str, f: impl FnMut(Event) + 'static) {
+    let closure = Closure::wrap(Box::new(f) as Box<dyn FnMut(Event)>);
+    let options = web_sys::AddEventListenerOptions::new();
+    options.set_capture(true);
+    options.set_passive(true);
+    let _ = window().add_event_listener_with_callback_and_add_event_listener_options(
+        event,
+        closure.as_ref().unchecked_ref(),
+        &options,
+    );
+    HANDLERS.with(|h| h.borrow_mut().push(closure));
+}
+
+/// A golfer's name into `parent`: its short name, then its details ("AR" and " (Parameter Golf baseline, int8)"),
+/// which a phone's narrow screen leaves out (style.css, `.detail`).
+pub fn append_name(parent: &Element, label: &str) {
+    let (short, detail) = match label.find(" (") {
+        Some(at) => label.split_at(at),
+        None => (label, ""),
+    };
+    let _ = parent.append_child(&document().create_text_node(short));
+    if !detail.is_empty() {
+        let span = el("span", "detail", "");
+        span.set_text_content(Some(detail));
+        let _ = parent.append_child(&span);
+    }
+}
+
 pub fn on_id(id: &str, event: &str, f: impl FnMut(Event) + 'static) {
     on(&by_id::<Element>(id), event, f);
 }

@@ -162,6 +162,7 @@ async fn forget(state: Shared, id: String) {
     }
     by_id::<HtmlElement>(&format!("panel-{id}")).set_hidden(true);
     set_attr(&format!("panel-{id}"), "data-removed", "true");
+    super::scoreboard::remove(&id);
     if let Ok(cache) = cache().await {
         let ids: Vec<String> = kept_ids(&cache).await.into_iter().filter(|i| *i != id).collect();
         let _ = set_ids(&cache, &ids).await;

@@ -16,6 +16,7 @@ mod picker;
 mod race;
 mod remote;
 mod results;
+mod scoreboard;
 mod scoring;
 
 use std::cell::RefCell;
@@ -107,6 +108,7 @@ async fn start_in_steps() {
     let link = links::open(&state);
     render_legend(state.borrow().scale, state.borrow().by_rank);
     wire_results(&state);
+    wire_popover();
     wire_text_picker(&state);
     local::wire(&state);
 
@@ -157,9 +159,11 @@ async fn start_in_steps() {
     let text = by_id::<HtmlTextAreaElement>("text").value();
     // gzip's place too: its worker starts in a moment.
     reserve_panel("gzip", &text, false);
+    scoreboard::reserve("gzip", "gzip -9");
     for &(folder, controls) in &folders {
         reserve_download_row(folder);
         reserve_panel(folder, &text, controls);
+        scoreboard::reserve(folder, folder);
     }
     // Set up: the panels have their places and a link's text and settings are applied. Tests wait for this mark
     // before they read the page.
@@ -174,6 +178,7 @@ async fn start_in_steps() {
             }
             Err(e) => {
                 release_panel("gzip");
+                scoreboard::remove("gzip");
                 show_error(&format!("gzip did not start: {e}"));
             }
         }
@@ -188,6 +193,7 @@ async fn start_in_steps() {
         for (folder, _) in folders {
             let s = state.clone();
             spawn_local(async move {
+                ask_before_download(folder).await;
                 if load_onnx(&s, folder, threads).await {
                     auto_score(s.clone(), Some(folder.to_string())).await;
                 }
@@ -235,6 +241,7 @@ fn cancel_panel(p: &mut Panel) {
     }
     if !by_id::<Element>(&format!("panel-{id}")).has_attribute("data-scored") {
         set_text(&format!("status-{id}"), "cancelled");
+        scoreboard::says(&id, "cancelled");
         set_attr(&format!("panel-{id}"), "data-cancelled", "true");
     }
 }

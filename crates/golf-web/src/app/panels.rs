@@ -105,6 +105,8 @@ pub(super) fn add_panel(state: &Shared, golf: Rc<Remote>) {
     on(&heatmap, "keydown", move |e| key_nav(&s, index, &e));
     race::add_toggle(&golf);
     add_score_toggle(state, &golf, index);
+    super::scoreboard::name(&id, &golf.label());
+    super::scoreboard::says(&id, "ready");
     describe_in_header(&golf);
     show_runs_on(&id, &golf.runs_on());
     state.borrow_mut().panels.push(Panel {
@@ -153,7 +155,8 @@ pub(super) fn add_score_toggle(state: &Shared, golf: &Remote, index: usize) {
     let _ = input.set_attribute("type", "checkbox");
     let _ = input.set_attribute("checked", "");
     let _ = label.append_child(&input);
-    let _ = label.append_child(&document().create_text_node(&format!(" {}", golf.label())));
+    let _ = label.append_child(&document().create_text_node(" "));
+    append_name(&label, &golf.label());
     match document().get_element_by_id(&format!("slot-toggle-{gid}")) {
         Some(slot) => {
             let _ = slot.replace_with_with_node_1(&label);
@@ -788,7 +791,13 @@ pub(super) fn rescale(state: &Shared) {
     results::render_diff(state);
 }
 
+/// The popover follows a pointer from now on (a scroll hides it).
+pub(super) fn popover_by_pointer() {
+    BY_KEYS.with(|k| k.set(false));
+}
+
 pub(super) fn hover_cell(state: &Shared, e: &Event) {
+    popover_by_pointer();
     let Some(target) = e.target().and_then(|t| t.dyn_into::<Element>().ok()) else { return };
     let Some(i) = target.get_attribute("data-i").and_then(|v| v.parse::<usize>().ok()) else { return };
     let Some(gid) = target.closest(".heatmap").ok().flatten().map(|h| h.id().replacen("heatmap-", "", 1)) else {
@@ -815,17 +824,63 @@ pub(super) fn show_popover(cell: &Element, text: &str) {
     pop.set_text_content(Some(text));
     pop.set_hidden(false);
     let at = cell.get_bounding_client_rect();
-    let (vw, vh) = (
-        window().inner_width().ok().and_then(|w| w.as_f64()).unwrap_or(1024.0),
-        window().inner_height().ok().and_then(|h| h.as_f64()).unwrap_or(768.0),
-    );
+    // The part of the page on screen: on a phone zoomed in, the visual viewport, inside the layout viewport that
+    // `position: fixed` places against.
+    let (x0, y0, vw, vh) = match window().visual_viewport() {
+        Some(v) => (v.offset_left(), v.offset_top(), v.width(), v.height()),
+        None => (
+            0.0,
+            0.0,
+            window().inner_width().ok().and_then(|w| w.as_f64()).unwrap_or(1024.0),
+            window().inner_height().ok().and_then(|h| h.as_f64()).unwrap_or(768.0),
+        ),
+    };
     let (w, h) = (pop.offset_width() as f64, pop.offset_height() as f64);
-    // Below the character, or above it where the window ends; never past the right edge.
-    let top =
-        if at.bottom() + 6.0 + h > vh && at.top() - 6.0 - h >= 0.0 { at.top() - 6.0 - h } else { at.bottom() + 6.0 };
-    let left = at.left().min(vw - w - 8.0).max(4.0);
+    // Below the character, or above it where the screen ends; never past either side.
+    let top = if at.bottom() + 6.0 + h > y0 + vh && at.top() - 6.0 - h >= y0 {
+        at.top() - 6.0 - h
+    } else {
+        at.bottom() + 6.0
+    };
+    let left = at.left().min(x0 + vw - w - 4.0).max(x0 + 4.0);
     let _ = pop.style().set_property("left", &format!("{left}px"));
     let _ = pop.style().set_property("top", &format!("{top}px"));
+}
+
+thread_local! {
+    /// Whether the popover shown was placed by the arrow keys (not by a pointer).
+    static BY_KEYS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A popover floats where its character was: a scroll (of the page or of a panel) or a tap anywhere but on the
+/// text hides it. A tap on a race's token shows what the golfer considered there (a pointer gets its tooltip).
+pub(super) fn wire_popover() {
+    // The arrow keys scroll their character into view themselves, and place the popover after.
+    on_window_capture("scroll", |_| {
+        if !BY_KEYS.with(|k| k.get()) {
+            hide_popover();
+        }
+    });
+    on_window_capture("pointerdown", |e| {
+        let on_text = e
+            .target()
+            .and_then(|t| t.dyn_into::<Element>().ok())
+            .and_then(|t| t.closest(".heatmap, .compact, .generated, .popover").ok().flatten())
+            .is_some();
+        if !on_text {
+            hide_popover();
+        }
+    });
+    on_id("lanes", "click", |e| {
+        let token = e
+            .target()
+            .and_then(|t| t.dyn_into::<Element>().ok())
+            .and_then(|t| t.closest(".generated [title]").ok().flatten());
+        if let Some(token) = token {
+            popover_by_pointer();
+            show_popover(&token, &token.get_attribute("title").unwrap_or_default());
+        }
+    });
 }
 
 pub(super) fn hide_popover() {
@@ -876,6 +931,7 @@ pub(super) fn key_nav(state: &Shared, index: usize, e: &Event) {
         }
     };
     e.prevent_default();
+    BY_KEYS.with(|k| k.set(true));
     if let Some(i) = next {
         let gid = state.borrow().panels[index].golf.id();
         if let Ok(Some(cell)) = document().query_selector(&format!("#heatmap-{gid} span[data-i=\"{i}\"]")) {

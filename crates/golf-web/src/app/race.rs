@@ -252,7 +252,8 @@ pub fn add_toggle(golf: &Remote) {
     let _ = input.set_attribute("type", "checkbox");
     let _ = input.set_attribute("checked", "");
     let _ = label.append_child(&input);
-    let _ = label.append_child(&document().create_text_node(&format!(" {}", golf.label())));
+    let _ = label.append_child(&document().create_text_node(" "));
+    append_name(&label, &golf.label());
     let _ = by_id::<HtmlElement>("race-golfers").append_child(&label);
 }
 

@@ -75,6 +75,7 @@ pub(super) async fn score(state: Shared, only: Option<String>) {
         set_stale(&panel, true);
         by_id::<HtmlElement>(&format!("limit-{gid}")).set_hidden(true);
         set_text(&format!("status-{gid}"), "scoring…");
+        scoreboard::says(&gid, "scoring…");
         let estimator = chosen_estimator(&golf);
         let options = ScoreOptions { popovers: true, estimator, ..ScoreOptions::default() };
         // A chain rule that would take longer than the budget is cut to the whole windows that fit.
@@ -118,6 +119,9 @@ pub(super) fn on_score_event(state: &Shared, id: &str, run: u32, event: GolfEven
         GolfEvent::Progress { done, total, unit, .. } => {
             let pct = 100.0 * done as f64 / total.max(1) as f64;
             set_text(&format!("status-{id}"), &format!("scoring… {pct:.0}% ({done} of {total} {unit})"));
+            if let Some(t0) = state.borrow().panels[index].scoring.as_ref().map(|s| s.t0) {
+                scoreboard::says(id, &scoreboard::progress("scoring", t0, done as f64 / total.max(1) as f64));
+            }
             set_attr(&format!("panel-{id}"), "data-progress", &done.to_string());
         }
         GolfEvent::Spans { spans, .. } => {
@@ -151,6 +155,7 @@ pub(super) fn on_score_event(state: &Shared, id: &str, run: u32, event: GolfEven
             let label = state.borrow().panels[index].golf.label();
             show_error(&format!("{label}: {error}"));
             set_text(&format!("status-{id}"), &format!("not scored: {error}"));
+            scoreboard::says(id, "not scored");
         }
         _ => {}
     }
@@ -203,6 +208,7 @@ pub(super) fn finish_panel(
     show_truncation(&gid, views::truncation_note(more, shown_bytes, scored.len()));
     set_text(&format!("hover-{gid}"), "Hover a character to see its bits.");
     set_text(&format!("bpb-{gid}"), &format!("{:.4}", summary.bpb));
+    scoreboard::scored(&gid, summary.bpb);
     set_attr(&format!("bpb-{gid}"), "data-bpb", &summary.bpb.to_string());
     if let Some(gb) = golf_bpb {
         set_text(&format!("golf-bpb-{gid}"), &format!("Parameter Golf count: {gb:.4}"));
