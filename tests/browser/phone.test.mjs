@@ -19,10 +19,12 @@ const DESKTOP = { viewport: { width: 1280, height: 800 } };
 const saveData = () => Object.defineProperty(Navigator.prototype, 'connection',
   { configurable: true, get: () => ({ saveData: true, effectiveType: '4g' }) });
 
-/// Whether the page's document is wider than its screen (what a visitor would have to scroll sideways to see).
+/// Whether the page's document is wider than the phone's screen (what a visitor would have to scroll sideways to
+/// see). A phone's browser widens its layout viewport to fit wide content (innerWidth grows past the screen), so
+/// the document and the layout viewport are both measured against the screen.
 const overflow = (page) => page.evaluate(() => {
-  const wide = Math.max(document.documentElement.scrollWidth, document.body.scrollWidth);
-  return wide > window.innerWidth ? `${wide} px wide on a ${window.innerWidth} px screen` : null;
+  const wide = Math.max(document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth);
+  return wide > screen.width ? `${wide} px wide on a ${screen.width} px screen` : null;
 });
 async function noOverflow(page, when) {
   const says = await overflow(page);
@@ -161,7 +163,12 @@ await session('phone (browser)', async ({ browser, url, watch }) => {
   const low = await cellAt('bottom');
   await page.touchscreen.tap(low.x, low.y);
   const flipped = await popover(page);
-  check(onScreen(flipped) && flipped.bottom <= low.y, `phone: near the bottom of the screen the popover opens above the character (${flipped ? `${flipped.top.toFixed(0)}-${flipped.bottom.toFixed(0)}, the character at ${low.y.toFixed(0)}` : 'none'})`);
+  const lit = await page.evaluate(() => {
+    const e = document.querySelector('#heatmap-ar span.hl');
+    const r = e?.getBoundingClientRect();
+    return e && `${e.dataset.i} at ${r.top.toFixed(0)}-${r.bottom.toFixed(0)}; screen ${window.visualViewport.offsetTop}+${window.visualViewport.height}`;
+  });
+  check(onScreen(flipped) && flipped.bottom <= low.y, `phone: near the bottom of the screen the popover opens above the character (${flipped ? `${flipped.top.toFixed(0)}-${flipped.bottom.toFixed(0)}, the character ${low.i} at ${low.y.toFixed(0)}; lit ${lit}` : 'none'})`);
   await page.evaluate(() => window.scrollBy(0, -120));
   await frames(page);
   check((await popover(page)) === null, 'phone: a scroll hides the popover');
