@@ -199,9 +199,9 @@ async fn model_size(folder: &str) -> Option<(String, u64)> {
     Some((manifest.label, manifest.onnx.bytes))
 }
 
-/// Before a big model's download on a phone or a metered connection: asks in the golfer's download row, with the
-/// size, and returns once the visitor says yes (at once where there is nothing to ask, or the visitor has said
-/// yes before in this browser). "Not now" gives the golfer's places up; its Download button stays.
+/// Before a big model's download on a phone or a metered connection: asks under the scoreboard (`#ask`), with the
+/// golfer's name and size, and returns once the visitor says yes (at once where there is nothing to ask, or the
+/// visitor has said yes before in this browser). "Not now" gives the golfer's places up; the question stays.
 pub(super) async fn ask_before_download(folder: &str) {
     let agreed = format!("four-golfers-download-{folder}");
     let storage = window().local_storage().ok().flatten();
