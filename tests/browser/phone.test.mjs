@@ -9,6 +9,9 @@
 //   the answer), and on a desktop with one, and not on a desktop without;
 // - after scoring, the first heatmap row and every golfer's bpb are on the first screen, phone and desktop
 //   (screenshots of both in tests/browser/screenshots/);
+// - a full-page capture shows every panel: once the page says its work is done and what is off screen is rendered
+//   (`#app[data-revealed]`), no heatmap block and nothing of the race is left out (content-visibility), desktop
+//   and phone (the captures in tests/browser/screenshots/);
 // - printed (print media, as Save as PDF renders), every panel is drawn (no block left out by content-visibility).
 import { check, open, raceOnly, scored, session, shots } from './harness.mjs';
 import path from 'node:path';
@@ -77,6 +80,21 @@ async function firstScreen(page, name) {
   await page.screenshot({ path: path.join(shots, `first-screen-${name}.png`), scale: 'css' });
 }
 
+/// A full-page capture: once the page has rendered what is off screen (it says so: `#app[data-revealed]`), the
+/// characters of every heatmap block of the views shown and the race are rendered (none skipped by
+/// content-visibility, as they are off screen before); the capture is saved.
+async function fullPage(page, name) {
+  await page.waitForSelector('#app[data-revealed="true"]', { state: 'attached', timeout: 120_000 });
+  const left = await page.evaluate(() => {
+    const parts = [...document.querySelectorAll('.hb, .course.race')].filter((e) => e.getClientRects().length > 0);
+    const skipped = parts.filter((e) => !e.firstElementChild?.checkVisibility({ contentVisibilityAuto: true }));
+    return { all: parts.length, skipped: skipped.map((e) => e.parentElement.id || e.className) };
+  });
+  check(left.all > 2 && left.skipped.length === 0,
+    `${name}: a full-page capture shows every panel (${left.all} blocks and the race; left out: ${JSON.stringify(left.skipped)})`);
+  await page.screenshot({ path: path.join(shots, `full-page-${name}.png`), fullPage: true, scale: 'css' });
+}
+
 await session('phone (browser)', async ({ browser, url, watch }) => {
   // A desktop: not asked; what each golfer's place on the scoreboard said while it worked; the first screen.
   {
@@ -104,6 +122,7 @@ await session('phone (browser)', async ({ browser, url, watch }) => {
         `the last with an estimate: ${JSON.stringify(seen.filter((s) => / left$/.test(s)).at(-1) ?? 'none')})`);
     }
     await firstScreen(page, 'desktop');
+    await fullPage(page, 'desktop');
     await context.close();
   }
   // A desktop on a save-data connection: asked before SmolLM2's download, nothing of it fetched meanwhile.
@@ -203,6 +222,7 @@ await session('phone (browser)', async ({ browser, url, watch }) => {
   await token.tap();
   const tip = await popover(page);
   check(onScreen(tip) && tip.text === (await token.getAttribute('title')), `phone: a tap on a race's token shows what the golfer considered ("${tip?.text.slice(0, 60)}")`);
+  await fullPage(page, 'phone');
 
   // Printed: every heatmap block and the race are drawn.
   await page.emulateMedia({ media: 'print' });

@@ -12,6 +12,8 @@ pub(super) fn chosen() -> bool {
 /// Shows the compact view or the panels, as chosen, and draws the compact view.
 pub(super) fn apply(state: &Shared) {
     let compact = chosen();
+    // The view coming back would be laid out whole in one frame.
+    reveal::hide();
     // The panels' heatmaps and their info lines go, each by itself: a class on the panels' container that the
     // style sheet reads through it made the browser look through every character of every heatmap (85 ms).
     // Found by id: a class lookup under the panels counts every character of every heatmap.

@@ -16,6 +16,7 @@ mod picker;
 mod race;
 mod remote;
 mod results;
+mod reveal;
 mod scoreboard;
 mod scoring;
 
@@ -168,6 +169,7 @@ async fn start_in_steps() {
     // Set up: the panels have their places and a link's text and settings are applied. Tests wait for this mark
     // before they read the page.
     set_attr("app", "data-ready", "true");
+    reveal::watch(&state);
     yield_now().await;
     spawn_local(async move {
         match Remote::start(&state, "gzip", Request::Gzip, Vec::new(), |_| {}).await {

@@ -420,7 +420,7 @@ thread_local! {
 }
 
 /// Waits until a block of `weight` may take its place in this frame (the first block of a frame always may).
-async fn swap_turn(weight: usize) {
+pub(super) async fn swap_turn(weight: usize) {
     loop {
         let used = SWAPPED.with(|s| s.get());
         if used == 0 || used + weight <= SWAP_BUDGET {
@@ -764,6 +764,7 @@ thread_local! {
 
 /// A new drawing of element `target_id`: an older one still going stops at its next part.
 pub(super) fn next_drawing(target_id: &str) -> u32 {
+    reveal::hide();
     DRAWING.with(|d| {
         let mut d = d.borrow_mut();
         let n = d.entry(target_id.to_string()).or_default();

@@ -13,6 +13,7 @@ use web_sys::{Element, HtmlElement, HtmlInputElement};
 
 use super::dom::*;
 use super::remote::Remote;
+use super::reveal;
 use super::Shared;
 use crate::results::LaneClock;
 use crate::views;
@@ -86,6 +87,7 @@ fn settings(chat: bool) -> Result<GenerateSettings, String> {
 /// Starts a race among the ticked golfers; a newer race or Stop ends it.
 pub async fn race(state: Shared) {
     stop(&state);
+    reveal::hide();
     let run = {
         let mut s = state.borrow_mut();
         s.gen_run += 1;

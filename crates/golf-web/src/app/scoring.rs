@@ -61,6 +61,7 @@ pub(super) async fn score(state: Shared, only: Option<String>) {
         });
         return;
     }
+    reveal::hide();
     let text: Rc<str> = Rc::from(text);
     let mut requests: Vec<(Rc<Remote>, usize, Request)> = Vec::new();
     for (index, golf) in chosen {
@@ -305,6 +306,8 @@ pub(super) async fn replay_unmasking(state: Shared, index: usize) {
     if order.is_empty() {
         return;
     }
+    // Every character's class changes each frame: only the blocks on screen are to be restyled.
+    reveal::hide();
     let heatmap: Element = by_id(&format!("heatmap-{gid}"));
     // Its characters in order, whichever block holds them.
     let children = heatmap.get_elements_by_tag_name("span");
