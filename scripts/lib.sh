@@ -175,7 +175,7 @@ ensure_smollm2() {
 ensure_python_env() {
   local venv="$ROOT/.venv"
   ensure_venv
-  if ! "$venv/bin/python" -c "import pytest, sentencepiece, numpy, onnx, gguf, onnxruntime, torch" 2>/dev/null; then
+  if ! "$venv/bin/python" -c "import pytest, sentencepiece, numpy, onnx, gguf, onnxruntime, torch, pyarrow" 2>/dev/null; then
     say "installing Python packages (torch pulls about 5 GB; a few minutes)"
     "$venv/bin/pip" install -q -r "$ROOT/scripts/requirements-test.txt"
   fi

@@ -10,6 +10,7 @@ macro_rules! outln {
 }
 
 mod bench;
+mod eval;
 mod locate;
 mod progress;
 
@@ -82,19 +83,47 @@ struct Places {
 }
 
 impl Places {
-    /// The golfer to run: --model's folder, else --golfer (gzip as given, the others from their folder under
-    /// the models folder, named as on the command line).
+    /// The golfer to run: --model's folder, else --golfer ([`Places::load_named`]).
     fn load(&self, golfer: GolferId, gzip: GzipGolfer) -> Result<AnyGolfer> {
-        let dir = match &self.model {
-            Some(dir) => dir.clone(),
-            None if golfer == GolferId::Gzip => return Ok(AnyGolfer::Gzip(std::rc::Rc::new(gzip))),
-            None => {
-                let name = golfer.to_possible_value().expect("every golfer has a name");
-                locate::models_dir(self.models.as_deref())?.join(name.get_name())
-            }
-        };
-        block_on(golf_engine::load_folder(&dir))
+        match &self.model {
+            Some(dir) => Places::load_folder(dir),
+            None => self.load_named(golfer, gzip),
+        }
+    }
+
+    /// Golfer `golfer`: gzip as given, the others from their folder under the models folder, named as on the
+    /// command line.
+    fn load_named(&self, golfer: GolferId, gzip: GzipGolfer) -> Result<AnyGolfer> {
+        if golfer == GolferId::Gzip {
+            return Ok(AnyGolfer::Gzip(std::rc::Rc::new(gzip)));
+        }
+        let name = golfer.to_possible_value().expect("every golfer has a name");
+        Places::load_folder(&locate::models_dir(self.models.as_deref())?.join(name.get_name()))
+    }
+
+    /// The golfer of model folder `dir`.
+    fn load_folder(dir: &std::path::Path) -> Result<AnyGolfer> {
+        block_on(golf_engine::load_folder(dir))
             .with_context(|| format!("cannot load the model folder {}", dir.display()))
+    }
+}
+
+impl MethodArg {
+    fn method(self) -> Method {
+        match self {
+            MethodArg::Exact => Method::Exact,
+            MethodArg::Marginal => Method::Marginal,
+        }
+    }
+}
+
+impl EstimatorArg {
+    fn estimator(self, steps: usize, seed: u64) -> Estimator {
+        match self {
+            EstimatorArg::Nelbo => Estimator::Nelbo { steps, seed },
+            EstimatorArg::L2r => Estimator::LeftToRight,
+            EstimatorArg::Confidence => Estimator::Confidence,
+        }
     }
 }
 
@@ -154,6 +183,13 @@ enum Command {
         places: Places,
         file: Option<PathBuf>,
     },
+    /// Score a document set with several golfers: a row per document and golfer (Parquet and JSONL) and a
+    /// summary with bootstrap intervals; a stopped run (Ctrl-C, a crash) goes on where it stopped when run again
+    #[command(after_help = "Every document's bits are what `golf score` gives for it alone. The summary's bits per \
+        byte are total bits over total bytes (a long document weighs more), with a 95 % interval from resampling \
+        the documents (--resamples, --seed); for each pair of golfers, the difference and the share of documents \
+        the first wins.")]
+    Eval(eval::EvalArgs),
     /// Continue a prompt, streaming the text as it is sampled
     Generate {
         #[arg(long, value_enum, default_value = "gzip")]
@@ -327,10 +363,7 @@ fn run(cli: Cli) -> Result<()> {
             meter.phase("reading the text");
             let text = read_input(file.as_ref())?;
             meter.phase("loading the model");
-            let method = match method {
-                MethodArg::Exact => Method::Exact,
-                MethodArg::Marginal => Method::Marginal,
-            };
+            let method = method.method();
             let golfer = places.load(golfer, GzipGolfer::new(method, Dry::default()))?;
             if !(bytes && golfer.scores_raw_bytes()) {
                 if let Err(e) = std::str::from_utf8(&text) {
@@ -340,11 +373,7 @@ fn run(cli: Cli) -> Result<()> {
             let options = ScoreOptions {
                 popovers: json && tokens,
                 stride,
-                estimator: Some(match estimator {
-                    EstimatorArg::Nelbo => Estimator::Nelbo { steps, seed: mask_seed },
-                    EstimatorArg::L2r => Estimator::LeftToRight,
-                    EstimatorArg::Confidence => Estimator::Confidence,
-                }),
+                estimator: Some(estimator.estimator(steps, mask_seed)),
                 max_tokens,
             };
             let out = Output { json, tokens, per_byte, file: file.clone() };
@@ -419,6 +448,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             generate(golfer, &prompt, settings, show_steps, &mut std::io::stdout().lock())
         }
+        Command::Eval(args) => eval::eval(args),
         Command::Bench { golfer, tokens, threads, json, places } => {
             if let Some(n) = threads {
                 golf_onnx::runtime::native::set_threads(n);

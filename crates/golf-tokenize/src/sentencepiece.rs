@@ -633,6 +633,35 @@ impl SentencePiece {
         self.bos_id
     }
 
+    /// The text of token ids `ids`, as SentencePiece's `DecodeIds` gives it: `▁` as a space, a byte piece as its
+    /// byte, `<unk>` as ` ⁇ `, control pieces as nothing, and the space of the dummy prefix (where the model adds
+    /// one) dropped from the start. Bytes, not a string: byte pieces may end mid-character. An id outside the
+    /// vocabulary is `None`.
+    pub fn decode(&self, ids: &[u32]) -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity(ids.len() * 4);
+        for &id in ids {
+            let piece = self.piece(id)?;
+            match piece.kind {
+                PieceKind::Control => {}
+                PieceKind::Unknown => out.extend_from_slice(" \u{2047} ".as_bytes()),
+                PieceKind::Byte => out.extend(crate::restore::byte_of(&piece.text)),
+                _ => {
+                    let text = if self.escape_whitespaces {
+                        piece.text.replace(SPACE_SYMBOL, " ")
+                    } else {
+                        piece.text.clone()
+                    };
+                    if out.is_empty() && self.add_dummy_prefix {
+                        out.extend_from_slice(text.strip_prefix(' ').unwrap_or(&text).as_bytes());
+                    } else {
+                        out.extend_from_slice(text.as_bytes());
+                    }
+                }
+            }
+        }
+        Some(out)
+    }
+
     /// Looks a piece up as SentencePiece's `PieceToId` does: control, unknown and byte pieces first.
     pub fn piece_to_id(&self, piece: &str) -> u32 {
         self.reserved.get(piece).or_else(|| self.index.get(piece)).copied().unwrap_or(self.unk_id)
