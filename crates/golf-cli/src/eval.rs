@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use golf_eval::corpus::Corpus;
-use golf_eval::run::{run, Plan, Progress};
+use golf_eval::run::{recorded_options, run, Plan, Progress};
 use golf_eval::score::EngineScorer;
 use golf_eval::stats::Summary;
 use golf_eval::EvalError;
@@ -84,7 +84,7 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         shard_docs: args.shard_docs,
         resamples: args.resamples,
         seed: args.seed,
-        options: serde_json::json!({ "gzip_method": format!("{method:?}"), "score": scorer.options() }),
+        options: recorded_options(&format!("{method:?}"), scorer.options()),
     };
     // Ctrl-C: stop after the document in progress (its shard is scored again next time); a second one at once.
     let stop = Arc::new(AtomicBool::new(false));

@@ -33,6 +33,12 @@ pub struct Plan {
     pub options: Value,
 }
 
+/// The options a run records (its `Plan::options`): gzip's method (as `golf_gzip::Method` prints it) and the score
+/// options, the same from the CLI and from Python, so either can go on with a run the other began.
+pub fn recorded_options(gzip_method: &str, options: &golf_engine::ScoreOptions) -> Value {
+    serde_json::json!({ "gzip_method": gzip_method, "score": options })
+}
+
 /// The run's record (`run.json`): what its shards were scored with.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Record {

@@ -3,8 +3,8 @@
 
 use std::time::Instant;
 
-use golf_core::{block_on, Golfer};
-use golf_engine::{AnyGolfer, Command, Engine, Event, Limits, Outcome, ScoreOptions};
+use golf_core::{block_on, Golfer, Span};
+use golf_engine::{AnyGolfer, Command, Engine, Event, Limits, Outcome, ScoreOptions, ScoreSummary};
 use serde::{Deserialize, Serialize};
 
 /// A golfer of a run: its id (a column of the results), its name, and what identifies its model (a change of it
@@ -78,23 +78,7 @@ impl Scorer for EngineScorer {
     fn score(&mut self, golfer: usize, text: &str) -> Result<DocScore, String> {
         let id = self.golfers.get(golfer).ok_or("no such golfer")?.id.clone();
         let start = Instant::now();
-        self.engine.command(Command::Score {
-            golfer: id,
-            text: text.as_bytes().to_vec(),
-            options: self.options.clone(),
-            limits: Limits::default(),
-        });
-        let mut summary = None;
-        while self.engine.busy() {
-            for event in block_on(self.engine.step()) {
-                match event {
-                    Event::Error { error, .. } => return Err(error.to_string()),
-                    Event::Finished { outcome: Outcome::Scored(s), .. } => summary = Some(s),
-                    _ => {}
-                }
-            }
-        }
-        let s = summary.ok_or("the score ended without totals")?;
+        let (s, _) = score_once(&mut self.engine, &id, text.as_bytes(), &self.options, false)?;
         let report = s.report.as_ref();
         let golf = report.filter(|r| r.golf_count);
         Ok(DocScore {
@@ -106,4 +90,33 @@ impl Scorer for EngineScorer {
             seconds: start.elapsed().as_secs_f64(),
         })
     }
+}
+
+/// Golfer `golfer` of `engine` on `text`, run to the end as `golf score` runs it: its totals, and its spans if
+/// `keep_spans`; the error is the golfer's message.
+pub fn score_once(
+    engine: &mut Engine<AnyGolfer>,
+    golfer: &str,
+    text: &[u8],
+    options: &ScoreOptions,
+    keep_spans: bool,
+) -> Result<(Box<ScoreSummary>, Vec<Span>), String> {
+    engine.command(Command::Score {
+        golfer: golfer.into(),
+        text: text.to_vec(),
+        options: options.clone(),
+        limits: Limits::default(),
+    });
+    let (mut summary, mut spans) = (None, Vec::new());
+    while engine.busy() {
+        for event in block_on(engine.step()) {
+            match event {
+                Event::Error { error, .. } => return Err(error.to_string()),
+                Event::Spans { spans: s, .. } if keep_spans => spans.extend(s),
+                Event::Finished { outcome: Outcome::Scored(s), .. } => summary = Some(s),
+                _ => {}
+            }
+        }
+    }
+    Ok((summary.ok_or("the score ended without totals")?, spans))
 }
