@@ -183,7 +183,7 @@ ensure_smollm2() {
 ensure_python_env() {
   local venv="$ROOT/.venv"
   ensure_venv
-  if ! "$venv/bin/python" -c "import pytest, sentencepiece, numpy, onnx, gguf, onnxruntime, torch, pyarrow, maturin" 2>/dev/null; then
+  if ! "$venv/bin/python" -c "import pytest, sentencepiece, numpy, onnx, gguf, onnxruntime, torch, pyarrow, maturin, ray" 2>/dev/null; then
     say "installing Python packages (torch pulls about 5 GB; a few minutes)"
     "$venv/bin/pip" install -q -r "$ROOT/scripts/requirements-test.txt"
   fi

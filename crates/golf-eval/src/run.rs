@@ -144,8 +144,9 @@ fn shard_rows(path: &Path) -> Result<Vec<Row>, EvalError> {
     Ok(rows)
 }
 
-/// Scores `docs` with every golfer of `scorer`: a row per document and golfer, golfers in their order.
-fn score_shard(
+/// Scores `docs` with every golfer of `scorer`: a row per document and golfer, golfers in their order; `None`
+/// when `stop` was set before the last document.
+pub fn score_shard(
     scorer: &mut dyn Scorer,
     docs: &[Document],
     stop: &AtomicBool,
@@ -208,6 +209,107 @@ pub fn count_documents(corpus: &Corpus) -> Result<u64, EvalError> {
     Ok(n)
 }
 
+/// A run's folder, open: its record checked (or written), its documents counted. The steps of a run, for any
+/// scheduler: [`run`] takes them in order on one machine; the Python package's Ray driver hands shards to actors.
+pub struct Run {
+    out: PathBuf,
+    record: Record,
+    documents: u64,
+    resamples: usize,
+    seed: u64,
+}
+
+/// A shard to score: its place, its inputs' checksum and its documents.
+pub struct Shard {
+    pub index: usize,
+    pub inputs: String,
+    pub documents: Vec<Document>,
+}
+
+impl Run {
+    /// Opens `plan.out` for `golfers` over `corpus`: another run's folder is refused, naming the difference.
+    pub fn open(corpus: &Corpus, golfers: Vec<GolferMeta>, plan: &Plan) -> Result<Run, EvalError> {
+        let out = &plan.out;
+        let shard_docs = plan.shard_docs.max(1);
+        std::fs::create_dir_all(out.join("shards")).map_err(write_err(out))?;
+        let record = Record { golfers, options: plan.options.clone(), shard_docs };
+        let record_path = out.join("run.json");
+        match std::fs::read(&record_path) {
+            Ok(bytes) => {
+                let earlier: Record = serde_json::from_slice(&bytes).map_err(|e| EvalError::OtherRun {
+                    out: out.clone(),
+                    why: format!("its run.json is not one: {e}"),
+                })?;
+                if earlier != record {
+                    return Err(EvalError::OtherRun { out: out.clone(), why: difference(&earlier, &record) });
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let text = serde_json::to_string_pretty(&record).unwrap_or_default();
+                write_atomically(&record_path, |w| writeln!(w, "{text}"))?;
+            }
+            Err(source) => return Err(EvalError::Read { path: record_path, source }),
+        }
+        let documents = count_documents(corpus)?;
+        Ok(Run { out: out.clone(), record, documents, resamples: plan.resamples, seed: plan.seed })
+    }
+
+    pub fn documents(&self) -> u64 {
+        self.documents
+    }
+
+    pub fn shards(&self) -> usize {
+        self.documents.div_ceil(self.record.shard_docs as u64) as usize
+    }
+
+    pub fn shard_docs(&self) -> usize {
+        self.record.shard_docs
+    }
+
+    /// Shard `index` of `documents` (the next `shard_docs` of the set), with its inputs' checksum.
+    pub fn shard(&self, index: usize, documents: Vec<Document>) -> Shard {
+        let inputs = inputs_checksum(&self.record, &documents);
+        Shard { index, inputs, documents }
+    }
+
+    /// Whether an earlier run finished `shard` with the same inputs.
+    pub fn is_done(&self, shard: &Shard) -> bool {
+        shard_head(&shard_path(&self.out, shard.index))
+            .is_some_and(|h| h.inputs == shard.inputs && h.documents == shard.documents.len())
+    }
+
+    /// Writes `shard`'s rows, whole.
+    pub fn write_shard(&self, shard: &Shard, rows: &[Row]) -> Result<(), EvalError> {
+        let head = ShardHead { shard: shard.index, inputs: shard.inputs.clone(), documents: shard.documents.len() };
+        write_atomically(&shard_path(&self.out, shard.index), |w| {
+            serde_json::to_writer(&mut *w, &head)?;
+            writeln!(w)?;
+            for row in rows {
+                serde_json::to_writer(&mut *w, row)?;
+                writeln!(w)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The results and the summary, from every shard's file (each must be written).
+    pub fn finish(&self) -> Result<Summary, EvalError> {
+        merge(&self.out, self.shards(), &self.record.golfers, self.resamples, self.seed)
+    }
+}
+
+/// What differs between two runs' records, in words.
+fn difference(earlier: &Record, now: &Record) -> String {
+    if earlier.golfers != now.golfers {
+        let ids = |r: &Record| r.golfers.iter().map(|g| g.id.clone()).collect::<Vec<_>>().join(", ");
+        format!("golfers {} there, {} now (or their models changed)", ids(earlier), ids(now))
+    } else if earlier.shard_docs != now.shard_docs {
+        format!("{} documents a shard there, {} now", earlier.shard_docs, now.shard_docs)
+    } else {
+        format!("options {} there, {} now", earlier.options, now.options)
+    }
+}
+
 /// Runs `plan` over `corpus` with `scorer`, keeping the shards an earlier run in `plan.out` finished with the same
 /// inputs; `stop` (set by Ctrl-C) ends it after the document in progress, the finished shards kept.
 pub fn run(
@@ -217,76 +319,40 @@ pub fn run(
     stop: &AtomicBool,
     mut progress: impl FnMut(&Progress),
 ) -> Result<Outcome, EvalError> {
-    let out = &plan.out;
-    let shard_docs = plan.shard_docs.max(1);
-    std::fs::create_dir_all(out.join("shards")).map_err(write_err(out))?;
-    let record = Record { golfers: scorer.golfers().to_vec(), options: plan.options.clone(), shard_docs };
-    let record_path = out.join("run.json");
-    match std::fs::read(&record_path) {
-        Ok(bytes) => {
-            let earlier: Record = serde_json::from_slice(&bytes)
-                .map_err(|e| EvalError::OtherRun { out: out.clone(), why: format!("its run.json is not one: {e}") })?;
-            if earlier != record {
-                let why = if earlier.golfers != record.golfers {
-                    let ids = |r: &Record| r.golfers.iter().map(|g| g.id.clone()).collect::<Vec<_>>().join(", ");
-                    format!("golfers {} there, {} now (or their models changed)", ids(&earlier), ids(&record))
-                } else if earlier.shard_docs != record.shard_docs {
-                    format!("{} documents a shard there, {} now", earlier.shard_docs, record.shard_docs)
-                } else {
-                    format!("options {} there, {} now", earlier.options, record.options)
-                };
-                return Err(EvalError::OtherRun { out: out.clone(), why });
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let text = serde_json::to_string_pretty(&record).unwrap_or_default();
-            write_atomically(&record_path, |w| writeln!(w, "{text}"))?;
-        }
-        Err(source) => return Err(EvalError::Read { path: record_path, source }),
-    }
-    let documents = count_documents(corpus)?;
-    let shards = documents.div_ceil(shard_docs as u64) as usize;
+    let run = Run::open(corpus, scorer.golfers().to_vec(), plan)?;
+    let shards = run.shards();
     let mut docs = corpus.documents()?;
     let (mut kept, mut scored) = (0, 0);
-    let mut state = Progress { shard: 0, shards, documents_done: 0, documents, kept: 0 };
-    for shard in 0..shards {
-        state.shard = shard;
-        let batch: Vec<Document> = docs.by_ref().take(shard_docs).collect::<Result<_, _>>()?;
-        let inputs = inputs_checksum(&record, &batch);
-        let path = shard_path(out, shard);
-        if shard_head(&path).is_some_and(|h| h.inputs == inputs && h.documents == batch.len()) {
+    let mut state = Progress { shard: 0, shards, documents_done: 0, documents: run.documents(), kept: 0 };
+    for index in 0..shards {
+        state.shard = index;
+        let batch: Vec<Document> = docs.by_ref().take(run.shard_docs()).collect::<Result<_, _>>()?;
+        let shard = run.shard(index, batch);
+        let n = shard.documents.len() as u64;
+        if run.is_done(&shard) {
             kept += 1;
-            state.documents_done += batch.len() as u64;
-            state.kept += batch.len() as u64;
+            state.documents_done += n;
+            state.kept += n;
             progress(&state);
             continue;
         }
-        let rows = score_shard(scorer, &batch, stop, || {
+        let rows = score_shard(scorer, &shard.documents, stop, || {
             state.documents_done += 1;
             progress(&state);
         })?;
         let Some(rows) = rows else {
             return Err(EvalError::Interrupted { done: kept + scored, total: shards });
         };
-        let head = ShardHead { shard, inputs, documents: batch.len() };
-        write_atomically(&path, |w| {
-            serde_json::to_writer(&mut *w, &head)?;
-            writeln!(w)?;
-            for row in &rows {
-                serde_json::to_writer(&mut *w, row)?;
-                writeln!(w)?;
-            }
-            Ok(())
-        })?;
+        run.write_shard(&shard, &rows)?;
         scored += 1;
     }
-    let summary = merge(out, shards, &record.golfers, plan)?;
+    let summary = run.finish()?;
     Ok(Outcome { summary, shards, kept, scored })
 }
 
 /// The run's results from its shards' files, in order: `documents.jsonl`, `documents.parquet`, `summary.json`.
 /// Shard files past the last (an earlier run over a longer set) are removed.
-fn merge(out: &Path, shards: usize, golfers: &[GolferMeta], plan: &Plan) -> Result<Summary, EvalError> {
+fn merge(out: &Path, shards: usize, golfers: &[GolferMeta], resamples: usize, seed: u64) -> Result<Summary, EvalError> {
     let jsonl_path = out.join("documents.jsonl");
     let parquet_path = out.join("documents.parquet");
     let parquet_tmp = partial(&parquet_path);
@@ -316,7 +382,7 @@ fn merge(out: &Path, shards: usize, golfers: &[GolferMeta], plan: &Plan) -> Resu
         extra += 1;
     }
     let scores: Vec<Scores> = golfers.iter().zip(&per_golfer).map(|(g, docs)| Scores { golfer: &g.id, docs }).collect();
-    let summary = summarize(&scores, plan.resamples, plan.seed, 0.95);
+    let summary = summarize(&scores, resamples, seed, 0.95);
     let text = serde_json::to_string_pretty(&summary).unwrap_or_default();
     write_atomically(&out.join("summary.json"), |w| writeln!(w, "{text}"))?;
     Ok(summary)

@@ -16,6 +16,27 @@ pub struct GolferMeta {
     pub identity: String,
 }
 
+impl GolferMeta {
+    /// A golfer's, from what it says of itself and its manifest (gzip has none): the same whether the golfer is
+    /// loaded or only its folder's `golfer.json` is read ([`GolferMeta::of_folder`]).
+    pub fn of(info: golf_core::GolferInfo, manifest: Option<&golf_onnx::Manifest>) -> GolferMeta {
+        let identity = match manifest {
+            Some(m) => format!("{} onnx {} tokenizer {}", info.label, m.onnx.sha256, m.tokenizer.sha256),
+            None => info.label.clone(),
+        };
+        GolferMeta { id: info.id, label: info.label, identity }
+    }
+
+    /// The golfer of model folder `dir`, from its `golfer.json` alone (no model is loaded).
+    pub fn of_folder(dir: &std::path::Path) -> Result<GolferMeta, crate::EvalError> {
+        let path = dir.join("golfer.json");
+        let bytes = std::fs::read(&path).map_err(|source| crate::EvalError::Read { path: path.clone(), source })?;
+        let manifest = golf_onnx::Manifest::from_bytes(&bytes, &path.display().to_string())
+            .map_err(|e| crate::EvalError::BadCorpus { path: path.clone(), why: e.to_string() })?;
+        Ok(GolferMeta::of(manifest.info(), Some(&manifest)))
+    }
+}
+
 /// What a golfer made of one document.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DocScore {
@@ -51,13 +72,8 @@ impl EngineScorer {
         let metas = golfers
             .into_iter()
             .map(|g| {
-                let info = g.info();
-                let identity = match g.manifest() {
-                    Some(m) => format!("{} onnx {} tokenizer {}", info.label, m.onnx.sha256, m.tokenizer.sha256),
-                    None => info.label.clone(),
-                };
-                let meta = GolferMeta { id: info.id.clone(), label: info.label, identity };
-                engine.insert(info.id, g);
+                let meta = GolferMeta::of(g.info(), g.manifest());
+                engine.insert(meta.id.clone(), g);
                 meta
             })
             .collect();
