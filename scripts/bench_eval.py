@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""`golf eval` against `golf score`, in one run, on one core (taskset -c 0): the rate of scoring a corpus document
+"""`golf eval` against `golf score`, in one run, both pinned to core 0 (taskset -c 0; ONNX Runtime's thread pool
+may still place a thread elsewhere, so the neural golfers can use more, alike in both commands): the rate of scoring a corpus document
 by document (JSONL, resumable shards, Parquet) against scoring the same documents' text joined into one file, per
 golfer; and eval's peak memory on 1 MB and on 10 MB of documents (flat: it holds a shard, not the corpus).
 
@@ -66,7 +67,7 @@ def main():
     out = ROOT / "target" / "bench" / "eval-out"
     size = big_text.stat().st_size
     docs = sum(1 for _ in big.open())
-    print(f"{docs} documents, {size / 1e6:.1f} MB; one core (taskset -c 0); the release CLI")
+    print(f"{docs} documents, {size / 1e6:.1f} MB; taskset -c 0; the release CLI")
     for golfer in args.golfers.split(","):
         shutil.rmtree(out, ignore_errors=True)
         t_eval, m_big = timed(["eval", big, "--out", out, "--golfers", golfer, "-q"])

@@ -50,7 +50,7 @@ def main():
 
     texts = [json.loads(l)["text"] for l in Path(args.docs).read_text(encoding="utf-8").splitlines() if l.strip()]
     n, size = len(texts), sum(len(t.encode()) for t in texts)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     print(f"{n} documents, {size} bytes ({args.docs}); a local Ray instance with 2 CPUs; one actor a CPU")
     cores = [int(c) for c in args.cores.split(",")]
     print(f"{'golfer':<8} {'1 actor':>10} {'2 actors':>10} {'speed-up':>8}   wall with loading (1 / 2)   "
