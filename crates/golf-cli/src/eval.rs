@@ -14,7 +14,7 @@ use golf_eval::stats::Summary;
 use golf_eval::EvalError;
 use golf_gzip::{Dry, GzipGolfer};
 
-use crate::{EstimatorArg, GolferId, MethodArg, Places};
+use crate::{EstimatorFlags, GolferId, MethodArg, Places};
 
 #[derive(clap::Args)]
 pub struct EvalArgs {
@@ -46,15 +46,8 @@ pub struct EvalArgs {
     /// Neural golfers: start a new window every N tokens (default: each model's golfer.json, as `golf score`)
     #[arg(long)]
     stride: Option<usize>,
-    /// The diffusion golfer's estimator
-    #[arg(long, value_enum, default_value = "confidence")]
-    estimator: EstimatorArg,
-    /// The diffusion golfer's NELBO: number of masking rates
-    #[arg(long, default_value_t = 64)]
-    steps: usize,
-    /// The diffusion golfer's NELBO: seed of the masks
-    #[arg(long, default_value_t = 0)]
-    mask_seed: u64,
+    #[command(flatten)]
+    estimator: EstimatorFlags,
     /// No progress on stderr
     #[arg(long, short)]
     quiet: bool,
@@ -75,7 +68,7 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     let options = golf_engine::ScoreOptions {
         popovers: false,
         stride: args.stride,
-        estimator: Some(args.estimator.estimator(args.steps, args.mask_seed)),
+        estimator: Some(args.estimator.estimator()),
         max_tokens: None,
     };
     let mut scorer = EngineScorer::new(golfers, options);

@@ -49,6 +49,26 @@ enum GolferId {
     Mdlm,
 }
 
+/// How the diffusion golfer scores (`golf score` and `golf eval`).
+#[derive(clap::Args, Clone, Copy)]
+struct EstimatorFlags {
+    /// The diffusion golfer's estimator
+    #[arg(long, value_enum, default_value = "confidence")]
+    estimator: EstimatorArg,
+    /// The diffusion golfer's NELBO: number of masking rates
+    #[arg(long, default_value_t = 64)]
+    steps: usize,
+    /// The diffusion golfer's NELBO: seed of the masks
+    #[arg(long, default_value_t = 0)]
+    mask_seed: u64,
+}
+
+impl EstimatorFlags {
+    fn estimator(self) -> Estimator {
+        self.estimator.estimator(self.steps, self.mask_seed)
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum EstimatorArg {
     /// Negative ELBO over --steps masking rates with seeded masks: an upper bound
@@ -163,15 +183,8 @@ enum Command {
         /// Score the input as raw bytes even if it is not UTF-8 (gzip only)
         #[arg(long)]
         bytes: bool,
-        /// The diffusion golfer's estimator
-        #[arg(long, value_enum, default_value = "confidence")]
-        estimator: EstimatorArg,
-        /// The diffusion golfer's NELBO: number of masking rates
-        #[arg(long, default_value_t = 64)]
-        steps: usize,
-        /// The diffusion golfer's NELBO: seed of the masks
-        #[arg(long, default_value_t = 0)]
-        mask_seed: u64,
+        #[command(flatten)]
+        estimator: EstimatorFlags,
         /// The diffusion golfer: score only the first N tokens (and the text up to the end of the last one), as
         /// the page does when a chain rule would take longer than its time limit
         #[arg(long)]
@@ -352,8 +365,6 @@ fn run(cli: Cli) -> Result<()> {
             per_byte,
             bytes,
             estimator,
-            steps,
-            mask_seed,
             max_tokens,
             quiet,
             places,
@@ -370,12 +381,8 @@ fn run(cli: Cli) -> Result<()> {
                     bail!(GolfError::NotUtf8 { offset: e.valid_up_to() });
                 }
             }
-            let options = ScoreOptions {
-                popovers: json && tokens,
-                stride,
-                estimator: Some(estimator.estimator(steps, mask_seed)),
-                max_tokens,
-            };
+            let options =
+                ScoreOptions { popovers: json && tokens, stride, estimator: Some(estimator.estimator()), max_tokens };
             let out = Output { json, tokens, per_byte, file: file.clone() };
             let info = golfer.info();
             let gzip = golfer.manifest().is_none().then_some(method);

@@ -72,6 +72,27 @@ fn options(stride: Option<usize>, estimator_name: &str, steps: usize, mask_seed:
     })
 }
 
+/// A run's plan from Python's arguments, checked: at least one golfer, a document a shard, a bootstrap draw; the
+/// options recorded as the CLI records them.
+fn plan(
+    out: PathBuf,
+    golfers: usize,
+    shard_docs: usize,
+    resamples: usize,
+    seed: u64,
+    gzip_method: &str,
+    options: &ScoreOptions,
+) -> PyResult<Plan> {
+    if golfers == 0 {
+        return Err(PyValueError::new_err("no golfers: give at least one"));
+    }
+    if shard_docs == 0 || resamples == 0 {
+        return Err(PyValueError::new_err("shard_docs and resamples are at least 1"));
+    }
+    let options = recorded_options(&format!("{:?}", method(gzip_method)?), options);
+    Ok(Plan { out, shard_docs, resamples, seed, options })
+}
+
 /// A golfer: gzip, or the one of a model folder.
 fn load(spec: &str, folder: Option<PathBuf>, gzip_method: &str) -> PyResult<AnyGolfer> {
     match (spec, folder) {
@@ -178,24 +199,12 @@ fn evaluate(
     mask_seed: u64,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<String> {
-    if golfers.is_empty() {
-        return Err(PyValueError::new_err("no golfers: give at least one"));
-    }
-    if shard_docs == 0 || resamples == 0 {
-        return Err(PyValueError::new_err("shard_docs and resamples are at least 1"));
-    }
+    let options = options(stride, estimator, steps, mask_seed)?;
+    let plan = plan(out, golfers.len(), shard_docs, resamples, seed, gzip_method, &options)?;
     let set = Corpus::at(&corpus, tokenizer.as_deref()).map_err(eval_err)?;
     let loaded =
         golfers.into_iter().map(|(name, folder)| load(&name, folder, gzip_method)).collect::<PyResult<Vec<_>>>()?;
-    let options = options(stride, estimator, steps, mask_seed)?;
     let mut scorer = EngineScorer::new(loaded, options);
-    let plan = Plan {
-        out,
-        shard_docs,
-        resamples,
-        seed,
-        options: recorded_options(&format!("{:?}", method(gzip_method)?), scorer.options()),
-    };
     let stop = AtomicBool::new(false);
     let mut raised: Option<PyErr> = None;
     let result = run(&set, &mut scorer, &plan, &stop, |p| {
@@ -296,22 +305,10 @@ impl RunFolder {
         steps: usize,
         mask_seed: u64,
     ) -> PyResult<RunFolder> {
-        if golfers.is_empty() {
-            return Err(PyValueError::new_err("no golfers: give at least one"));
-        }
-        if shard_docs == 0 || resamples == 0 {
-            return Err(PyValueError::new_err("shard_docs and resamples are at least 1"));
-        }
+        let options = options(stride, estimator, steps, mask_seed)?;
+        let plan = plan(out, golfers.len(), shard_docs, resamples, seed, gzip_method, &options)?;
         let set = Corpus::at(&corpus, tokenizer.as_deref()).map_err(eval_err)?;
         let metas = metas(&golfers, gzip_method)?;
-        let options = options(stride, estimator, steps, mask_seed)?;
-        let plan = Plan {
-            out,
-            shard_docs,
-            resamples,
-            seed,
-            options: recorded_options(&format!("{:?}", method(gzip_method)?), &options),
-        };
         let run = Run::open(&set, metas.clone(), &plan).map_err(eval_err)?;
         let docs = set.documents().map_err(eval_err)?;
         Ok(RunFolder { run, docs, next: 0, kept: 0, metas, out_now: Default::default() })
