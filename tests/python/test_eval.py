@@ -14,7 +14,7 @@ import sys
 import time
 
 import pytest
-from places import GOLF, OFFICIAL_SP, ROOT, SAMPLES, shared
+from places import GOLF, MODELS, OFFICIAL_SP, ROOT, SAMPLES, shared
 
 DOCS = SAMPLES / "documents.jsonl"
 GOLFERS = ["gzip", "ar", "mdlm", "smollm2"]
@@ -154,6 +154,15 @@ def test_bad_input_is_said(tmp_path):
     golf("eval", DOCS, "--out", out, "--golfers", "gzip", "-q")
     r = golf("eval", DOCS, "--out", out, "--golfers", "gzip,ar", check=False)
     assert "holds another run (golfers gzip there, gzip, ar now" in r.stderr, r.stderr
+
+
+def test_a_model_folder_is_one_more_golfer(tmp_path):
+    """`--model DIR` adds the golfer of a model folder (such as `golf import` writes) after --golfers'."""
+    golf("eval", DOCS, "--out", tmp_path / "named", "--golfers", "gzip,ar", "-q")
+    golf("eval", DOCS, "--out", tmp_path / "folder", "--golfers", "gzip", "--model", MODELS / "ar", "-q")
+    assert without_seconds(rows(tmp_path / "folder")) == without_seconds(rows(tmp_path / "named"))
+    r = golf("eval", DOCS, "--out", tmp_path / "twice", "--golfers", "gzip,ar", "--model", MODELS / "ar", check=False)
+    assert r.returncode == 1 and "the golfer ar is given twice" in r.stderr, r.stderr
 
 
 def record_shard_writer():

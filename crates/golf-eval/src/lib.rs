@@ -26,6 +26,8 @@ pub enum EvalError {
     NeedsTokenizer { path: PathBuf },
     #[error("{out} holds another run ({why}); give another --out folder, or delete this one to start again")]
     OtherRun { out: PathBuf, why: String },
+    #[error("the golfer {id} is given twice (a --model folder whose id is another golfer's?): each golfer once")]
+    SameGolferTwice { id: String },
     #[error("document {doc} ({golfer}): {why}")]
     Score { doc: u64, golfer: String, why: String },
     #[error("writing Parquet to {path}: {why}")]

@@ -229,6 +229,11 @@ pub struct Shard {
 impl Run {
     /// Opens `plan.out` for `golfers` over `corpus`: another run's folder is refused, naming the difference.
     pub fn open(corpus: &Corpus, golfers: Vec<GolferMeta>, plan: &Plan) -> Result<Run, EvalError> {
+        for (k, g) in golfers.iter().enumerate() {
+            if golfers[..k].iter().any(|h| h.id == g.id) {
+                return Err(EvalError::SameGolferTwice { id: g.id.clone() });
+            }
+        }
         let out = &plan.out;
         let shard_docs = plan.shard_docs.max(1);
         std::fs::create_dir_all(out.join("shards")).map_err(write_err(out))?;
@@ -501,6 +506,10 @@ mod tests {
         let set = corpus(dir.path(), &["a", "refuse"]);
         let err = run(&set, &mut Fake::new(None), &plan(&out), &never, |_| {}).unwrap_err();
         assert_eq!(err.to_string(), "document 1 (a): cannot spell it");
+        let mut twice = Fake::new(None);
+        twice.golfers[1].id = "a".into();
+        let err = run(&set, &mut twice, &plan(&dir.path().join("twice")), &never, |_| {}).unwrap_err();
+        assert!(matches!(err, EvalError::SameGolferTwice { .. }), "{err}");
         let other = Plan { shard_docs: 3, ..plan(&out) };
         let err = run(&set, &mut Fake::new(None), &other, &never, |_| {}).unwrap_err();
         assert!(err.to_string().contains("2 documents a shard there, 3 now"), "{err}");
