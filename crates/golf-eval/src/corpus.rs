@@ -130,7 +130,7 @@ impl Iterator for Documents {
 }
 
 /// A JSONL line's document: an object with a string `text`; its other fields are the metadata.
-fn jsonl_document(line: &str, index: u64) -> Result<Document, String> {
+pub fn jsonl_document(line: &str, index: u64) -> Result<Document, String> {
     let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON ({e})"))?;
     let Value::Object(mut meta) = value else { return Err("not a JSON object".into()) };
     match meta.remove("text") {

@@ -16,11 +16,11 @@ pub const SHARD_MAGIC: i32 = 20240520;
 pub const SHARD_VERSION: i32 = 1;
 const HEADER_BYTES: u64 = 256 * 4;
 
-/// The documents of one shard, decoded as they are read.
-pub struct ShardDocuments {
+/// The documents of one shard, decoded as they are read (from a file, or any reader of a shard's bytes).
+pub struct ShardDocuments<R: Read = BufReader<std::fs::File>> {
     path: PathBuf,
     name: String,
-    tokens: BufReader<std::fs::File>,
+    tokens: R,
     tokenizer: SentencePiece,
     bos: u32,
     /// Tokens left to read, and where the next one is (from 0).
@@ -34,19 +34,34 @@ pub struct ShardDocuments {
 impl ShardDocuments {
     /// Opens `shard` (its header and size checked) to decode with the SentencePiece model at `tokenizer`.
     pub fn open(shard: &Path, tokenizer: &Path) -> Result<ShardDocuments, EvalError> {
-        let bad = |why: String| EvalError::BadCorpus { path: shard.into(), why };
         let model = std::fs::read(tokenizer).map_err(|source| EvalError::Read { path: tokenizer.into(), source })?;
         let sp = SentencePiece::from_model_bytes(&model).map_err(|e| EvalError::BadCorpus {
             path: tokenizer.into(),
             why: format!("not a SentencePiece model ({e})"),
         })?;
-        let bos = sp.bos_id().ok_or_else(|| EvalError::BadCorpus {
-            path: tokenizer.into(),
-            why: "the tokenizer has no BOS piece, so a shard's documents cannot be found".into(),
-        })?;
+        if sp.bos_id().is_none() {
+            return Err(EvalError::BadCorpus {
+                path: tokenizer.into(),
+                why: "the tokenizer has no BOS piece, so a shard's documents cannot be found".into(),
+            });
+        }
         let file = std::fs::File::open(shard).map_err(|source| EvalError::Read { path: shard.into(), source })?;
         let size = file.metadata().map_err(|source| EvalError::Read { path: shard.into(), source })?.len();
-        let mut tokens = BufReader::with_capacity(1 << 20, file);
+        ShardDocuments::from_reader(BufReader::with_capacity(1 << 20, file), size, shard, sp)
+    }
+}
+
+impl<R: Read> ShardDocuments<R> {
+    /// The documents of the `size` bytes of a shard that `tokens` reads (`shard` names it in messages), decoded
+    /// with `sp` (which must have a BOS piece).
+    pub fn from_reader(
+        mut tokens: R,
+        size: u64,
+        shard: &Path,
+        sp: SentencePiece,
+    ) -> Result<ShardDocuments<R>, EvalError> {
+        let bad = |why: String| EvalError::BadCorpus { path: shard.into(), why };
+        let bos = sp.bos_id().ok_or_else(|| bad("the tokenizer has no BOS piece".into()))?;
         let mut header = [0u8; HEADER_BYTES as usize];
         tokens.read_exact(&mut header).map_err(|_| bad(format!("{size} bytes: shorter than a shard's header")))?;
         let word =
@@ -125,7 +140,7 @@ impl ShardDocuments {
     }
 }
 
-impl Iterator for ShardDocuments {
+impl<R: Read> Iterator for ShardDocuments<R> {
     type Item = Result<Document, EvalError>;
 
     fn next(&mut self) -> Option<Self::Item> {
