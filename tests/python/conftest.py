@@ -19,3 +19,20 @@ def pytest_runtest_logreport(report):
 
 def pytest_collectreport(report):
     record_skip(report)
+
+
+import subprocess  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def committed_set_eval(tmp_path_factory):
+    """One uninterrupted `golf eval` of samples/documents.jsonl with all four golfers (the diffusion golfer by NELBO
+    over 8 masking rates), 2 documents a shard: what test_eval.py and test_ray.py compare their runs with."""
+    from places import GOLF, SAMPLES
+    out = tmp_path_factory.mktemp("eval") / "whole"
+    r = subprocess.run([str(GOLF), "eval", str(SAMPLES / "documents.jsonl"), "--out", str(out), "--shard-docs", "2",
+                        "--quiet", "--estimator", "nelbo", "--steps", "8"], capture_output=True, text=True, check=True)
+    assert "12 documents in 6 shards (0 kept from an earlier run, 6 scored now)" in r.stdout, r.stdout + r.stderr
+    return out

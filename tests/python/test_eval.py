@@ -40,12 +40,9 @@ def without_seconds(rs):
 
 
 @pytest.fixture(scope="module")
-def whole(tmp_path_factory):
-    """One uninterrupted run of the committed set with all four golfers."""
-    out = tmp_path_factory.mktemp("eval") / "whole"
-    r = golf(*eval_args(out))
-    assert "12 documents in 6 shards (0 kept from an earlier run, 6 scored now)" in r.stdout, r.stdout + r.stderr
-    return out
+def whole(committed_set_eval):
+    """One uninterrupted run of the committed set with all four golfers (conftest.py), with eval_args' settings."""
+    return committed_set_eval
 
 
 def test_the_committed_set_is_the_samples():
