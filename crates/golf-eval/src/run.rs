@@ -256,6 +256,9 @@ impl Run {
             Err(source) => return Err(EvalError::Read { path: record_path, source }),
         }
         let documents = count_documents(corpus)?;
+        if documents == 0 {
+            return Err(EvalError::BadCorpus { path: corpus.path().into(), why: "it holds no documents".into() });
+        }
         Ok(Run { out: out.clone(), record, documents, resamples: plan.resamples, seed: plan.seed })
     }
 
@@ -506,6 +509,9 @@ mod tests {
         let set = corpus(dir.path(), &["a", "refuse"]);
         let err = run(&set, &mut Fake::new(None), &plan(&out), &never, |_| {}).unwrap_err();
         assert_eq!(err.to_string(), "document 1 (a): cannot spell it");
+        let empty = corpus(&dir.path().join("out"), &[]);
+        let err = run(&empty, &mut Fake::new(None), &plan(&dir.path().join("none")), &never, |_| {}).unwrap_err();
+        assert!(err.to_string().ends_with("set.jsonl: it holds no documents"), "{err}");
         let mut twice = Fake::new(None);
         twice.golfers[1].id = "a".into();
         let err = run(&set, &mut twice, &plan(&dir.path().join("twice")), &never, |_| {}).unwrap_err();
